@@ -1,0 +1,5 @@
+"""The exception tree, re-exported from :mod:`sdk.errors` (one definition for both packages)."""
+
+from sdk.errors import CleargifError, ConfigError, InvalidToken, StorageError
+
+__all__ = ["CleargifError", "ConfigError", "InvalidToken", "StorageError"]
