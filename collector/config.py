@@ -1,0 +1,389 @@
+"""Configuration: defaults, then a TOML file, then ``CLEARGIF_*`` variables, then ``test_config``.
+
+Every key is validated once, at start-up, into a plain typed value; a bad value raises
+:class:`~collector.errors.ConfigError` with a sentence naming the key. Views read the
+validated values from ``app.config`` at request time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+#: Purposes in the order the banner shows them; ``necessary`` is always on.
+PURPOSES = ("necessary", "analytics", "personalization", "marketing")
+OPTIONAL_PURPOSES = PURPOSES[1:]
+
+COUNTING_MODES = ("until-refused", "always", "never")
+
+#: Retention classes and their defaults in days (DESIGN 1.7). ``None`` means unlimited.
+RETENTION_DEFAULTS: dict[str, int | None] = {
+    "EVENTS": 390,
+    "ROLLUPS": 761,  # 25 months
+    "RECEIPTS": 1826,  # 5 years after the subject's last decision
+    "SUPPRESSIONS": None,  # must outlive erasure
+    "REMEMBER": 37,  # REMEMBER_DAYS (30) + 7; recomputed from REMEMBER_DAYS when unset
+    "AUDIT": 1096,  # 3 years
+}
+
+DEFAULTS: dict[str, Any] = {
+    #: Folder for the SQLite stores and key files; created when absent.
+    "DATA_DIR": "cleargif-data",
+    #: ``sqlite:///path``; defaults to ``DATA_DIR/events.db`` and ``DATA_DIR/identity.db``.
+    "EVENTS_URL": None,
+    "IDENTITY_URL": None,
+    #: Key lists, oldest first; default to the key files under ``DATA_DIR``.
+    "SECRET_KEYS": None,
+    "TOKEN_KEYS": None,
+    "POLICY_REVISION": 1,
+    "POLICY_URL": "",
+    "ALLOWED_ORIGINS": [],
+    "SITES": None,
+    "COOKIE_DOMAIN": None,
+    "COOKIE_SECURE": True,
+    "CONSENT_DAYS": 180,
+    "VISITOR_DAYS": 390,
+    "REMEMBER_DAYS": 30,
+    "HONOR_DNT": True,
+    "ANONYMOUS_COUNTING": "until-refused",
+    "EXCLUDE_NETWORKS": [],
+    "K_MIN": 5,
+    "TRUSTED_PROXIES": 0,
+    "TIMEZONE": "UTC",
+    #: ``normal`` survives the death of the process; ``full`` survives a power cut too.
+    "SYNC": "normal",
+    #: Site path patterns such as ``/users/*`` recorded as the pattern itself.
+    "PATH_PATTERNS": [],
+    #: Host-declared services: ``[{"name", "purpose", "cookies": [...]}]``.
+    "SERVICES": [],
+    #: Serve the demo page at ``/`` (``cleargif serve`` sets it on loopback).
+    "DEMO": False,
+    #: Default banner language.
+    "DEFAULT_LANG": "en",
+}
+
+MAX_VISITOR_DAYS = 390
+
+
+def load_config(test_config: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge the configuration sources in order and validate every key.
+
+    :param test_config: values that override everything else (tests, embedding apps).
+    :param environ: the environment to read ``CLEARGIF_*`` from; ``os.environ`` by default.
+    :raises ConfigError: a value is invalid; the message names the key.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = dict(DEFAULTS)
+    for cls in RETENTION_DEFAULTS:
+        raw[f"RETENTION_DAYS_{cls}"] = None
+    path = (test_config or {}).get("CONFIG") or env.get("CLEARGIF_CONFIG")
+    if path:
+        raw.update(_read_toml(str(path)))
+    for name, value in env.items():
+        if name.startswith("CLEARGIF_") and name != "CLEARGIF_CONFIG":
+            raw[name[len("CLEARGIF_"):]] = _env_value(value)
+    if test_config:
+        raw.update({k: v for k, v in test_config.items() if k != "CONFIG"})
+    return validate(raw)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("CLEARGIF_CONFIG", f"CLEARGIF_CONFIG names {path!r}, which does not "
+                          "exist; point it at a TOML file or unset it.") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("CLEARGIF_CONFIG", f"CLEARGIF_CONFIG file {path!r} is not valid "
+                          f"TOML ({exc}); fix the file.") from None
+    return {str(k).upper(): v for k, v in data.items()}
+
+
+def _env_value(value: str) -> Any:
+    # Environment values are JSON when they parse as JSON (numbers, booleans, arrays),
+    # else plain strings, as Flask's from_prefixed_env does.
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn raw values into typed, checked ones; unknown keys pass through unchanged."""
+    cfg = dict(raw)
+    cfg["DATA_DIR"] = _text(raw, "DATA_DIR")
+    data_dir = Path(cfg["DATA_DIR"])
+    cfg["EVENTS_URL"] = _store_url(raw, "EVENTS_URL", data_dir / "events.db")
+    cfg["IDENTITY_URL"] = _store_url(raw, "IDENTITY_URL", data_dir / "identity.db")
+    if cfg["EVENTS_URL"] == cfg["IDENTITY_URL"]:
+        raise ConfigError("IDENTITY_URL", "IDENTITY_URL must name another database than "
+                          "EVENTS_URL: identities and events are kept apart.")
+    cfg["SECRET_KEYS"] = _keys(raw, "SECRET_KEYS")
+    cfg["TOKEN_KEYS"] = _keys(raw, "TOKEN_KEYS")
+    cfg["POLICY_REVISION"] = _int(raw, "POLICY_REVISION", 1)
+    cfg["POLICY_URL"] = _text(raw, "POLICY_URL", empty=True)
+    cfg["ALLOWED_ORIGINS"] = [_origin(o) for o in _list(raw, "ALLOWED_ORIGINS")]
+    sites = raw.get("SITES")
+    if sites is None or sites == "":
+        cfg["SITES"] = sorted({urlsplit(o).hostname or "" for o in cfg["ALLOWED_ORIGINS"]})
+    else:
+        cfg["SITES"] = [_site(s) for s in _list(raw, "SITES")]
+    domain = raw.get("COOKIE_DOMAIN")
+    cfg["COOKIE_DOMAIN"] = _domain(domain) if domain else None
+    for key in ("COOKIE_SECURE", "HONOR_DNT", "DEMO"):
+        cfg[key] = _bool(raw, key)
+    cfg["CONSENT_DAYS"] = _int(raw, "CONSENT_DAYS", 1)
+    cfg["VISITOR_DAYS"] = _int(raw, "VISITOR_DAYS", 1, MAX_VISITOR_DAYS)
+    cfg["REMEMBER_DAYS"] = _int(raw, "REMEMBER_DAYS", 1, 400)
+    cfg["ANONYMOUS_COUNTING"] = _choice(raw, "ANONYMOUS_COUNTING", COUNTING_MODES)
+    cfg["EXCLUDE_NETWORKS"] = tuple(_network(n) for n in _list(raw, "EXCLUDE_NETWORKS"))
+    cfg["K_MIN"] = _int(raw, "K_MIN", 1)
+    cfg["TRUSTED_PROXIES"] = _int(raw, "TRUSTED_PROXIES", 0, 10)
+    cfg["TIMEZONE"] = _timezone(raw)
+    cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))
+    cfg["PATH_PATTERNS"] = [str(p) for p in _list(raw, "PATH_PATTERNS")]
+    cfg["SERVICES"] = _services(raw)
+    cfg["DEFAULT_LANG"] = _text(raw, "DEFAULT_LANG")
+    for cls, default in RETENTION_DEFAULTS.items():
+        cfg[f"RETENTION_DAYS_{cls}"] = _retention(raw, cls, default, cfg["REMEMBER_DAYS"])
+    return cfg
+
+
+def _fail(key: str, how: str, value: Any) -> ConfigError:
+    return ConfigError(key, f"{key} {how}; got {value!r}.")
+
+
+def _text(raw: Mapping[str, Any], key: str, empty: bool = False) -> str:
+    value = raw.get(key)
+    if value is None and empty:
+        return ""
+    if not isinstance(value, str) or (not value.strip() and not empty):
+        raise _fail(key, "must be a non-empty string", value)
+    return value.strip()
+
+
+def _int(raw: Mapping[str, Any], key: str, low: int, high: int | None = None) -> int:
+    value = raw.get(key)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (
+            high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise _fail(key, f"must be a whole number {bound}", value)
+    return value
+
+
+def _bool(raw: Mapping[str, Any], key: str) -> bool:
+    value = raw.get(key)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise _fail(key, "must be true or false", value)
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = raw.get(key)
+    if value not in choices:
+        raise _fail(key, "must be one of " + ", ".join(choices), value)
+    return str(value)
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    """A list given as a list, a JSON array string or a comma-separated string."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise _fail(key, "looks like a JSON array but does not parse", value) from None
+        else:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise _fail(key, "must be a list, a JSON array or a comma-separated string", value)
+    return list(value)
+
+
+def _store_url(raw: Mapping[str, Any], key: str, default: Path) -> str:
+    value = raw.get(key) or f"sqlite:///{default}"
+    if not isinstance(value, str):
+        raise _fail(key, "must be a sqlite:/// URL", value)
+    if value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(key, f"{key} names a PostgreSQL database, which cleargif does not "
+                          "support yet; use a sqlite:///path URL (the default) for now.")
+    if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
+        raise _fail(key, "must be a URL of the form sqlite:///path/to/file.db", value)
+    return value
+
+
+def _keys(raw: Mapping[str, Any], key: str) -> list[str] | None:
+    value = raw.get(key)
+    if value is None or value == "" or value == []:
+        return None  # read from DATA_DIR when a command needs them
+    keys = [str(k) for k in _list(raw, key)]
+    for k in keys:
+        if len(k) < 16:
+            raise ConfigError(key, f"{key} holds a key of {len(k)} characters; each key must "
+                              "have at least 16 (make one with `cleargif keys new`).")
+    return keys
+
+
+def _origin(value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or \
+            parts.query or parts.fragment or parts.username:
+        raise _fail("ALLOWED_ORIGINS", "must hold origins of the form https://host[:port] "
+                    "with no path", value)
+    default = 443 if parts.scheme == "https" else 80
+    port = parts.port or default
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port != default else "")
+
+
+def _site(value: Any) -> str:
+    text = str(value).strip().lower()
+    if "://" in text:
+        text = urlsplit(text).hostname or ""
+    if not text or "/" in text or " " in text:
+        raise _fail("SITES", "must hold host names such as www.example.com", value)
+    return text
+
+
+def _domain(value: Any) -> str:
+    text = str(value).strip().lower()
+    if not text or "/" in text or ":" in text or " " in text:
+        raise _fail("COOKIE_DOMAIN", "must be a domain such as example.com", value)
+    return text
+
+
+def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        raise _fail("EXCLUDE_NETWORKS", "must hold networks such as 10.0.0.0/8 or "
+                    "2001:db8::/32", value) from None
+
+
+def _timezone(raw: Mapping[str, Any]) -> str:
+    value = raw.get("TIMEZONE")
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail("TIMEZONE", "must be an IANA time zone such as UTC or Europe/Berlin",
+                    value) from None
+    return str(value)
+
+
+def _services(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for item in _list(raw, "SERVICES"):
+        if not isinstance(item, Mapping) or not item.get("name") or \
+                item.get("purpose") not in OPTIONAL_PURPOSES or \
+                not isinstance(item.get("cookies", []), list):
+            raise _fail("SERVICES", "must hold tables with a name, a purpose among "
+                        + ", ".join(OPTIONAL_PURPOSES) + " and a list of cookie names", item)
+        out.append({"name": str(item["name"]), "purpose": str(item["purpose"]),
+                    "cookies": [str(c) for c in item.get("cookies", [])],
+                    "description": str(item.get("description", ""))})
+    return out
+
+
+def _retention(raw: Mapping[str, Any], cls: str, default: int | None,
+               remember_days: int) -> int | None:
+    key = f"RETENTION_DAYS_{cls}"
+    value = raw.get(key)
+    if value is None or value == "":
+        if cls == "REMEMBER":
+            return remember_days + 7
+        return default
+    if cls == "SUPPRESSIONS" and str(value).lower() == "unlimited":
+        return None
+    if isinstance(value, str) and value.strip().lower() == "unlimited":
+        raise ConfigError(key, f"{key} cannot be unlimited; only the suppression list may "
+                          "be kept without limit. Give a number of days.")
+    days = _int(raw, key, 1)
+    if cls == "REMEMBER" and days < remember_days:
+        raise ConfigError(key, f"{key} ({days}) must be at least REMEMBER_DAYS "
+                          f"({remember_days}): a token must outlive its own lifetime.")
+    return days
+
+
+# --- key files --------------------------------------------------------------------------
+
+KEY_FILES = {"SECRET_KEYS": "secret_keys", "TOKEN_KEYS": "token_keys"}
+
+
+def key_file(config: Mapping[str, Any], name: str) -> Path:
+    """Where the key list ``name`` (``SECRET_KEYS`` or ``TOKEN_KEYS``) is kept on disk."""
+    return Path(config["DATA_DIR"]) / KEY_FILES[name]
+
+
+def read_keys(config: Mapping[str, Any], name: str) -> list[str]:
+    """The key list ``name``: from configuration, else from its file under ``DATA_DIR``.
+
+    :raises ConfigError: neither holds a key; the message says how to create one.
+    """
+    if config.get(name):
+        return list(config[name])
+    path = key_file(config, name)
+    try:
+        keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        keys = []
+    except OSError as exc:
+        raise ConfigError(name, f"{name} could not be read from {path} ({exc.strerror}); "
+                          "fix its permissions.") from None
+    if not keys:
+        raise ConfigError(name, f"No {name} configured and {path} does not exist; run "
+                          "`cleargif serve` once (it creates the file) or `cleargif keys new`.")
+    return keys
+
+
+def new_key() -> str:
+    """A fresh random key (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def append_key(config: Mapping[str, Any], name: str, key: str | None = None) -> Path:
+    """Append a key to the file of ``name`` (creating it with mode 0600); it signs from now."""
+    path = key_file(config, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as fh:
+        fh.write((key or new_key()) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def ensure_key_files(config: Mapping[str, Any],
+                     say: Callable[[str], None] = print) -> None:
+    """Create the key files that configuration does not replace, once; later runs reuse them."""
+    for name in KEY_FILES:
+        if config.get(name):
+            continue
+        path = key_file(config, name)
+        if not path.exists():
+            append_key(config, name)
+            say(f"Created {path} (mode 0600) with a new key for {name}; keep it secret and "
+                "back it up.")

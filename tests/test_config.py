@@ -1,0 +1,137 @@
+"""Configuration: load order, validation with the key named, key lists and key files."""
+
+from __future__ import annotations
+
+import stat
+from typing import Any
+
+import pytest
+
+from collector import create_app
+from collector.config import ensure_key_files, load_config, read_keys
+from collector.errors import ConfigError
+
+
+def test_load_order(tmp_path: Any) -> None:
+    toml = tmp_path / "cleargif.toml"
+    toml.write_text('k_min = 7\nconsent_days = 90\npolicy_revision = 3\n'
+                    'allowed_origins = ["https://a.example"]\n')
+    env = {"CLEARGIF_CONFIG": str(toml), "CLEARGIF_CONSENT_DAYS": "30",
+           "CLEARGIF_POLICY_REVISION": "4", "CLEARGIF_COOKIE_SECURE": "false"}
+    cfg = load_config({"POLICY_REVISION": 5}, environ=env)
+    assert cfg["K_MIN"] == 7  # TOML over defaults
+    assert cfg["CONSENT_DAYS"] == 30  # environment over TOML
+    assert cfg["POLICY_REVISION"] == 5  # test_config over everything
+    assert cfg["COOKIE_SECURE"] is False
+    assert cfg["ALLOWED_ORIGINS"] == ["https://a.example"]
+    assert cfg["SITES"] == ["a.example"]  # default: the hosts of ALLOWED_ORIGINS
+    assert cfg["VISITOR_DAYS"] == 390 and cfg["ANONYMOUS_COUNTING"] == "until-refused"
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    ("https://a.example,https://b.example:8443", ["https://a.example", "https://b.example:8443"]),
+    ('["https://a.example", "http://localhost:5000/"]', ["https://a.example",
+                                                         "http://localhost:5000"]),
+    (["HTTPS://A.example:443"], ["https://a.example"]),
+])
+def test_allowed_origins_forms(value: Any, want: list[str]) -> None:
+    assert load_config({"ALLOWED_ORIGINS": value}, environ={})["ALLOWED_ORIGINS"] == want
+
+
+BAD = [
+    ("K_MIN", 0), ("K_MIN", "five"), ("CONSENT_DAYS", -1), ("VISITOR_DAYS", 400),
+    ("POLICY_REVISION", "x"), ("ANONYMOUS_COUNTING", "sometimes"), ("HONOR_DNT", "maybe"),
+    ("COOKIE_SECURE", 3), ("ALLOWED_ORIGINS", "ftp://x.example"),
+    ("ALLOWED_ORIGINS", "https://x.example/path"), ("ALLOWED_ORIGINS", "[not json"),
+    ("EXCLUDE_NETWORKS", "10.0.0.0/33"), ("TIMEZONE", "Mars/Olympus"), ("SITES", "a b"),
+    ("TRUSTED_PROXIES", -1), ("SECRET_KEYS", ["short"]), ("TOKEN_KEYS", "tiny"),
+    ("EVENTS_URL", "postgresql://db/cleargif"), ("IDENTITY_URL", "mysql://x"),
+    ("EVENTS_URL", "sqlite:///"), ("SYNC", "sometimes"), ("COOKIE_DOMAIN", "http://x"),
+    ("SERVICES", [{"name": "x", "purpose": "spying"}]), ("RETENTION_DAYS_EVENTS", 0),
+    ("RETENTION_DAYS_AUDIT", "unlimited"), ("RETENTION_DAYS_REMEMBER", 3),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD)
+def test_bad_values_name_the_key(tmp_path: Any, key: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        create_app({"DATA_DIR": str(tmp_path), key: value})
+    assert info.value.key == key
+    assert key in str(info.value) and str(info.value).endswith(".")
+
+
+def test_postgres_refused_with_one_line(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError, match="PostgreSQL") as info:
+        load_config({"EVENTS_URL": "postgresql://u@h/db"}, environ={})
+    assert "\n" not in str(info.value)
+
+
+def test_missing_toml_named(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError, match="CLEARGIF_CONFIG"):
+        load_config(environ={"CLEARGIF_CONFIG": str(tmp_path / "nope.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("k_min = = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(environ={"CLEARGIF_CONFIG": str(bad)})
+
+
+def test_same_file_for_both_stores_refused(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/one.db"
+    with pytest.raises(ConfigError, match="IDENTITY_URL"):
+        load_config({"EVENTS_URL": url, "IDENTITY_URL": url}, environ={})
+
+
+def test_suppressions_unlimited_only_when_said(tmp_path: Any) -> None:
+    cfg = load_config({"RETENTION_DAYS_SUPPRESSIONS": "unlimited"}, environ={})
+    assert cfg["RETENTION_DAYS_SUPPRESSIONS"] is None
+    cfg = load_config({}, environ={})
+    assert cfg["RETENTION_DAYS_EVENTS"] == 390 and cfg["RETENTION_DAYS_REMEMBER"] == 37
+    assert cfg["RETENTION_DAYS_AUDIT"] == 1096 and cfg["RETENTION_DAYS_RECEIPTS"] == 1826
+
+
+def test_key_files_created_once_with_mode_0600(tmp_path: Any) -> None:
+    cfg = load_config({"DATA_DIR": str(tmp_path / "d")}, environ={})
+    said: list[str] = []
+    ensure_key_files(cfg, said.append)
+    assert len(said) == 2 and "secret_keys" in said[0]
+    for name in ("secret_keys", "token_keys"):
+        path = tmp_path / "d" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    first = read_keys(cfg, "SECRET_KEYS")
+    ensure_key_files(cfg, said.append)
+    assert len(said) == 2  # reused, not recreated
+    assert read_keys(cfg, "SECRET_KEYS") == first
+
+
+def test_keys_from_config_win(tmp_path: Any) -> None:
+    cfg = load_config({"DATA_DIR": str(tmp_path), "SECRET_KEYS": "a" * 20 + "," + "b" * 20},
+                      environ={})
+    assert read_keys(cfg, "SECRET_KEYS") == ["a" * 20, "b" * 20]
+    with pytest.raises(ConfigError, match="cleargif keys new"):
+        read_keys(cfg, "TOKEN_KEYS")
+
+
+def test_keys_new_appends(tmp_path: Any) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path)})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["keys", "new"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["keys", "new", "--kind", "token"])
+    assert result.exit_code == 0
+    assert len((tmp_path / "token_keys").read_text().split()) == 2
+    assert len((tmp_path / "secret_keys").read_text().split()) == 1
+
+
+def test_keys_new_refuses_when_configured(tmp_path: Any) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEYS": ["s" * 20]})
+    result = app.test_cli_runner().invoke(args=["keys", "new", "--kind", "secret"])
+    assert result.exit_code == 2 and "configuration" in result.output
+
+
+def test_no_key_no_consent(tmp_path: Any) -> None:
+    """Fail closed: without a key the collector signs nothing, and says why."""
+    app = create_app({"DATA_DIR": str(tmp_path), "ALLOWED_ORIGINS": ["https://s.example"]})
+    r = app.test_client().post("/consent", json={"purposes": {}},
+                               headers={"Origin": "https://s.example"})
+    assert r.status_code == 500 and "SECRET_KEYS" in r.json["error"]
+    assert r.headers.getlist("Set-Cookie") == []
