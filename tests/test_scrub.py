@@ -1,0 +1,319 @@
+"""Free-text and path scrubbing (DESIGN 1.1): what must become a placeholder, what stays."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
+
+from collector.scrub import PathPatterns, compile_path_patterns, scrub_path, scrub_text
+
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
+    "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+UNSIGNED_JWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."
+# Real itsdangerous output, as a sender's system would put in a link.
+TIMED_SMALL = URLSafeTimedSerializer("k", salt="cleargif.click").dumps(42)
+TIMED_DICT = URLSafeTimedSerializer("k", salt="cleargif.open").dumps({"c": "spring", "r": 7})
+UNTIMED = URLSafeSerializer("k").dumps("unsubscribe")
+COMPRESSED = URLSafeTimedSerializer("k").dumps({"x": "a" * 200})
+
+EMAILS = [
+    ("jane@example.com", ":email"),
+    ("contact jane.doe@example.org today", "contact :email today"),
+    ("jane+newsletter@example.co.uk", ":email"),
+    ("JANE@EXAMPLE.COM", ":email"),
+    ("o'brien@example.ie", ":email"),
+    ("jane@xn--mnchen-3ya.de", ":email"),
+    ("jane%40example.com", ":email"),
+    ("jane%2540example.com", ":email"),
+    ("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", ":email"),
+    ("jane\u200b@example.com", ":email"),
+    ("jane\x00@example.com", ":email"),
+    ("mailto:jane@example.com", "mailto::email"),
+    ("a@b.co and c@d.org", ":email and :email"),
+]
+
+IPS = [
+    ("192.168.0.1", ":ip"),
+    ("8.8.8.8", ":ip"),
+    ("255.255.255.255", ":ip"),
+    ("from 10.0.0.255:8080", "from :ip:8080"),
+    ("host 192.168.0.1.", "host :ip."),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", ":ip"),
+    ("2001:db8::8a2e:370:7334", ":ip"),
+    ("FE80::ABCD", ":ip"),
+    ("::1", ":ip"),
+    ("::", ":ip"),
+    ("fe80::1%eth0", ":ip"),
+    ("fe80::1%25eth0", ":ip"),
+    ("::ffff:192.0.2.128", ":ip"),
+    ("[2001:db8::1]:443", "[:ip]:443"),
+    ("reached 2001:db8::1.", "reached :ip."),
+]
+
+NUMBERS = [
+    ("+1 415-555-0132", ":num"),
+    ("(415) 555-0132", ":num"),
+    ("call +1 (415) 555-0132 now", "call :num now"),
+    ("0049 30 1234567", ":num"),
+    ("+44 20 7946 0958", ":num"),
+    ("4111 1111 1111 1111", ":num"),
+    ("4111-1111-1111-1111", ":num"),
+    ("4111111111111111", ":num"),
+    ("123.456.789", ":num"),
+    ("order 123456789", "order :num"),
+    ("ssn 078-05-1120", "ssn :num"),
+    ("٤١١١٤١١١٤", ":num"),
+    ("４１１１ １１１１ １１１１ １１１１", ":num"),
+]
+
+TOKENS = [
+    ("123e4567-e89b-12d3-a456-426614174000", ":token"),
+    ("123E4567-E89B-12D3-A456-426614174000", ":token"),
+    ("id 123e4567-e89b-12d3-a456-426614174000 ok", "id :token ok"),
+    (JWT, ":token"),
+    (f"Bearer {JWT}", "Bearer :token"),
+    (UNSIGNED_JWT, ":token"),
+    (TIMED_SMALL, ":token"),
+    (TIMED_DICT, ":token"),
+    (UNTIMED, ":token"),
+    (COMPRESSED, ":token"),
+    ("abc123def456ghi789", ":token"),
+    ("Drmhze6EPcv0fN_81Bj-nA", ":token"),
+    ("9f86d081884c7d659a2feaa0c55ad015", ":token"),
+    ("user_2Nq8xV7kLp3Rm5Ts", ":token"),
+    ("ABCD-1234-EFGH-5678", ":token"),
+    ("abcd-1234-efgh-5678", ":token"),
+    ("app.3f2a9c1b7d4e5f60.js", "app.:token.js"),
+    ("d1234abcd5678efgh.cloudfront.net", ":token.cloudfront.net"),
+]
+
+KEPT = [
+    "/blog/2024/05/hello-world",
+    "/page/42",
+    "/about-us",
+    "version-2",
+    "internationalization",
+    "uncharacteristically",
+    "2024-05-01",
+    "2024-05-01T12:30",
+    "12345678",
+    "signup",
+    "Black Friday 2024",
+    "best-laptops-2024",
+    "spring_sale_2024",
+    "python-3-11-release-notes",
+    "12:30:45",
+    "std::vector",
+    "1.2.3.4.5",
+    "v1.2.3",
+    "mail.google.com",
+    "price 1,299.00",
+    "café-crème",
+    "newsletter-signup-confirmation",
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), EMAILS + IPS + NUMBERS + TOKENS)
+def test_scrub_text_replaces(value: str, expected: str) -> None:
+    assert scrub_text(value) == expected
+
+
+@pytest.mark.parametrize("value", KEPT)
+def test_scrub_text_keeps(value: str) -> None:
+    assert scrub_text(value) == value
+
+
+@pytest.mark.parametrize(("value", "_expected"), EMAILS + IPS + NUMBERS + TOKENS)
+def test_scrub_text_is_idempotent(value: str, _expected: str) -> None:
+    once = scrub_text(value)
+    assert scrub_text(once) == once
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("hello%20world", "hello world"),
+        ("%E2%82%AC5", "€5"),
+        ("100%", "100%"),
+        ("%ZZ", "%ZZ"),
+        ("%FF", "\ufffd"),
+        ("sign\x00up\x1f", "signup"),
+        ("\u202eevil", "evil"),
+        ("  padded  ", "padded"),
+        ("", ""),
+    ],
+)
+def test_scrub_text_decodes_and_cleans(value: str, expected: str) -> None:
+    assert scrub_text(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "max_len", "expected_len"),
+    [
+        ("a" * 300, 200, 200),
+        ("a" * 300, 10, 10),
+        ("a" * 5, 10, 5),
+        ("jane@example.com", 0, 0),
+    ],
+)
+def test_scrub_text_caps_length(value: str, max_len: int, expected_len: int) -> None:
+    assert len(scrub_text(value, max_len=max_len)) == expected_len
+
+
+def test_scrub_text_caps_after_scrubbing() -> None:
+    # Cutting first would leave "jane.doe@exa", which no pattern recognises.
+    text = "jane.doe@example.com " * 20
+    out = scrub_text(text, max_len=50)
+    assert "@" not in out and "jane" not in out
+    assert len(out) <= 50
+
+
+def test_scrub_text_rejects_negative_cap() -> None:
+    with pytest.raises(ValueError, match="max_len"):
+        scrub_text("x", max_len=-1)
+
+
+ADVERSARIAL = [
+    "a" * 100_000,
+    "1 " * 50_000,
+    "1-" * 50_000,
+    "a@" * 50_000,
+    ("x" * 63 + "@") * 1_600,
+    ("a" * 64 + "@" + "b." * 100) * 300,
+    ":" * 100_000,
+    "a:" * 50_000,
+    "f:" * 50_000,
+    "1." * 50_000,
+    "a." * 50_000,
+    ("a" * 30 + ".") * 3_300,
+    "eyJ" + "a." * 50_000,
+    "%25" * 33_000,
+    "a-" * 50_000,
+    ("1" * 8 + " x ") * 10_000,
+    "/" * 100_000,
+    "a/" * 50_000,
+]
+
+
+@pytest.mark.parametrize("value", ADVERSARIAL, ids=lambda v: repr(v[:12]))
+def test_huge_adversarial_input_returns(value: str) -> None:
+    assert len(scrub_text(value)) <= 200
+    assert len(scrub_path(value)) <= 512
+
+
+# --- paths ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("", "/"),
+        ("/", "/"),
+        ("users/jane", "/users/jane"),
+        ("//a//b", "/a/b"),
+        ("/a/b/", "/a/b/"),
+        ("/a?email=jane@example.com", "/a"),
+        ("/a#jane@example.com", "/a"),
+        ("/a?x#y", "/a"),
+        ("/jane.doe@example.com", "/:email"),
+        ("/users/jane%40example.com/settings", "/users/:email/settings"),
+        (f"/verify/{JWT}", "/verify/:token"),
+        (f"/unsubscribe/{TIMED_SMALL}", "/unsubscribe/:token"),
+        ("/u/123e4567-e89b-12d3-a456-426614174000/profile", "/u/:token/profile"),
+        ("/call/+1-415-555-0132", "/call/:num"),
+        ("/ip/192.168.1.1/x", "/ip/:ip/x"),
+        ("/ip/fe80::1%25eth0", "/ip/:ip"),
+        ("/a%2Fb", "/a/b"),
+        ("/%00admin", "/admin"),
+        ("/blog/2024/05/hello-world", "/blog/2024/05/hello-world"),
+        ("/page/42", "/page/42"),
+        ("/about-us", "/about-us"),
+    ],
+)
+def test_scrub_path(path: str, expected: str) -> None:
+    assert scrub_path(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "expected"),
+    [
+        (["/users/*"], "/users/jane/settings", "/users/*/settings"),
+        (["/users/*"], "/users/jane", "/users/*"),
+        (["/users/*"], "/users/jane/", "/users/*/"),
+        (["/users/*"], "/users", "/users"),
+        (["/users/*"], "/users/", "/users/"),
+        (["/users/*"], "/people/jane", "/people/jane"),
+        (["/users/*"], "/users/jane@example.com/x", "/users/*/x"),
+        (["/users/*"], "/users/jane%20doe", "/users/*"),
+        (["/users/*"], "/other/jane@example.com", "/other/:email"),
+        (["/users/*"], "/users/jane/4111-1111-1111-1111", "/users/*/:num"),
+        (["/orders/*/items/*"], "/orders/1/items/2/edit", "/orders/*/items/*/edit"),
+        (["/orders/*/items/*"], "/orders/1/lines/2", "/orders/1/lines/2"),
+        (["/users/*", "/users/*/orders/*"], "/users/j/orders/9", "/users/*/orders/*"),
+        (["/users/*/orders/*", "/users/*"], "/users/j/profile", "/users/*/profile"),
+        (["/*/*", "/users/*"], "/users/jane", "/users/*"),
+        (["/*/*", "/users/*"], "/team/jane", "/*/*"),
+        (["/users/*/"], "/users/jane/x", "/users/*/x"),
+        ([], "/users/jane", "/users/jane"),
+    ],
+)
+def test_path_patterns(patterns: list[str], path: str, expected: str) -> None:
+    assert scrub_path(path, compile_path_patterns(patterns)) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "hint"),
+    [
+        ("users/*", "must start with '/'"),
+        ("", "must start with '/'"),
+        ("   ", "must start with '/'"),
+        ("/", "is empty"),
+        ("//", "is empty"),
+        ("/users//x", "empty segment"),
+        ("/user*", "whole segment"),
+        ("/users/**", "whole segment"),
+        ("/users?id=*", "query or fragment"),
+        ("/a#b", "query or fragment"),
+    ],
+)
+def test_bad_path_pattern_says_how_to_fix(pattern: str, hint: str) -> None:
+    with pytest.raises(ValueError, match=r"\.$") as info:
+        compile_path_patterns([pattern])
+    assert hint in str(info.value)
+    assert repr(pattern) in str(info.value)
+
+
+@pytest.mark.parametrize("patterns", ["/users/*", [b"/users/*"]])
+def test_path_patterns_need_a_list_of_strings(patterns: object) -> None:
+    with pytest.raises(ValueError, match="such as"):
+        compile_path_patterns(patterns)  # type: ignore[arg-type]
+
+
+def test_path_patterns_are_immutable() -> None:
+    compiled = compile_path_patterns(["/users/*", "/users/*"])
+    assert compiled == PathPatterns((("users", "*"),))
+    assert hash(compiled) == hash(compile_path_patterns(("/users/*",)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        compiled.patterns = ()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("path", "max_len", "expected"),
+    [
+        ("/" + "a" * 1000, 512, "/" + "a" * 511),
+        ("/abcdef", 5, "/abcd"),
+        ("/abc", 1, "/"),
+        ("/" + "jane@example.com/" * 100, 30, "/:email/:email/:email/:email/:"),
+    ],
+)
+def test_scrub_path_caps_length(path: str, max_len: int, expected: str) -> None:
+    assert scrub_path(path, max_len=max_len) == expected
+
+
+def test_scrub_path_rejects_zero_cap() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        scrub_path("/a", max_len=0)
