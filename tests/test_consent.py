@@ -1,0 +1,367 @@
+"""Consent rules: the pure functions as tables, then the endpoints through real headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from collector import consent as c
+from collector.config import load_config
+from collector.registry import build_registry
+from tests.conftest import SITE, set_cookies
+
+NOW = 1_800_000_000
+DAY = 86400
+
+
+def payload(granted: tuple[str, ...] = ("analytics",), revision: int = 1, age: int = 0,
+            override: bool = False) -> c.ConsentPayload:
+    return c.ConsentPayload(subject_id="a" * 32, receipt_id="b" * 32, revision=revision,
+                            granted=granted, decided_at=NOW - age, gpc_override=override)
+
+
+ALL = ("analytics", "personalization", "marketing")
+
+
+# state, dnt, gpc, revision, age, override -> decided, analytics, personalization, marketing
+EVALUATE = [
+    (None, False, False, 1, 0, False, (False, False, False, False)),
+    (ALL, False, False, 1, 0, False, (True, True, True, True)),
+    (ALL, True, False, 1, 0, False, (True, False, False, True)),  # DNT: standing refusal
+    (ALL, False, True, 1, 0, False, (True, True, True, False)),  # GPC denies marketing
+    (ALL, False, True, 1, 0, True, (True, True, True, True)),  # unless the dialog granted it
+    (ALL, True, True, 1, 0, True, (True, False, False, True)),
+    (ALL, False, False, 2, 0, False, (False, False, False, False)),  # revision bumped
+    (ALL, False, False, 1, 181 * DAY, False, (False, False, False, False)),  # expired
+    (ALL, False, False, 1, 179 * DAY, False, (True, True, True, True)),
+    (("analytics",), False, False, 1, 0, False, (True, True, False, False)),
+    ((), False, False, 1, 0, False, (True, False, False, False)),  # reject all
+    (ALL, False, False, 1, -3600, False, (False, False, False, False)),  # from the future
+]
+
+
+@pytest.mark.parametrize(("granted", "dnt", "gpc", "revision", "age", "override", "want"),
+                         EVALUATE)
+def test_evaluate(granted: Any, dnt: bool, gpc: bool, revision: int, age: int, override: bool,
+                  want: tuple[bool, ...]) -> None:
+    p = None if granted is None else payload(granted, 1, age, override)
+    state = c.evaluate(p, revision=revision, consent_days=180, now=NOW, dnt=dnt, gpc=gpc)
+    got = (state.decided, state.granted("analytics"), state.granted("personalization"),
+           state.granted("marketing"))
+    assert got == want
+    assert state.granted("necessary")
+
+
+# requested, source, override, dnt, gpc -> granted
+DECIDE = [
+    (dict.fromkeys(ALL, True), "banner-accept-all", False, False, False, ALL),
+    (dict.fromkeys(ALL, True), "banner-accept-all", True, False, True,
+     ("analytics", "personalization")),  # accept-all never grants marketing under GPC
+    (dict.fromkeys(ALL, True), "dialog", True, False, True, ALL),
+    (dict.fromkeys(ALL, True), "dialog", False, False, True, ("analytics", "personalization")),
+    (dict.fromkeys(ALL, True), "api", True, False, True, ("analytics", "personalization")),
+    (dict.fromkeys(ALL, True), "dialog", False, True, False, ("marketing",)),
+    ({"analytics": True}, "dialog", False, False, False, ("analytics",)),
+    ({}, "banner-reject-all", False, False, False, ()),
+]
+
+
+@pytest.mark.parametrize(("requested", "source", "override", "dnt", "gpc", "want"), DECIDE)
+def test_decide(requested: dict[str, bool], source: str, override: bool, dnt: bool, gpc: bool,
+                want: tuple[str, ...]) -> None:
+    d = c.decide(requested, source=source, gpc_override=override, dnt=dnt, gpc=gpc)
+    assert d.granted == want
+    assert set(d.granted) | set(d.denied) == set(ALL)
+
+
+@pytest.mark.parametrize(("counting", "decided", "analytics", "dnt", "want"), [
+    ("until-refused", False, False, False, (True, False)),
+    ("until-refused", True, False, False, (False, False)),
+    ("until-refused", False, False, True, (False, False)),
+    ("until-refused", True, True, False, (True, True)),
+    ("always", True, False, False, (True, False)),
+    ("always", False, False, True, (True, False)),
+    ("never", False, False, False, (False, False)),
+    ("never", True, True, False, (True, True)),
+])
+def test_hit_policy(counting: str, decided: bool, analytics: bool, dnt: bool,
+                    want: tuple[bool, bool]) -> None:
+    p = payload(("analytics",) if analytics else ()) if decided else None
+    state = c.evaluate(p, revision=1, consent_days=180, now=NOW, dnt=dnt, gpc=False)
+    policy = c.hit_policy(state, counting)
+    assert (policy.store, policy.with_ids) == want
+
+
+@pytest.fixture
+def registry() -> Any:
+    return build_registry(load_config({"DATA_DIR": "x", "SERVICES": [
+        {"name": "Google Analytics", "purpose": "marketing", "cookies": ["_ga", "_ga_*"]}]},
+        environ={}))
+
+
+def test_plan_issues_and_keeps_ids(registry: Any) -> None:
+    state = c.evaluate(payload(ALL), revision=1, consent_days=180, now=NOW, dnt=False,
+                       gpc=False)
+    plan = c.plan_cookies(state, {}, now=NOW, visitor_days=390, registry=registry)
+    names = {s.name: s for s in plan.set}
+    assert names["cg_sid"].max_age is None  # a browser-session cookie
+    assert names["cg_vid"].max_age == 390 * DAY
+    assert plan.new_visit
+    again = c.plan_cookies(state, {"cg_sid": names["cg_sid"].value,
+                                   "cg_vid": names["cg_vid"].value},
+                           now=NOW + 10, visitor_days=390, registry=registry)
+    assert again.session_id == plan.session_id and again.visitor_id == plan.visitor_id
+    assert again.set == ()  # nothing re-sent within a minute; cg_vid never extended
+
+
+def test_plan_visit_ends_after_idle(registry: Any) -> None:
+    state = c.evaluate(payload(("analytics",)), revision=1, consent_days=180, now=NOW,
+                       dnt=False, gpc=False)
+    sid = "c" * 32
+    same = c.plan_cookies(state, {"cg_sid": f"{sid}.{NOW - 29 * 60}"}, now=NOW,
+                          visitor_days=390, registry=registry)
+    assert same.session_id == sid and same.set  # refreshed last-seen
+    ended = c.plan_cookies(state, {"cg_sid": f"{sid}.{NOW - 31 * 60}"}, now=NOW,
+                           visitor_days=390, registry=registry)
+    assert ended.session_id != sid and ended.new_visit
+
+
+def test_plan_visitor_expiry_is_fixed(registry: Any) -> None:
+    state = c.evaluate(payload(("analytics", "personalization")), revision=1,
+                       consent_days=180, now=NOW, dnt=False, gpc=False)
+    vid = "d" * 32
+    old = c.plan_cookies(state, {"cg_vid": f"{vid}.{NOW - 391 * DAY}"}, now=NOW,
+                         visitor_days=390, registry=registry)
+    assert old.visitor_id != vid
+
+
+@pytest.mark.parametrize("forged", ["jane@example.com", "x" * 32 + ".1", "a" * 32,
+                                    "A" * 32 + ".1700000000", "", "1.2.3.4"])
+def test_plan_never_keeps_forged_ids(registry: Any, forged: str) -> None:
+    state = c.evaluate(payload(ALL), revision=1, consent_days=180, now=NOW, dnt=False,
+                       gpc=False)
+    plan = c.plan_cookies(state, {"cg_sid": forged, "cg_vid": forged}, now=NOW,
+                          visitor_days=390, registry=registry)
+    assert plan.session_id and plan.session_id not in forged
+    assert plan.visitor_id and plan.visitor_id not in forged
+
+
+def test_stale_cookies_by_registry(registry: Any) -> None:
+    state = c.evaluate(payload(("analytics",)), revision=1, consent_days=180, now=NOW,
+                       dnt=False, gpc=False)
+    stale = c.stale_cookies(state, ["cg_sid", "cg_vid", "_ga", "_ga_XYZ", "cg_consent",
+                                    "cg_remember", "unrelated"], registry)
+    assert stale == ["cg_vid", "_ga", "_ga_XYZ"]
+
+
+# --- the endpoints, read from real Set-Cookie headers ------------------------------------
+
+def post_consent(client: Any, purposes: dict[str, bool], *, headers: dict[str, str] | None = None,
+                 **extra: Any) -> Any:
+    h = {"Origin": SITE}
+    h.update(headers or {})
+    return client.post("/consent", json={"purposes": purposes, **extra}, headers=h)
+
+
+def test_no_cookie_before_consent(client: Any) -> None:
+    r = client.get("/t.gif?p=/", headers={"Origin": SITE})
+    assert r.status_code == 200
+    assert r.headers.getlist("Set-Cookie") == []
+    r = client.get("/consent", headers={"Origin": SITE})
+    assert r.headers.getlist("Set-Cookie") == []
+    assert r.json == {"revision": 1, "decided": False, "purposes": {
+        "necessary": True, "analytics": False, "personalization": False, "marketing": False},
+        "chosen": None, "gpc": False, "dnt": False, "decided_at": None}
+
+
+# choice, headers -> the cookies the response sets (not expired)
+COOKIE_TABLE = [
+    ({}, {}, {"cg_consent"}),
+    ({"analytics": True}, {}, {"cg_consent", "cg_sid"}),
+    ({"personalization": True}, {}, {"cg_consent", "cg_vid"}),
+    (dict.fromkeys(ALL, True), {}, {"cg_consent", "cg_sid", "cg_vid"}),
+    (dict.fromkeys(ALL, True), {"DNT": "1"}, {"cg_consent"}),
+    (dict.fromkeys(ALL, True), {"Sec-GPC": "1"}, {"cg_consent", "cg_sid", "cg_vid"}),
+    ({"marketing": True}, {}, {"cg_consent"}),  # marketing sets no first-party cookie
+]
+
+
+@pytest.mark.parametrize(("choice", "headers", "want"), COOKIE_TABLE)
+def test_consent_cookies(client: Any, choice: dict[str, bool], headers: dict[str, str],
+                         want: set[str]) -> None:
+    r = post_consent(client, choice, headers=headers)
+    assert r.status_code == 200, r.json
+    cookies = set_cookies(r)
+    live = {n for n, v in cookies.items() if any(a["max_age"] != 0 for a in v)}
+    assert live == want
+    consent = cookies["cg_consent"][0]
+    assert consent["httponly"] and consent["secure"] and consent["samesite"] == "Lax"
+    assert consent["max_age"] == 180 * DAY and consent["path"] == "/"
+    assert consent["domain"] is None
+    if "cg_sid" in want:
+        sid = cookies["cg_sid"][0]
+        assert sid["max_age"] is None and sid["expires"] is None
+        assert sid["httponly"] and sid["secure"] and sid["samesite"] == "Lax"
+    if "cg_vid" in want:
+        vid = cookies["cg_vid"][0]
+        assert vid["max_age"] == 390 * DAY and vid["httponly"] and vid["secure"]
+
+
+def test_withdrawal_expires_cookies_in_both_forms(tmp_path: Any) -> None:
+    from collector import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(tmp_path, COOKIE_DOMAIN="example.com"))
+    client = app.test_client()
+    base = "https://stats.example.com"
+    r = client.post("/consent", json={"purposes": dict.fromkeys(ALL, True)},
+                    headers={"Origin": SITE}, base_url=base)
+    cookies = set_cookies(r)
+    assert cookies["cg_sid"][0]["domain"] == "example.com"
+    r = client.delete("/consent", headers={"Origin": SITE}, base_url=base)
+    assert r.status_code == 200 and r.json["decided"] is True
+    cookies = set_cookies(r)
+    for name in ("cg_sid", "cg_vid"):
+        forms = {a["domain"] for a in cookies[name] if a["max_age"] == 0}
+        assert forms == {None, "example.com"}, name
+    assert cookies["cg_consent"][0]["max_age"] == 180 * DAY  # the refusal is kept
+
+
+def test_stale_cookies_expire_on_any_response(client: Any, app: Any) -> None:
+    post_consent(client, {"analytics": True})
+    for path in ("/t.gif?p=/", "/consent", "/t"):
+        # a cookie of an ungranted purpose arrives (left over from an earlier choice)
+        client.set_cookie("cg_vid", "e" * 32 + ".1700000000", domain="localhost")
+        client.set_cookie("_ga", "GA1.1.123", domain="localhost")
+        if path == "/t":
+            r = client.post(path, json={"p": "/"}, headers={"Origin": SITE})
+        else:
+            r = client.get(path, headers={"Origin": SITE})
+        cookies = set_cookies(r)
+        assert cookies["cg_vid"][0]["max_age"] == 0, path
+
+
+@pytest.mark.parametrize("bump", ["revision", "age", "dnt"])
+def test_undecided_again_expires_purpose_cookies(tmp_path: Any, bump: str) -> None:
+    from collector import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config(tmp_path))
+    client = app.test_client()
+    post_consent(client, dict.fromkeys(ALL, True))
+    headers = {"Origin": SITE}
+    if bump == "revision":
+        app = create_app(make_config(tmp_path, POLICY_REVISION=2))
+        app_client = app.test_client()
+        app_client._cookies = client._cookies  # the same browser
+        client = app_client
+    elif bump == "age":
+        import collector.clock as clock
+
+        real = clock.now
+        clock.now = lambda: real() + 181 * DAY  # type: ignore[assignment]
+    else:
+        headers["DNT"] = "1"
+    try:
+        r = client.get("/t.gif?p=/", headers=headers)
+        cookies = set_cookies(r)
+        assert cookies["cg_sid"][0]["max_age"] == 0
+        assert cookies["cg_vid"][0]["max_age"] == 0
+        state = client.get("/consent", headers=headers).json
+        assert state["purposes"]["analytics"] is False
+    finally:
+        if bump == "age":
+            clock.now = real  # type: ignore[assignment]
+
+
+def test_gpc_state_and_override(client: Any) -> None:
+    r = post_consent(client, dict.fromkeys(ALL, True), headers={"Sec-GPC": "1"},
+                     source="banner-accept-all", gpc_override=True)
+    assert r.json["purposes"]["marketing"] is False and r.json["gpc"] is True
+    r = post_consent(client, dict.fromkeys(ALL, True), headers={"Sec-GPC": "1"},
+                     source="dialog", gpc_override=True)
+    assert r.json["purposes"]["marketing"] is True
+    # "Sec-GPC: 1" exactly; other values are not GPC
+    r = client.get("/consent", headers={"Sec-GPC": "true"})
+    assert r.json["gpc"] is False
+
+
+def test_dnt_can_be_ignored_by_config(tmp_path: Any) -> None:
+    from collector import create_app
+    from tests.conftest import make_config
+
+    client = create_app(make_config(tmp_path, HONOR_DNT=False)).test_client()
+    r = post_consent(client, {"analytics": True}, headers={"DNT": "1"})
+    assert r.json["purposes"]["analytics"] is True and r.json["dnt"] is False
+
+
+def test_forged_consent_cookie_is_ignored(client: Any) -> None:
+    client.set_cookie("cg_consent", "eyJzY2hlbWEiOjF9.forged", domain="localhost")
+    r = client.get("/consent")
+    assert r.status_code == 200 and r.json["decided"] is False
+
+
+def test_consent_cookie_signed_by_old_key_verifies(tmp_path: Any) -> None:
+    from collector import create_app
+    from tests.conftest import SECRET, make_config
+
+    old = create_app(make_config(tmp_path)).test_client()
+    post_consent(old, {"analytics": True})
+    rotated = create_app(make_config(tmp_path, SECRET_KEYS=[SECRET, "n" * 32])).test_client()
+    rotated._cookies = old._cookies
+    assert rotated.get("/consent").json["decided"] is True
+    dropped = create_app(make_config(tmp_path, SECRET_KEYS=["n" * 32])).test_client()
+    dropped._cookies = old._cookies
+    assert dropped.get("/consent").json["decided"] is False
+
+
+def test_form_post(client: Any) -> None:
+    r = client.post("/consent", data={"choice": "accept_all"}, headers={"Origin": SITE})
+    assert r.status_code == 200 and r.json["purposes"]["analytics"] is True
+    r = client.post("/consent", data={"analytics": "on", "return_to": SITE + "/x"},
+                    headers={"Origin": SITE})
+    assert r.status_code == 303 and r.headers["Location"] == SITE + "/x"
+    assert "cg_consent" in set_cookies(r)
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"[]", b'{"purposes": 1}',
+                                  b'{"purposes": {"spying": true}}',
+                                  b'{"purposes": {"analytics": "yes"}}',
+                                  b'{"purposes": {}, "source": "x"}', b"\xff\xfe",
+                                  b'{"purposes": {}, "lang": 5}'])
+def test_bad_consent_bodies(client: Any, body: bytes) -> None:
+    r = client.post("/consent", data=body, headers={"Origin": SITE,
+                                                    "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert isinstance(r.json["error"], str) and r.json["error"].endswith(".")
+    assert r.headers.getlist("Set-Cookie") == []
+
+
+def test_receipt_written_per_decision(client: Any, app: Any) -> None:
+    post_consent(client, dict.fromkeys(ALL, True), lang="de")
+    post_consent(client, {}, source="banner-reject-all")
+    rows = list(app.extensions["cleargif"].identity.receipt_rows())
+    assert len(rows) == 2
+    import json
+
+    first, second = (json.loads(r.body) for r in rows)
+    assert first["subject_id"] == second["subject_id"]  # the same browser
+    assert first["receipt_id"] != second["receipt_id"]
+    assert first["lang"] == "de" and first["source"] == "banner-accept-all"
+    assert second["granted"] == ["necessary"] and second["source"] == "banner-reject-all"
+    assert set(first) == {"schema", "receipt_id", "subject_id", "time", "revision",
+                          "notice_sha256", "lang", "granted", "denied", "gpc_override",
+                          "source", "gpc", "dnt", "withdraw"}
+    assert rows[1].prev_hash == rows[0].hash
+
+
+def test_config_endpoint(client: Any) -> None:
+    r = client.get("/consent/config?lang=ar")
+    body = r.json
+    assert body["lang"] == "ar" and body["texts"]["dir"] == "rtl"
+    assert {c["name"] for c in body["cookies"]} >= {"cg_consent", "cg_sid", "cg_vid",
+                                                    "cg_remember"}
+    assert body["counting"] == "until-refused" and body["revision"] == 1
+    assert client.get("/consent/config?lang=de-AT").json["lang"] == "de"
+    assert client.get("/consent/config?lang=zz").json["lang"] == "en"
