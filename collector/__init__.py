@@ -1,0 +1,52 @@
+"""cleargif's collector: a Flask app that serves clear GIFs and enforces consent.
+
+Create it with :func:`create_app`; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .errors import CleargifError, ConfigError, InvalidToken, StorageError
+
+__all__ = ["CleargifError", "ConfigError", "InvalidToken", "StorageError", "create_app"]
+
+
+def static_folder() -> str:
+    """``static/`` beside the package in a checkout, or inside it in a wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "static", here / "static"):
+        if candidate.is_dir():
+            return str(candidate)
+    return str(here.parent / "static")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the collector app.
+
+    Configuration is read from the defaults, then the TOML file named by
+    ``CLEARGIF_CONFIG``, then ``CLEARGIF_*`` environment variables, then ``test_config``.
+
+    :raises ConfigError: a configuration value is invalid; the message names the key.
+    """
+    from . import cli, errorpages, extension, views
+    from .config import load_config
+
+    app = Flask(__name__, static_folder=static_folder(), static_url_path="/static")
+    app.config.update(load_config(test_config))
+    # Large bodies are refused before a view reads them.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    extension.init_app(app)
+    views.init_app(app)
+    errorpages.init_app(app)
+    cli.init_app(app)
+    return app

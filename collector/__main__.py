@@ -1,0 +1,5 @@
+"""``python -m collector`` runs the ``cleargif`` command line."""
+
+from .cli import main
+
+main()

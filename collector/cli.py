@@ -1,0 +1,254 @@
+"""The ``cleargif`` command line: a click group built with Flask's ``FlaskGroup``.
+
+Commands register themselves on ``app.cli`` in :func:`init_app`, so tests drive them
+with ``app.test_cli_runner()``. Bad input prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+
+from .errors import CleargifError
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line to stderr and exit with status 2."""
+    raise _Exit(message)
+
+
+class _Exit(click.ClickException):
+    """A one-line error, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def errors_as_lines(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn cleargif's own errors into one line and exit status 2, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CleargifError as exc:
+            raise _Exit(str(exc)) from None
+
+    return wrapper
+
+
+keys_group = AppGroup("keys", help="Manage the signing keys under DATA_DIR.")
+
+
+@keys_group.command("new")
+@click.option("--kind", type=click.Choice(["secret", "token", "both"]), default="both",
+              show_default=True, help="SECRET_KEYS (cookies, receipts) or TOKEN_KEYS (email).")
+@errors_as_lines
+def keys_new(kind: str) -> None:
+    """Append a new key; it signs from now on, older keys still verify."""
+    from .config import append_key
+
+    names = {"secret": ["SECRET_KEYS"], "token": ["TOKEN_KEYS"],
+             "both": ["SECRET_KEYS", "TOKEN_KEYS"]}[kind]
+    for name in names:
+        if current_app.config.get(name):
+            fail(f"{name} is set in the configuration, so its key file is not used; add the "
+                 "new key to the configuration instead.")
+        path = append_key(current_app.config, name)
+        click.echo(f"Appended a new key to {path}; restart the collector (and share "
+                   f"{'TOKEN_KEYS with your senders' if name == 'TOKEN_KEYS' else 'nothing'}"
+                   ").")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")
+@click.option("--dev", is_flag=True, help="Flask's reloader, COOKIE_SECURE=false (plain http).")
+@click.option("--demo", is_flag=True, help="Serve the demo page at / (on by default on "
+              "loopback).")
+@with_appcontext
+@errors_as_lines
+def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
+    """Run the collector (gunicorn, access log off; purges daily)."""
+    import os
+
+    from .config import ensure_key_files
+    from .server import LOOPBACK, CollectorServer, gunicorn_options, serve_dev, start_daily_purge
+
+    config = current_app.config
+    ensure_key_files(config, lambda line: click.echo(line, err=True))
+    overrides: dict[str, Any] = {}
+    if dev:
+        overrides["COOKIE_SECURE"] = False
+    if demo or host in LOOPBACK:
+        overrides["DEMO"] = True
+    if host in LOOPBACK and not config["ALLOWED_ORIGINS"]:
+        # On loopback the demo page is the site; count it.
+        overrides["SITES"] = [*config["SITES"], "127.0.0.1", "localhost"]
+    scheme = "http" if dev or not config["COOKIE_SECURE"] else "https"
+    click.echo(f"cleargif collector on http://{host}:{port}/ (data in "
+               f"{os.path.abspath(config['DATA_DIR'])}; access log off)", err=True)
+    if scheme == "https" and not dev:
+        click.echo("Cookies are Secure: browse through HTTPS, or use --dev on plain http.",
+                   err=True)
+    if dev:
+        serve_dev(overrides, host, port)
+        return
+    env = dict(os.environ)
+    stop = start_daily_purge(config["DATA_DIR"], env)
+    try:
+        CollectorServer(overrides, gunicorn_options(host, port, workers)).run()
+    finally:
+        stop.set()
+
+
+def write_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str,
+               meta: dict[str, Any], out: Any) -> None:
+    """Rows as CSV (metadata to stderr), NDJSON (metadata to stderr) or one JSON object."""
+    import csv
+    import json
+
+    if fmt == "json":
+        json.dump({"meta": meta, "rows": rows}, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return
+    for key, value in meta.items():
+        if key != "notes":
+            shown = ",".join(map(str, value)) if isinstance(value, list) else value
+            click.echo(f"# {key}: {shown}", err=True)
+    for note in meta.get("notes", []):
+        click.echo(f"# note: {note}", err=True)
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+@click.command("export")
+@click.option("--since", required=True, help="First day, YYYY-MM-DD (in TIMEZONE).")
+@click.option("--until", required=True, help="Last day, inclusive, YYYY-MM-DD.")
+@click.option("--by", default="day", show_default=True,
+              help="Comma-separated dimensions: day,path,referrer_host,browser,os,device,lang,"
+                   "utm_source,utm_medium,utm_campaign.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write here instead of standard output.")
+@click.option("--revision", type=int, default=None, help="Only events under this policy "
+              "revision.")
+@click.option("--include-bots", is_flag=True, help="Count bots and crawlers too.")
+@with_appcontext
+@errors_as_lines
+def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
+                   revision: int | None, include_bots: bool) -> None:
+    """Export aggregate page views, with small cells suppressed."""
+    from . import reports
+    from .aggregate import METRICS, Query, QueryError, parse_day, parse_dimensions
+    from .extension import ext
+
+    col = ext()
+    try:
+        query = Query(since=parse_day(since, "since"), until=parse_day(until, "until"),
+                      by=parse_dimensions(by), revision=revision, include_bots=include_bots,
+                      timezone=col.settings.timezone)
+    except QueryError as exc:
+        fail(str(exc))
+    meta, result = reports.export(col.events, query, current_app.config["K_MIN"])
+    columns = list(query.by) + list(METRICS)
+    if out:
+        try:
+            with open(out, "w", newline="", encoding="utf-8") as fh:
+                write_rows(result.rows, columns, fmt, meta, fh)
+        except OSError as exc:
+            fail(f"Cannot write {out}: {exc.strerror}; choose another --out.")
+        click.echo(f"Wrote {len(result.rows)} rows to {out}.", err=True)
+    else:
+        write_rows(result.rows, columns, fmt, meta, click.get_text_stream("stdout"))
+
+
+token_group = AppGroup("token", help="Admin API tokens (only their hash is stored).")
+
+
+@token_group.command("new")
+@click.option("--scope", required=True, help="aggregate, sender and/or pii, comma-separated.")
+@click.option("--name", required=True, help="Who uses it, e.g. 'analytics team'.")
+@errors_as_lines
+def token_new(scope: str, name: str) -> None:
+    """Create a token; it is printed once."""
+    import time
+
+    from . import apitokens
+    from .extension import ext
+
+    token = apitokens.create(ext().identity, name, apitokens.parse_scopes(scope),
+                             int(time.time()))
+    click.echo(token)
+    click.echo(f"Token {name!r} with scope {scope}: shown once, store it now.", err=True)
+
+
+@token_group.command("revoke")
+@click.option("--name", required=True, help="The token's name.")
+@errors_as_lines
+def token_revoke(name: str) -> None:
+    """Revoke the live token of that name."""
+    import time
+
+    from . import apitokens
+    from .extension import ext
+
+    if not apitokens.revoke(ext().identity, name, int(time.time())):
+        fail(f"No live token is named {name!r}; see `cleargif token list`.")
+    click.echo(f"Revoked {name!r}.")
+
+
+@token_group.command("list")
+@errors_as_lines
+def token_list() -> None:
+    """List tokens (names, scopes, dates; never the secrets)."""
+    from . import apitokens
+    from .extension import ext
+    from .receipts import iso
+
+    for t in apitokens.listing(ext().identity):
+        state = f"revoked {iso(t.revoked_at)}" if t.revoked_at else "live"
+        click.echo(f"{t.name}\t{','.join(sorted(t.scopes))}\tcreated {iso(t.created_at)}\t{state}")
+
+
+COMMANDS: list[click.Command] = [keys_group, serve, export_command, token_group]
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on ``app.cli``."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cleargif`` console script."""
+    from . import create_app
+
+    try:
+        app = create_app()
+    except CleargifError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    group = FlaskGroup(name="cleargif", create_app=lambda: app, add_default_commands=False,
+                       add_version_option=False, load_dotenv=False, set_debug_flag=False,
+                       help="cleargif: consent-first page-view and email-open tracking.")
+    # The app is already built from cleargif's own configuration: Flask's --app, --env-file
+    # and --debug options would only mislead.
+    group.params = [p for p in group.params if p.name not in ("app", "env_file", "debug")]
+    group.main(args=argv, prog_name="cleargif")

@@ -1,0 +1,48 @@
+"""Error answers: pixels answer the GIF, everything else ``{"error": "…"}``; never a
+traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .errors import CleargifError, StorageError
+from .web import gif_response, json_error
+
+PIXEL_PREFIXES = ("/t.gif", "/o/")
+
+
+def _is_pixel() -> bool:
+    return request.path.startswith(PIXEL_PREFIXES)
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if _is_pixel():
+            return gif_response()
+        code = exc.code or 400
+        message = {
+            404: "Nothing here; see the README for the collector's endpoints.",
+            405: f"Method {request.method} is not allowed on {request.path[:100]}.",
+            413: "The request body is too large.",
+        }.get(code, exc.description or exc.name)
+        return json_error(message, code)
+
+    @app.errorhandler(StorageError)
+    def storage_error(exc: StorageError) -> Response:
+        app.logger.error("store failure: %s", exc)
+        if _is_pixel():
+            return gif_response(503)
+        resp = json_error("A store is not available; retry later.", 503)
+        resp.headers["Retry-After"] = "30"
+        return resp
+
+    @app.errorhandler(CleargifError)
+    def cleargif_error(exc: CleargifError) -> Response:
+        app.logger.error("%s", exc)
+        if _is_pixel():
+            return gif_response(503)
+        return json_error(str(exc), 500)

@@ -1,0 +1,115 @@
+"""The collector's per-app state: settings read once from the validated config, the two
+stores, the cookie registry and the consent-cookie signer.
+
+Views reach it with :func:`ext`. Stores open their files lazily, so nothing is opened
+before a server forks its workers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from flask import Flask, current_app
+from itsdangerous import BadData, URLSafeSerializer
+
+from .config import read_keys
+from .consent import ConsentPayload
+from .errors import ConfigError
+from .registry import CookieSpec, build_registry
+from .scrub import PathPatterns, compile_path_patterns
+from .storage import EventStore, IdentityStore, open_events, open_identity
+
+CONSENT_SALT = "cleargif.consent"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The values the request paths need, precomputed from ``app.config``."""
+
+    revision: int
+    consent_days: int
+    visitor_days: int
+    honor_dnt: bool
+    counting: str
+    sites: frozenset[str]
+    allowed_origins: frozenset[str]
+    cookie_domain: str | None
+    cookie_secure: bool
+    exclude_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    timezone: str
+    default_lang: str
+    policy_url: str
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Build from a validated config mapping."""
+        return cls(
+            revision=config["POLICY_REVISION"], consent_days=config["CONSENT_DAYS"],
+            visitor_days=config["VISITOR_DAYS"], honor_dnt=config["HONOR_DNT"],
+            counting=config["ANONYMOUS_COUNTING"], sites=frozenset(config["SITES"]),
+            allowed_origins=frozenset(config["ALLOWED_ORIGINS"]),
+            cookie_domain=config["COOKIE_DOMAIN"], cookie_secure=config["COOKIE_SECURE"],
+            exclude_networks=tuple(config["EXCLUDE_NETWORKS"]), timezone=config["TIMEZONE"],
+            default_lang=config["DEFAULT_LANG"], policy_url=config["POLICY_URL"])
+
+
+class Collector:
+    """Everything the views share; one per app, kept in ``app.extensions["cleargif"]``."""
+
+    def __init__(self, app: Flask) -> None:
+        self.config = app.config
+        self.settings = Settings.from_config(app.config)
+        self.registry: tuple[CookieSpec, ...] = build_registry(app.config)
+        try:
+            self.patterns: PathPatterns = compile_path_patterns(app.config["PATH_PATTERNS"])
+        except ValueError as exc:
+            raise ConfigError("PATH_PATTERNS", f"PATH_PATTERNS: {exc}") from None
+        self.events: EventStore = open_events(app.config["EVENTS_URL"],
+                                              sync=app.config["SYNC"])
+        self._identity: IdentityStore | None = None
+
+    @property
+    def identity(self) -> IdentityStore:
+        """The identity store; opened on first use, never by the hit paths."""
+        if self._identity is None:
+            self._identity = open_identity(self.config["IDENTITY_URL"],
+                                           sync=self.config["SYNC"])
+        return self._identity
+
+    @cached_property
+    def consent_signer(self) -> URLSafeSerializer:
+        """Signs ``cg_consent`` with ``SECRET_KEYS`` (newest signs, all verify)."""
+        return URLSafeSerializer(read_keys(self.config, "SECRET_KEYS"), salt=CONSENT_SALT)
+
+    def load_consent(self, value: str | None) -> ConsentPayload | None:
+        """Verify a ``cg_consent`` value; None when absent, forged or malformed."""
+        if not value or len(value) > 1024:
+            return None
+        try:
+            data = self.consent_signer.loads(value)
+        except BadData:
+            return None
+        return ConsentPayload.from_json(data)
+
+    def close(self) -> None:
+        """Close the stores' connections (tests, shutdown)."""
+        self.events.close()
+        if self._identity is not None:
+            self._identity.close()
+
+
+def ext() -> Collector:
+    """The current app's :class:`Collector`."""
+    collector: Collector = current_app.extensions["cleargif"]
+    return collector
+
+
+def init_app(app: Flask) -> Collector:
+    """Attach a :class:`Collector` to ``app``."""
+    collector = Collector(app)
+    app.extensions["cleargif"] = collector
+    return collector

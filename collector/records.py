@@ -1,0 +1,152 @@
+"""Building event records from request facts, as pure functions (DESIGN 1.1, 5).
+
+A view hands :func:`build_pageview` the raw parameters and headers it read; what comes
+back holds only scrubbed, allow-listed values. No raw User-Agent, address, query string
+or cookie value can reach the store through here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .agents import parse_agent
+from .scrub import PathPatterns, scrub_path, scrub_text
+
+#: The fields of an event record, in storage order.
+FIELDS = ("ts", "kind", "name", "site", "path", "referrer_host", "utm_source", "utm_medium",
+          "utm_campaign", "campaign", "list", "link", "recipient", "browser", "browser_major",
+          "os", "device", "lang", "agent", "purposes", "revision", "session_id", "visitor_id")
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
+MAX_PARAM = 2048  # longer page or referrer URLs are cut before parsing
+MAX_NAME = 64
+MAX_UTM = 100
+_HOST_RE = re.compile(r"^[a-z0-9.-]{1,253}$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PageInput:
+    """What a page-view request says, raw."""
+
+    page: str | None
+    referrer: str | None
+    event: str | None
+    utm: Mapping[str, str]
+    origin: str | None
+    referer_header: str | None
+    user_agent: str | None
+    accept_language: str | None
+
+
+def host_of(url: str | None) -> str | None:
+    """The lower-case host of an absolute http(s) URL, without port or userinfo."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url[:MAX_PARAM].strip())
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    host = host.rstrip(".")
+    return host if _HOST_RE.match(host) or ":" in host else None
+
+
+def site_of(inp: PageInput) -> str | None:
+    """The site a hit belongs to: an absolute ``p``, else Origin, else Referer."""
+    return host_of(inp.page) or host_of(inp.origin) or host_of(inp.referer_header)
+
+
+def split_page(page: str | None) -> tuple[str, dict[str, str]]:
+    """A page URL or path into ``(path, utm)``; the query is dropped but for ``utm_*``."""
+    text = (page or "/")[:MAX_PARAM].strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "/", {}
+    path = parts.path if (parts.scheme or parts.netloc) else text.split("?")[0].split("#")[0]
+    # "+" is kept (unquote, not unquote_plus) until after scrubbing, so that a plus-addressed
+    # email in a raw query is still seen whole.
+    utm = {}
+    for pair in parts.query.split("&"):
+        key, _, value = pair.partition("=")
+        if key in UTM_KEYS and value:
+            utm[key] = unquote(value)
+    return path or "/", utm
+
+
+def referrer_host(referrer: str | None, site: str | None) -> str | None:
+    """The referrer's host, scrubbed; None for internal navigation or none at all."""
+    host = host_of(referrer)
+    if host is None or host == site:
+        return None
+    return scrub_text(host, max_len=253)
+
+
+def primary_lang(accept_language: str | None) -> str | None:
+    """The primary subtag of the first language in ``Accept-Language``."""
+    if not accept_language:
+        return None
+    first = accept_language[:64].split(",")[0].split(";")[0].strip().lower()
+    primary = first.split("-")[0]
+    return primary if _LANG_RE.match(primary) else None
+
+
+def clean_name(value: str | None, default: str = "pageview") -> str:
+    """An event name, scrubbed and capped."""
+    text = unquote((value or "").strip())[:MAX_NAME * 4]
+    return scrub_text(text, max_len=MAX_NAME) if text else default
+
+
+def clean_utm(value: str | None) -> str | None:
+    """A ``utm_*`` value, scrubbed and capped."""
+    if not value:
+        return None
+    text = scrub_text(value.strip()[:MAX_UTM * 4], max_len=MAX_UTM).replace("+", " ")
+    return text.strip().lower() or None
+
+
+def empty_record() -> dict[str, Any]:
+    """A record with every field present and None."""
+    return dict.fromkeys(FIELDS)
+
+
+def build_pageview(inp: PageInput, *, now: float, site: str, purposes: list[str],
+                   revision: int, session_id: str | None, visitor_id: str | None,
+                   patterns: PathPatterns | None = None) -> dict[str, Any]:
+    """The record of one page view or event.
+
+    ``visitor_id`` is recorded only by callers that checked analytics and personalization
+    are both granted; ``session_id`` only with analytics (see :func:`consent.hit_policy`).
+    """
+    path, utm_in_page = split_page(inp.page)
+    utm = {**utm_in_page, **{k: v for k, v in inp.utm.items() if k in UTM_KEYS and v}}
+    name = clean_name(inp.event)
+    agent = parse_agent(inp.user_agent)
+    record = empty_record()
+    record.update(
+        ts=int(now),
+        kind="pageview" if name == "pageview" else "event",
+        name=name,
+        site=site,
+        path=scrub_path(path, patterns),
+        referrer_host=referrer_host(inp.referrer, site),
+        utm_source=clean_utm(utm.get("utm_source")),
+        utm_medium=clean_utm(utm.get("utm_medium")),
+        utm_campaign=clean_utm(utm.get("utm_campaign")),
+        browser=agent.browser,
+        browser_major=agent.browser_major,
+        os=agent.os,
+        device=agent.device,
+        lang=primary_lang(inp.accept_language),
+        purposes=",".join(purposes),
+        revision=revision,
+        session_id=session_id,
+        visitor_id=visitor_id if session_id else None,
+    )
+    return record

@@ -1,0 +1,111 @@
+"""Running the collector for real: gunicorn workers, no access log, the daily purge.
+
+Each worker builds its own app after the fork, so no store connection is ever shared
+between processes. The access log stays off: it would hold addresses and full URLs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+PURGE_EVERY_SECONDS = 24 * 3600
+
+
+class CollectorServer(BaseApplication):
+    """A gunicorn application whose workers each call ``create_app(overrides)``."""
+
+    def __init__(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        self.overrides = dict(overrides)
+        self.options = dict(options)
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from . import create_app
+
+        return create_app(self.overrides)
+
+
+def gunicorn_options(host: str, port: int, workers: int,
+                     on_ready: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """gunicorn settings: sync workers, access log off, graceful SIGTERM."""
+    bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    options: dict[str, Any] = {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "sync",
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "graceful_timeout": 30,
+        "timeout": 30,
+        "keepalive": 5,
+        # Request lines longer than this are refused by gunicorn itself with a 4xx.
+        "limit_request_line": 8190,
+        "proc_name": "cleargif",
+    }
+    if on_ready is not None:
+        options["when_ready"] = on_ready
+    return options
+
+
+def run_purge_once(data_dir: str, env: Mapping[str, str] | None = None) -> int | None:
+    """Run ``cleargif purge`` in a child process under an exclusive lock file.
+
+    Returns its exit status, or None when another process holds the lock (another
+    ``serve`` on the same data folder is purging).
+    """
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    lock_path = Path(data_dir) / "purge.lock"
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        try:
+            done = subprocess.run([sys.executable, "-m", "collector", "purge"],
+                                  env=dict(env or os.environ), check=False,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                logging.getLogger("cleargif").error("daily purge failed: %s",
+                                                    done.stderr.strip()[-500:])
+            return done.returncode
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def start_daily_purge(data_dir: str, env: Mapping[str, str],
+                      every: float = PURGE_EVERY_SECONDS) -> threading.Event:
+    """Purge now and then every ``every`` seconds in a daemon thread; set the event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            run_purge_once(data_dir, env)
+            stop.wait(every)
+
+    threading.Thread(target=loop, name="cleargif-purge", daemon=True).start()
+    return stop
+
+
+def serve_dev(overrides: Mapping[str, Any], host: str, port: int) -> None:
+    """Flask's development server with its reloader, without request logging."""
+    from . import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = create_app(overrides)
+    app.run(host=host, port=port, debug=False, use_reloader=True, threaded=True)

@@ -1,0 +1,106 @@
+"""Storage: two stores kept apart (DESIGN 6).
+
+The **event store** holds event records and counters; the **identity store** holds
+consent receipts, the suppression list, API tokens and the PII-access audit log. Views
+and commands use the abstract interfaces below; :func:`open_events` and
+:func:`open_identity` pick the backend from the URL. Only SQLite exists today; a
+PostgreSQL backend implements the same interfaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from ..receipts import ReceiptRow
+
+
+class EventStore(Protocol):
+    """Where event records go. Every write is committed before it returns (durable)."""
+
+    def add_event(self, record: Mapping[str, Any]) -> None:
+        """Store one record; raises :class:`~collector.errors.StorageError` on failure."""
+
+    def count_dropped(self, day: str, reason: str) -> None:
+        """Count a hit that was not stored (site not listed, excluded network, …)."""
+
+    def dropped(self) -> dict[str, int]:
+        """Dropped hits by reason, all days together."""
+
+    def ping(self) -> None:
+        """Raise :class:`~collector.errors.StorageError` when the store cannot be used."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query written in the portable SQL subset; rows as tuples."""
+
+    def iter_events(self, where: str = "", params: Sequence[Any] = ()) -> Iterator[dict[str,
+                                                                                        Any]]:
+        """Raw events as dicts, oldest first, optionally filtered by a SQL condition."""
+
+    def delete_events(self, where: str, params: Sequence[Any], batch: int = 500) -> int:
+        """Delete matching events in small transactions; returns how many went."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns the row count."""
+
+    def close(self) -> None:
+        """Close this process's connections."""
+
+
+class IdentityStore(Protocol):
+    """Receipts, suppressions, API tokens and the audit log."""
+
+    def append_receipt(self, receipt_id: str, subject_id: str, created_at: int,
+                       body: str) -> ReceiptRow:
+        """Append a receipt to the hash chain atomically."""
+
+    def receipt_rows(self) -> Iterator[ReceiptRow]:
+        """Every receipt row in chain order."""
+
+    def receipts_of(self, subject_id: str) -> list[dict[str, Any]]:
+        """A subject's receipt bodies, oldest first."""
+
+    def tombstone_receipts(self, where: str, params: Sequence[Any], reason: str,
+                           now: int) -> int:
+        """Replace bodies by tombstones (keeping the chain); returns how many."""
+
+    def ping(self) -> None:
+        """Raise :class:`~collector.errors.StorageError` when the store cannot be used."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query; rows as tuples."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns the row count."""
+
+    def close(self) -> None:
+        """Close this process's connections."""
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a ``sqlite:///path`` URL (relative paths stay relative)."""
+    return url[len("sqlite:///"):]
+
+
+def open_events(url: str, *, sync: str = "normal") -> EventStore:
+    """The event store behind ``url`` (nothing is opened until first use)."""
+    if url.startswith("sqlite:///"):
+        from .sqlite import SQLiteEvents
+
+        return SQLiteEvents(sqlite_path(url), sync=sync)
+    raise ConfigError("EVENTS_URL", f"EVENTS_URL {url!r} is not supported; use sqlite:///path.")
+
+
+def open_identity(url: str, *, sync: str = "normal") -> IdentityStore:
+    """The identity store behind ``url`` (nothing is opened until first use)."""
+    if url.startswith("sqlite:///"):
+        from .sqlite import SQLiteIdentity
+
+        return SQLiteIdentity(sqlite_path(url), sync=sync)
+    raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {url!r} is not supported; use "
+                      "sqlite:///path.")
+
+
+__all__ = ["EventStore", "IdentityStore", "open_events", "open_identity", "sqlite_path"]
+

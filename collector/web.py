@@ -1,0 +1,164 @@
+"""The thin edge between Flask and the pure modules: request facts in, responses out."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Request, Response, jsonify, request
+
+from .consent import ConsentState, CookiePlan, evaluate, header_dnt, header_gpc
+from .extension import Collector, Settings
+from .registry import CONSENT_COOKIE
+
+#: The 43-byte transparent 1x1 GIF.
+GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00"
+       b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+GIF_HEADERS = {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",
+               "Content-Length": str(len(GIF))}
+
+
+def gif_response(status: int = 200) -> Response:
+    """The clear GIF, never cached. A 503 asks the client to retry."""
+    resp = Response(GIF, status=status, headers=GIF_HEADERS)
+    if status == 503:
+        resp.headers["Retry-After"] = "30"
+    return resp
+
+
+def json_error(message: str, status: int) -> Response:
+    """``{"error": message}`` with ``status``."""
+    resp = jsonify(error=message)
+    resp.status_code = status
+    return resp
+
+
+def consent_state(col: Collector, req: Request, at: float) -> ConsentState:
+    """The consent in force for ``req``."""
+    s = col.settings
+    payload = col.load_consent(req.cookies.get(CONSENT_COOKIE))
+    return evaluate(payload, revision=s.revision, consent_days=s.consent_days, now=at,
+                    dnt=header_dnt(req.headers.get("DNT"), s.honor_dnt),
+                    gpc=header_gpc(req.headers.get("Sec-GPC")))
+
+
+def set_cookie(resp: Response, s: Settings, name: str, value: str,
+               max_age: int | None) -> None:
+    """Set one of cleargif's cookies with the DESIGN flags."""
+    resp.set_cookie(name, value, max_age=max_age, path="/", domain=s.cookie_domain,
+                    secure=s.cookie_secure, httponly=True, samesite="Lax")
+
+
+def expire_cookies(resp: Response, s: Settings, names: Iterable[str]) -> None:
+    """Expire cookies in their host-only form and, if set, their ``COOKIE_DOMAIN`` form."""
+    for name in names:
+        resp.delete_cookie(name, path="/", secure=s.cookie_secure, httponly=True,
+                           samesite="Lax")
+        if s.cookie_domain:
+            resp.delete_cookie(name, path="/", domain=s.cookie_domain,
+                               secure=s.cookie_secure, httponly=True, samesite="Lax")
+
+
+def apply_plan(resp: Response, s: Settings, plan: CookiePlan) -> Response:
+    """Write a cookie plan onto a response."""
+    for cookie in plan.set:
+        set_cookie(resp, s, cookie.name, cookie.value, cookie.max_age)
+    if plan.expire:
+        expire_cookies(resp, s, plan.expire)
+    return resp
+
+
+def own_origin(req: Request) -> str:
+    """The collector's own origin as the browser sees it."""
+    return f"{req.scheme}://{req.host}".lower()
+
+
+def origin_allowed(s: Settings, req: Request, origin: str) -> bool:
+    """Exact match on scheme://host[:port] against ``ALLOWED_ORIGINS`` or our own origin."""
+    return origin in s.allowed_origins or origin == own_origin(req)
+
+
+def add_cors(resp: Response, s: Settings, req: Request) -> Response:
+    """CORS with credentials for an allowed Origin; ``Vary: Origin`` always."""
+    resp.vary.add("Origin")
+    origin = req.headers.get("Origin")
+    if origin and origin_allowed(s, req, origin):
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Access-Control-Allow-Credentials"] = "true"
+    return resp
+
+
+def preflight(s: Settings, methods: str) -> Response:
+    """The answer to an ``OPTIONS`` preflight: 204, CORS headers when allowed."""
+    resp = Response(status=204)
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(s, request, origin):
+        resp.headers["Access-Control-Allow-Methods"] = methods
+        resp.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        resp.headers["Access-Control-Max-Age"] = "600"
+    return add_cors(resp, s, request)
+
+
+def cross_site_refusal(s: Settings, req: Request) -> str | None:
+    """Why a consent-changing request must be refused, or None when it may proceed.
+
+    A foreign Origin is refused; a missing or ``null`` Origin is refused when
+    ``Sec-Fetch-Site`` shows a browser sent it (a browser always names the origin of a
+    legitimate cross-origin write).
+    """
+    origin = req.headers.get("Origin")
+    if origin and origin != "null":
+        if origin_allowed(s, req, origin):
+            return None
+        return (f"Origin {origin[:100]} may not change consent here; add it to "
+                "ALLOWED_ORIGINS if it is one of your sites.")
+    if origin == "null":
+        return "Origin null may not change consent; send the request from a listed site."
+    if req.headers.get("Sec-Fetch-Site") is not None:
+        return ("A browser request without an Origin may not change consent; send it from "
+                "a page of a site listed in ALLOWED_ORIGINS.")
+    return None
+
+
+def client_address(req: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client address (after ``TRUSTED_PROXIES``); used only at request time."""
+    try:
+        return ipaddress.ip_address((req.remote_addr or "").split("%")[0])
+    except ValueError:
+        return None
+
+
+def json_body(max_bytes: int) -> Any:
+    """The request body parsed as JSON whatever its Content-Type.
+
+    :raises ValueError: with a sentence, for an empty, oversized, non-UTF-8 or non-JSON
+        body.
+    """
+    import json
+
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise ValueError(f"The body is larger than {max_bytes} bytes; send less.")
+    raw = request.get_data(cache=False)
+    if len(raw) > max_bytes:
+        raise ValueError(f"The body is larger than {max_bytes} bytes; send less.")
+    if not raw.strip():
+        raise ValueError("The body is empty; send a JSON object.")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("The body is not valid UTF-8; send UTF-8 JSON.") from None
+    except ValueError:
+        raise ValueError("The body is not valid JSON; send a JSON object.") from None
+
+
+def state_json(state: ConsentState) -> dict[str, Any]:
+    """The public consent state (no ids)."""
+    from .receipts import iso
+
+    return {"revision": state.revision, "decided": state.decided,
+            "purposes": dict(state.purposes),
+            "chosen": dict(state.chosen) if state.chosen is not None else None,
+            "gpc": state.gpc, "dnt": state.dnt,
+            "decided_at": iso(state.decided_at) if state.decided_at is not None else None}

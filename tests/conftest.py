@@ -1,0 +1,81 @@
+"""Shared fixtures: an app on a fresh SQLite data folder, its client and CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from http.cookies import SimpleCookie
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from collector import create_app
+
+SECRET = "test-secret-key-0123456789abcdef"
+TOKEN = "test-token-key-0123456789abcdef"
+SITE = "https://www.example.com"
+
+# Environment variables of the developer's shell must not leak into the tests.
+for _name in list(os.environ):
+    if _name.startswith("CLEARGIF_") and _name != "CLEARGIF_REQUIRE_ALL":
+        del os.environ[_name]
+
+
+def require_or_skip(reason: str) -> None:
+    """Skip with ``reason``, or fail when ``CLEARGIF_REQUIRE_ALL=1`` (CI runs everything)."""
+    if os.environ.get("CLEARGIF_REQUIRE_ALL") == "1":
+        pytest.fail(f"CLEARGIF_REQUIRE_ALL=1 but: {reason}")
+    pytest.skip(reason)
+
+
+def make_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
+    """A test configuration on ``tmp_path``."""
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEYS": [SECRET],
+        "TOKEN_KEYS": [TOKEN],
+        "ALLOWED_ORIGINS": [SITE],
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_config(tmp_path: Any) -> dict[str, Any]:
+    """Overrides for the ``app`` fixture; tests may update it before using ``app``."""
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """The collector on a temporary data folder."""
+    app = create_app(app_config)
+    yield app
+    app.extensions["cleargif"].close()
+
+
+def set_cookies(response: Any) -> dict[str, list[dict[str, Any]]]:
+    """Parse every ``Set-Cookie`` header: name -> list of attribute dicts (with value)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
+            attrs: dict[str, Any] = {"value": morsel.value}
+            lowered = header.lower()
+            attrs["httponly"] = "httponly" in lowered
+            attrs["secure"] = "; secure" in lowered
+            attrs["samesite"] = morsel["samesite"]
+            attrs["max_age"] = int(morsel["max-age"]) if morsel["max-age"] != "" else None
+            attrs["expires"] = morsel["expires"] or None
+            attrs["domain"] = morsel["domain"] or None
+            attrs["path"] = morsel["path"] or None
+            out.setdefault(name, []).append(attrs)
+    return out
+
+
+def events(app: Flask) -> list[dict[str, Any]]:
+    """Every stored event."""
+    return list(app.extensions["cleargif"].events.iter_events())
