@@ -35,17 +35,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from . import cli, errorpages, extension, views
     from .config import load_config
+    from .hits import PixelFastPath
 
     app = Flask(__name__, static_folder=static_folder(), static_url_path="/static")
     app.config.update(load_config(test_config))
     # Large bodies are refused before a view reads them.
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    collector = extension.init_app(app)
+    # The lean path for GET /t.gif sits inside ProxyFix, so it sees the fixed environ.
+    app.wsgi_app = PixelFastPath(app.wsgi_app, collector)  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    extension.init_app(app)
     views.init_app(app)
     errorpages.init_app(app)
     cli.init_app(app)

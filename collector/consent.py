@@ -7,13 +7,14 @@ rule testable as a table.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .config import OPTIONAL_PURPOSES, PURPOSES
-from .registry import SESSION_COOKIE, VISITOR_COOKIE, CookieSpec, purpose_of
+from .registry import SESSION_COOKIE, VISITOR_COOKIE, Registry
 
 SCHEMA_VERSION = 1
 SOURCES = ("banner-accept-all", "banner-reject-all", "dialog", "api")
@@ -95,9 +96,12 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+_RANDOM_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def is_random_id(value: str) -> bool:
     """True for exactly 32 lowercase hex characters (the shape of :func:`new_id`)."""
-    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    return _RANDOM_ID.fullmatch(value) is not None
 
 
 def header_dnt(value: str | None, honor: bool) -> bool:
@@ -245,19 +249,18 @@ def parse_stamped(value: str | None) -> tuple[str, int] | None:
 
 
 def stale_cookies(state: ConsentState, cookie_names: Iterable[str],
-                  registry: Iterable[CookieSpec]) -> list[str]:
+                  registry: Registry) -> list[str]:
     """Cookies the request carries whose purpose is not granted now: each must be expired."""
-    registry = tuple(registry)
     stale = []
     for name in cookie_names:
-        purpose = purpose_of(registry, name)
+        purpose = registry.purpose_of(name)
         if purpose is not None and purpose != "necessary" and not state.granted(purpose):
             stale.append(name)
     return stale
 
 
 def plan_cookies(state: ConsentState, cookies: Mapping[str, str], *, now: float,
-                 visitor_days: int, registry: Iterable[CookieSpec],
+                 visitor_days: int, registry: Registry,
                  issue: bool = True) -> CookiePlan:
     """Which cookies a response sets and expires, and the ids a hit may record.
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeSerializer
@@ -19,11 +20,12 @@ from itsdangerous import BadData, URLSafeSerializer
 from .config import read_keys
 from .consent import ConsentPayload
 from .errors import ConfigError
-from .registry import CookieSpec, build_registry
+from .registry import Registry, build_registry
 from .scrub import PathPatterns, compile_path_patterns
 from .storage import EventStore, IdentityStore, open_events, open_identity
 
 CONSENT_SALT = "cleargif.consent"
+CONSENT_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class Settings:
     timezone: str
     default_lang: str
     policy_url: str
+    tz: ZoneInfo
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -54,7 +57,8 @@ class Settings:
             allowed_origins=frozenset(config["ALLOWED_ORIGINS"]),
             cookie_domain=config["COOKIE_DOMAIN"], cookie_secure=config["COOKIE_SECURE"],
             exclude_networks=tuple(config["EXCLUDE_NETWORKS"]), timezone=config["TIMEZONE"],
-            default_lang=config["DEFAULT_LANG"], policy_url=config["POLICY_URL"])
+            default_lang=config["DEFAULT_LANG"], policy_url=config["POLICY_URL"],
+            tz=ZoneInfo(config["TIMEZONE"]))
 
 
 class Collector:
@@ -63,7 +67,7 @@ class Collector:
     def __init__(self, app: Flask) -> None:
         self.config = app.config
         self.settings = Settings.from_config(app.config)
-        self.registry: tuple[CookieSpec, ...] = build_registry(app.config)
+        self.registry: Registry = build_registry(app.config)
         try:
             self.patterns: PathPatterns = compile_path_patterns(app.config["PATH_PATTERNS"])
         except ValueError as exc:
@@ -71,6 +75,7 @@ class Collector:
         self.events: EventStore = open_events(app.config["EVENTS_URL"],
                                               sync=app.config["SYNC"])
         self._identity: IdentityStore | None = None
+        self._consent_cache: dict[str, ConsentPayload | None] = {}
 
     @property
     def identity(self) -> IdentityStore:
@@ -86,14 +91,24 @@ class Collector:
         return URLSafeSerializer(read_keys(self.config, "SECRET_KEYS"), salt=CONSENT_SALT)
 
     def load_consent(self, value: str | None) -> ConsentPayload | None:
-        """Verify a ``cg_consent`` value; None when absent, forged or malformed."""
+        """Verify a ``cg_consent`` value; None when absent, forged or malformed.
+
+        Results are cached by the exact value: one browser sends the same cookie on every
+        hit, and verifying it (HMAC, base64, zlib, JSON) is the costliest step of a hit.
+        """
         if not value or len(value) > 1024:
             return None
+        cache = self._consent_cache
+        if value in cache:
+            return cache[value]
         try:
-            data = self.consent_signer.loads(value)
+            payload = ConsentPayload.from_json(self.consent_signer.loads(value))
         except BadData:
-            return None
-        return ConsentPayload.from_json(data)
+            payload = None
+        if len(cache) >= CONSENT_CACHE_SIZE:
+            cache.clear()  # crude but bounded; a miss only costs one verification
+        cache[value] = payload
+        return payload
 
     def close(self) -> None:
         """Close the stores' connections (tests, shutdown)."""

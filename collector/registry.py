@@ -7,7 +7,8 @@ all derived from :func:`build_registry`. Host sites add services with ``SERVICES
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,34 @@ def own_cookies(consent_days: int, visitor_days: int, remember_days: int) -> lis
     ]
 
 
-def build_registry(config: Mapping[str, Any]) -> tuple[CookieSpec, ...]:
+class Registry(tuple[CookieSpec, ...]):
+    """The cookie specs, with a fast lookup of a cookie's purpose by name."""
+
+    __slots__ = ()
+
+    def purpose_of(self, cookie_name: str) -> str | None:
+        """The purpose of a cookie by name, or None when the registry does not know it."""
+        exact, patterns = _index(self)
+        purpose = exact.get(cookie_name)
+        if purpose is not None:
+            return purpose
+        for spec in patterns:
+            if spec.matches(cookie_name):
+                return spec.purpose
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _index(registry: Registry) -> tuple[dict[str, str], tuple[CookieSpec, ...]]:
+    # Runs on every hit for every cookie the request carries: look names up in a dict.
+    exact: dict[str, str] = {}
+    for spec in registry:
+        if not spec.pattern:
+            exact.setdefault(spec.name, spec.purpose)
+    return exact, tuple(s for s in registry if s.pattern)
+
+
+def build_registry(config: Mapping[str, Any]) -> Registry:
     """All cookies: cleargif's own, then the host's services from ``SERVICES``."""
     specs = own_cookies(config["CONSENT_DAYS"], config["VISITOR_DAYS"],
                         config["REMEMBER_DAYS"])
@@ -65,15 +93,12 @@ def build_registry(config: Mapping[str, Any]) -> tuple[CookieSpec, ...]:
         for name in service["cookies"]:
             specs.append(CookieSpec(name, service["purpose"], service["name"],
                                     "set by the service", service.get("description", "")))
-    return tuple(specs)
+    return Registry(specs)
 
 
-def purpose_of(registry: Iterable[CookieSpec], cookie_name: str) -> str | None:
+def purpose_of(registry: Registry, cookie_name: str) -> str | None:
     """The purpose of a cookie by name, or None when the registry does not know it."""
-    for spec in registry:
-        if spec.matches(cookie_name):
-            return spec.purpose
-    return None
+    return registry.purpose_of(cookie_name)
 
 
 def cookie_table(registry: Sequence[CookieSpec]) -> list[dict[str, Any]]:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
 from typing import Any
 
 from flask import Request, Response, jsonify, request
 
-from .consent import ConsentState, CookiePlan, evaluate, header_dnt, header_gpc
+from .consent import ConsentState, CookiePlan
 from .extension import Collector, Settings
+from .hits import GIF, GIF_HEADERS, RETRY_AFTER, consent_of, cookie_headers
 from .registry import CONSENT_COOKIE
-
-#: The 43-byte transparent 1x1 GIF.
-GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00"
-       b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
-GIF_HEADERS = {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",
-               "Content-Length": str(len(GIF))}
 
 
 def gif_response(status: int = 200) -> Response:
     """The clear GIF, never cached. A 503 asks the client to retry."""
     resp = Response(GIF, status=status, headers=GIF_HEADERS)
     if status == 503:
-        resp.headers["Retry-After"] = "30"
+        resp.headers["Retry-After"] = RETRY_AFTER
     return resp
 
 
@@ -36,11 +29,8 @@ def json_error(message: str, status: int) -> Response:
 
 def consent_state(col: Collector, req: Request, at: float) -> ConsentState:
     """The consent in force for ``req``."""
-    s = col.settings
-    payload = col.load_consent(req.cookies.get(CONSENT_COOKIE))
-    return evaluate(payload, revision=s.revision, consent_days=s.consent_days, now=at,
-                    dnt=header_dnt(req.headers.get("DNT"), s.honor_dnt),
-                    gpc=header_gpc(req.headers.get("Sec-GPC")))
+    return consent_of(col, req.cookies.get(CONSENT_COOKIE), req.headers.get("DNT"),
+                      req.headers.get("Sec-GPC"), at)
 
 
 def set_cookie(resp: Response, s: Settings, name: str, value: str,
@@ -50,22 +40,10 @@ def set_cookie(resp: Response, s: Settings, name: str, value: str,
                     secure=s.cookie_secure, httponly=True, samesite="Lax")
 
 
-def expire_cookies(resp: Response, s: Settings, names: Iterable[str]) -> None:
-    """Expire cookies in their host-only form and, if set, their ``COOKIE_DOMAIN`` form."""
-    for name in names:
-        resp.delete_cookie(name, path="/", secure=s.cookie_secure, httponly=True,
-                           samesite="Lax")
-        if s.cookie_domain:
-            resp.delete_cookie(name, path="/", domain=s.cookie_domain,
-                               secure=s.cookie_secure, httponly=True, samesite="Lax")
-
-
 def apply_plan(resp: Response, s: Settings, plan: CookiePlan) -> Response:
-    """Write a cookie plan onto a response."""
-    for cookie in plan.set:
-        set_cookie(resp, s, cookie.name, cookie.value, cookie.max_age)
-    if plan.expire:
-        expire_cookies(resp, s, plan.expire)
+    """Write a cookie plan onto a response (the same headers as the fast path's)."""
+    for name, value in cookie_headers(s, plan):
+        resp.headers.add(name, value)
     return resp
 
 
@@ -119,14 +97,6 @@ def cross_site_refusal(s: Settings, req: Request) -> str | None:
         return ("A browser request without an Origin may not change consent; send it from "
                 "a page of a site listed in ALLOWED_ORIGINS.")
     return None
-
-
-def client_address(req: Request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The client address (after ``TRUSTED_PROXIES``); used only at request time."""
-    try:
-        return ipaddress.ip_address((req.remote_addr or "").split("%")[0])
-    except ValueError:
-        return None
 
 
 def json_body(max_bytes: int) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from collector import create_app
-from collector.web import GIF
+from collector.hits import GIF
 from tests.conftest import SITE, events, make_config, set_cookies
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
