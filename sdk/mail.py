@@ -1,0 +1,653 @@
+"""Sender side of email tracking: pixel, tracked-link and unsubscribe URLs, HTML
+instrumentation and RFC 2369 / RFC 8058 one-click unsubscribe headers.
+
+A :class:`Mailer` is made from ``TOKEN_KEYS`` and the collector's public base URL::
+
+    mailer = Mailer("https://stats.example.com", token_keys, pseudonym_key=sender_key)
+    message = mailer.prepare(message, "2024-spring", "newsletter",
+                             mode="individual", recipient=str(account.id))
+
+Tracking modes: ``aggregate`` (default) counts opens and clicks per campaign and list,
+with no recipient in the pixel or the links; ``individual`` puts the recipient
+pseudonym in them (per-recipient tracking: say so in your privacy notice and only do it
+with a legal basis); ``none`` adds no pixel. Unsubscribe links always carry the
+recipient, when one is given: the suppression must know who left.
+
+Mail delivery: RFC 8058 section 4 makes one-click unsubscribe depend on a valid DKIM
+signature whose ``h=`` tag covers ``List-Unsubscribe`` and ``List-Unsubscribe-Post``.
+Configure the signer (OpenDKIM ``SignHeaders``, your ESP) to sign at least:
+
+- ``List-Unsubscribe``
+- ``List-Unsubscribe-Post``
+- ``From``, ``To``, ``Subject``, ``Date``, ``Message-ID``
+
+Many default configurations leave ``List-Unsubscribe-Post`` out; mailbox providers then
+show no unsubscribe button.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.contentmanager import raw_data_manager
+from email.message import EmailMessage, MIMEPart
+from email.policy import Policy
+from html.parser import HTMLParser
+from typing import Final, Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, InvalidRecipient
+from .pseudonym import MIN_KEY_LENGTH, check_recipient, pseudonym
+from .tokens import TokenCodec, _target_problem
+
+#: Tracking level of a mail: see the module documentation.
+TrackingMode = Literal["aggregate", "individual", "none"]
+_MODES: Final = ("aggregate", "individual", "none")
+
+#: The value RFC 8058 section 3.1 requires in ``List-Unsubscribe-Post``.
+ONE_CLICK: Final = "List-Unsubscribe=One-Click"
+
+#: Inline style of the open pixel: no box, no gap, whatever the client's defaults.
+PIXEL_STYLE: Final = (
+    "display:block;width:1px;height:1px;border:0;margin:0;padding:0;overflow:hidden"
+)
+
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# What the HTML standard strips around a URL attribute value, and drops inside it.
+_URL_TRIM: Final = "\t\n\f\r \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0e\x0f\x10\x11"
+_URL_TAB_NEWLINE: Final = re.compile(r"[\t\n\r]")
+# Characters that force an attribute value into quotes.
+_NEEDS_QUOTES: Final = re.compile(r"[\s\"'=<>`]")
+# The attribute grammar of html.parser (CPython 3.11), so spans found here are the
+# attributes the parser reported; a tag where they disagree is left untouched.
+_TAG_NAME: Final = re.compile(r"([a-zA-Z][^\t\n\r\f />\x00]*)(?:\s|/(?!>))*")
+_ATTRIBUTE: Final = re.compile(
+    r"((?<=['\"\s/])[^\s/>][^\s/=>]*)(\s*=+\s*"
+    r"('[^']*'|\"[^\"]*\"|(?!['\"])[^>\s]*))?(?:\s|/(?!>))*"
+)
+_MAILTO_FORBIDDEN: Final = re.compile(r"[\s<>,\"\x00-\x1f\x7f]")
+
+_Edits = list[tuple[int, int, str]]
+
+
+class Mailer:
+    """Make tracking and unsubscribe URLs for the mails of one sender.
+
+    :param base_url: the collector's public base URL, such as
+        ``https://stats.example.com`` (a path is allowed, a query or fragment is not).
+        ``http`` works for opens and clicks; unsubscribe links and headers need
+        ``https`` (RFC 8058).
+    :param token_keys: ``TOKEN_KEYS``, oldest first, the same list the collector has.
+    :param pseudonym_key: if given, every ``recipient`` argument is an account id and
+        is replaced by :func:`~sdk.pseudonym.pseudonym` under this key; if not,
+        ``recipient`` must already be an opaque id and is checked by
+        :func:`~sdk.pseudonym.check_recipient`. Keep this key to yourself: it must
+        not be one of ``token_keys``, which the collector holds.
+    :raises ConfigError: a bad base URL, key list or pseudonym key.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token_keys: Sequence[str],
+        *,
+        pseudonym_key: str | None = None,
+    ) -> None:
+        self.base_url = _check_base_url(base_url)
+        self._codec = TokenCodec(token_keys)
+        if pseudonym_key is not None:
+            key = pseudonym_key.encode("utf-8")
+            if len(key) < MIN_KEY_LENGTH:
+                raise ConfigError(
+                    "pseudonym_key",
+                    f"The pseudonym key must be at least {MIN_KEY_LENGTH} bytes long.",
+                )
+            if any(key == _as_bytes(token_key) for token_key in token_keys):
+                raise ConfigError(
+                    "pseudonym_key",
+                    "The pseudonym key must differ from every key in TOKEN_KEYS: the"
+                    " collector holds those and could recompute pseudonyms from account ids.",
+                )
+        self._pseudonym_key = pseudonym_key
+
+    def __repr__(self) -> str:
+        return f"Mailer({self.base_url!r})"
+
+    # -- single URLs ------------------------------------------------------------------
+
+    def open_url(
+        self,
+        campaign: str,
+        list: str,
+        *,
+        mode: TrackingMode = "aggregate",
+        recipient: str | None = None,
+        sent_at: datetime | float | None = None,
+    ) -> str | None:
+        """Return the open pixel URL ``{base}/o/{token}.gif``, or ``None`` in mode ``none``.
+
+        :param mode: ``aggregate`` leaves ``recipient`` out even when given;
+            ``individual`` requires it.
+        :raises InvalidRecipient: mode ``individual`` without a recipient, or a
+            recipient id that could identify a person.
+        :raises ValueError: an unknown mode, or a bad campaign or list.
+        """
+        _check_mode(mode)
+        if mode == "none":
+            return None
+        token = self._codec.dump_open(
+            campaign, list, recipient=self._tracked_recipient(mode, recipient), sent_at=sent_at
+        )
+        return f"{self.base_url}/o/{token}.gif"
+
+    def click_url(
+        self,
+        campaign: str,
+        list: str,
+        link_id: str,
+        target: str,
+        *,
+        recipient: str | None = None,
+        sent_at: datetime | float | None = None,
+    ) -> str:
+        """Return the tracked-link URL ``{base}/c/{token}`` that redirects to ``target``.
+
+        :raises ValueError: ``target`` is not an absolute http(s) URL with a host (see
+            :func:`~sdk.tokens.check_target`), or a bad campaign, list or link id.
+        :raises InvalidRecipient: a recipient id that could identify a person.
+        """
+        token = self._codec.dump_click(
+            campaign,
+            list,
+            link_id,
+            target,
+            recipient=self._recipient(recipient),
+            sent_at=sent_at,
+        )
+        return f"{self.base_url}/c/{token}"
+
+    def unsubscribe_url(
+        self,
+        campaign: str,
+        list: str,
+        *,
+        recipient: str | None = None,
+        sent_at: datetime | float | None = None,
+    ) -> str:
+        """Return the unsubscribe URL ``{base}/u/{token}`` (it never expires).
+
+        :raises ConfigError: the base URL is not https.
+        :raises InvalidRecipient: a recipient id that could identify a person.
+        """
+        self._require_https()
+        token = self._codec.dump_unsubscribe(
+            campaign, list, recipient=self._recipient(recipient), sent_at=sent_at
+        )
+        return f"{self.base_url}/u/{token}"
+
+    def unsubscribe_headers(
+        self,
+        campaign: str,
+        list: str,
+        *,
+        recipient: str | None = None,
+        mailto: str | None = None,
+        sent_at: datetime | float | None = None,
+    ) -> dict[str, str]:
+        """Return the RFC 2369 / RFC 8058 one-click unsubscribe headers.
+
+        ``List-Unsubscribe`` holds the https unsubscribe URL and, if ``mailto`` is
+        given, a ``mailto:`` URI after it; ``List-Unsubscribe-Post`` is
+        ``List-Unsubscribe=One-Click``. The collector's ``POST /u/<token>`` answers the
+        one-click request.
+
+        :param mailto: an address (``leave@example.com``) or a ``mailto:`` URI, for
+            clients that only unsubscribe by mail.
+        :raises ConfigError: the base URL is not https.
+        :raises ValueError: ``mailto`` is not a usable address.
+        """
+        value = f"<{self.unsubscribe_url(campaign, list, recipient=recipient, sent_at=sent_at)}>"
+        if mailto is not None:
+            value += f", <{_mailto_uri(mailto)}>"
+        return {"List-Unsubscribe": value, "List-Unsubscribe-Post": ONE_CLICK}
+
+    # -- whole mails ------------------------------------------------------------------
+
+    def instrument(
+        self,
+        html: str,
+        campaign: str,
+        list: str,
+        *,
+        mode: TrackingMode = "aggregate",
+        recipient: str | None = None,
+        unsubscribe: bool = True,
+        sent_at: datetime | float | None = None,
+    ) -> str:
+        """Return ``html`` with an open pixel and tracked links; nothing else changes.
+
+        - The pixel ``<img … width="1" height="1" alt="">`` goes right after the
+          ``<body>`` start tag, so clients that clip long mails at the end (Gmail) still
+          load it; without a body tag, after ``</head>``, else after a leading doctype
+          and ``<html>`` tag, else at the very start. Mode ``none`` adds no pixel.
+        - The ``href`` of every ``<a>`` and ``<area>`` pointing to an absolute http(s)
+          URL becomes a click URL. The link id is the element's ``data-link-id``, else
+          ``link-<n>`` with ``n`` counting tracked links in document order. Left as
+          they are: ``mailto:``, ``tel:``, ``sms:``, ``#…`` and relative links, other
+          schemes, URLs a click token cannot hold (see
+          :func:`~sdk.tokens.check_target`), links into the collector (``{base}/u/…``
+          and the like, so this mail's unsubscribe URL), and elements marked
+          ``data-cleargif="unsubscribe"``.
+        - With ``unsubscribe`` true, a marked element whose ``href`` is empty or ``#``
+          (a template placeholder) receives this mail's unsubscribe URL, the same one
+          :meth:`prepare` puts in the headers; a marked element with a real ``href``
+          keeps it.
+
+        Entities in ``href`` values are decoded before signing, and new values are
+        attribute-escaped in the original quoting. Markup inside comments (including
+        Outlook's ``<!--[if mso]>`` blocks), ``<script>`` and ``<style>`` is not
+        touched.
+
+        :param mode: as for :meth:`open_url`; click URLs carry the recipient only in
+            mode ``individual``.
+        :param sent_at: the send time shared by every token of this mail; now if
+            ``None``.
+        :raises ConfigError: an unsubscribe placeholder must be filled and the base URL
+            is not https.
+        :raises InvalidRecipient: mode ``individual`` without a recipient, or a
+            recipient id that could identify a person.
+        :raises ValueError: an unknown mode, a bad campaign or list, or a bad
+            ``data-link-id``.
+        """
+        _check_mode(mode)
+        sent = self._send_time(sent_at)
+        tracked = self._tracked_recipient(mode, recipient)
+        scan = _scan(html)
+        edits: _Edits = []  # (begin, end, replacement); `list` is a parameter here
+
+        pixel = self.open_url(campaign, list, mode=mode, recipient=recipient, sent_at=sent)
+        if pixel is not None:
+            position = scan.pixel_position()
+            tag = (
+                f'<img src="{html_lib.escape(pixel)}" width="1" height="1" alt=""'
+                f' style="{PIXEL_STYLE}">'
+            )
+            edits.append((position, position, tag))
+
+        unsubscribe_url: str | None = None
+        collector_prefixes = tuple(f"{self.base_url}/{kind}/" for kind in ("o", "c", "u"))
+        ordinal = 0
+        for link in scan.links:
+            if link.marker == "unsubscribe":
+                if unsubscribe and (link.href is None or link.href.strip(_URL_TRIM) in ("", "#")):
+                    if unsubscribe_url is None:
+                        unsubscribe_url = self.unsubscribe_url(
+                            campaign, list, recipient=recipient, sent_at=sent
+                        )
+                    edits.append(link.set_href(unsubscribe_url))
+                continue
+            if link.href is None:
+                continue
+            target = _URL_TAB_NEWLINE.sub("", link.href.strip(_URL_TRIM))
+            scheme = _SCHEME.match(target)
+            if not scheme or scheme.group(1).lower() not in ("http", "https"):
+                continue
+            if target.startswith(collector_prefixes) or _target_problem(target):
+                continue
+            ordinal += 1
+            link_id = link.link_id if link.link_id is not None else f"link-{ordinal}"
+            click = self._codec.dump_click(
+                campaign, list, link_id, target, recipient=tracked, sent_at=sent
+            )
+            edits.append(link.set_href(f"{self.base_url}/c/{click}"))
+        return _splice(html, edits)
+
+    def prepare(
+        self,
+        message: EmailMessage,
+        campaign: str,
+        list: str,
+        *,
+        mode: TrackingMode = "aggregate",
+        recipient: str | None = None,
+        mailto: str | None = None,
+        sent_at: datetime | float | None = None,
+    ) -> EmailMessage:
+        """Instrument a message for sending and return it (changed in place).
+
+        Every ``text/html`` part that is not an attachment (nor inside an attached
+        message) goes through :meth:`instrument`, keeping its charset, its other
+        ``Content-*`` headers and a quoted-printable or base64 transfer encoding
+        (otherwise the encoding is chosen afresh, since tracked URLs lengthen lines).
+        Text parts and attachments are left as they are. ``List-Unsubscribe`` and
+        ``List-Unsubscribe-Post`` replace any existing ones; every token of the
+        message shares one send time, so the body's unsubscribe placeholders and the
+        header hold the same URL.
+
+        :raises ConfigError: the base URL is not https (one-click unsubscribe needs it).
+        :raises InvalidRecipient: as for :meth:`instrument`.
+        :raises ValueError: as for :meth:`instrument` and :meth:`unsubscribe_headers`.
+        """
+        sent = self._send_time(sent_at)
+        headers = self.unsubscribe_headers(
+            campaign, list, recipient=recipient, mailto=mailto, sent_at=sent
+        )
+        for part in _html_parts(message):
+            charset = part.get_content_charset() or "utf-8"
+            source = part.get_content(content_manager=raw_data_manager)
+            changed = self.instrument(
+                source, campaign, list, mode=mode, recipient=recipient, sent_at=sent
+            )
+            _replace_html(part, changed, charset)
+        for name, value in headers.items():
+            del message[name]
+            message.set_raw(name, _UrlListHeader(name, value))
+        return message
+
+    # -- internals --------------------------------------------------------------------
+
+    def _recipient(self, recipient: str | None) -> str | None:
+        if recipient is None:
+            return None
+        if self._pseudonym_key is not None:
+            if not isinstance(recipient, str) or not recipient:
+                raise InvalidRecipient("empty", "The recipient account id is empty.")
+            return pseudonym(recipient, self._pseudonym_key)
+        return check_recipient(recipient)
+
+    def _tracked_recipient(self, mode: str, recipient: str | None) -> str | None:
+        if mode != "individual":
+            return None
+        if recipient is None:
+            raise InvalidRecipient(
+                "missing",
+                "Mode 'individual' needs a recipient; pass recipient=… or use mode 'aggregate'.",
+            )
+        return self._recipient(recipient)
+
+    def _require_https(self) -> None:
+        if not self.base_url.startswith("https://"):
+            raise ConfigError(
+                "base_url",
+                f"Unsubscribe links need an https base URL, not {self.base_url!r}: RFC 8058"
+                " one-click unsubscribe only works over https. Serve the collector over"
+                " https, or pass unsubscribe=False for a test mail.",
+            )
+
+    @staticmethod
+    def _send_time(sent_at: datetime | float | None) -> datetime | float:
+        # Fixed once per mail, so every token in it (and its headers) agrees.
+        return time.time() if sent_at is None else sent_at
+
+
+# -- HTML scanning -----------------------------------------------------------------------
+
+
+@dataclass
+class _Link:
+    """An ``<a>`` or ``<area>`` start tag and where its ``href`` value sits."""
+
+    start: int  # offset of "<" in the document
+    raw: str  # the start tag's source text
+    href: str | None  # decoded value of the first href, None if absent or valueless
+    href_span: tuple[int, int] | None  # span of the raw value in ``raw``, quotes included
+    link_id: str | None
+    marker: str | None  # data-cleargif, lowercased
+
+    def set_href(self, url: str) -> tuple[int, int, str]:
+        """Return the edit that makes ``url`` this element's ``href``."""
+        value = html_lib.escape(url, quote=True)
+        if self.href_span is None:
+            # No usable href attribute: add one right after the tag name.
+            name = _TAG_NAME.match(self.raw, 1)
+            at = self.start + 1 + len(name.group(1)) if name else self.start + 2
+            return at, at, f' href="{value}"'
+        begin, end = self.href_span
+        quote = self.raw[begin : begin + 1]
+        if quote in ("'", '"') and end - begin >= 2 and self.raw[end - 1] == quote:
+            return self.start + begin + 1, self.start + end - 1, value
+        if begin == end or _NEEDS_QUOTES.search(value):
+            value = f'"{value}"'
+        return self.start + begin, self.start + end, value
+
+
+class _Scan(HTMLParser):
+    """Find the insertion point of the pixel and the links of an HTML document.
+
+    Offsets come from :meth:`getpos` and the raw start tag text, so edits touch exactly
+    the characters they mean to and everything else stays byte for byte.
+    """
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.source = source
+        # html.parser counts lines at "\n" only and columns from the last "\n".
+        self._line_starts = [0] + [match.end() for match in re.finditer("\n", source)]
+        self.links: list[_Link] = []
+        self.body_end: int | None = None
+        self.head_end: int | None = None
+        self.preamble_end = 0
+        self._in_preamble = True
+
+    def pixel_position(self) -> int:
+        """Where the open pixel goes."""
+        if self.body_end is not None:
+            return self.body_end
+        if self.head_end is not None:
+            return self.head_end
+        return self.preamble_end
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self._line_starts[line - 1] + column
+
+    def handle_decl(self, decl: str) -> None:
+        end = self._offset() + len(decl) + 3  # "<!" + decl + ">"
+        if self._in_preamble and decl[:7].lower() == "doctype":
+            self.preamble_end = end
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        start = self._offset()
+        raw = self.get_starttag_text() or ""
+        if self.source[start : start + len(raw)] != raw:
+            return  # positions out of step: change nothing rather than the wrong bytes
+        end = start + len(raw)
+        if tag == "html" and self._in_preamble:
+            self.preamble_end = end
+        else:
+            self._in_preamble = False
+        if tag == "body" and self.body_end is None:
+            self.body_end = end
+        if tag in ("a", "area"):
+            link = _read_link(start, raw, attrs)
+            if link is not None:
+                self.links.append(link)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head" and self.head_end is None:
+            start = self._offset()
+            close = self.source.find(">", start + 1)
+            if close != -1:
+                self.head_end = close + 1
+
+
+def _scan(source: str) -> _Scan:
+    scan = _Scan(source)
+    try:
+        scan.feed(source)
+        scan.close()
+    except AssertionError as exc:
+        # html.parser's only hard failure: a "<![name" section it does not know.
+        line, _ = scan.getpos()
+        raise ValueError(
+            f"The HTML cannot be parsed near line {line} ({exc}); fix or remove the"
+            " malformed <![…]> section."
+        ) from None
+    return scan
+
+
+def _read_link(start: int, raw: str, attrs: list[tuple[str, str | None]]) -> _Link | None:
+    """Locate the attributes of a link start tag in its source text.
+
+    Returns ``None`` (leave the tag alone) when this reading disagrees with the parser's.
+    """
+    name = _TAG_NAME.match(raw, 1)
+    if name is None:
+        return None
+    found: list[tuple[str, str | None, tuple[int, int] | None]] = []
+    position = name.end()
+    while position < len(raw):
+        match = _ATTRIBUTE.match(raw, position)
+        if not match:
+            break
+        attr_name, rest, raw_value = match.group(1, 2, 3)
+        if rest:
+            value = raw_value
+            if value[:1] in ("'", '"') and value[:1] == value[-1:] and len(value) >= 2:
+                value = value[1:-1]
+            found.append((attr_name.lower(), html_lib.unescape(value), match.span(3)))
+        else:
+            found.append((attr_name.lower(), None, None))
+        position = match.end()
+    parsed = [(attr_name, value or None) for attr_name, value in attrs]
+    if [(attr_name, value or None) for attr_name, value, _ in found] != parsed:
+        return None
+
+    def first(wanted: str) -> tuple[str | None, tuple[int, int] | None, bool]:
+        for attr_name, value, span in found:
+            if attr_name == wanted:
+                return value, span, True
+        return None, None, False
+
+    href, href_span, _ = first("href")
+    link_id, _, _ = first("data-link-id")
+    marker, _, _ = first("data-cleargif")
+    return _Link(
+        start=start,
+        raw=raw,
+        href=href,
+        href_span=href_span,
+        link_id=link_id if link_id else None,
+        marker=marker.strip().lower() if marker else None,
+    )
+
+
+def _splice(source: str, edits: _Edits) -> str:
+    pieces = []
+    position = 0
+    for begin, end, text in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+        pieces.append(source[position:begin])
+        pieces.append(text)
+        position = end
+    pieces.append(source[position:])
+    return "".join(pieces)
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+class _UrlListHeader(str):
+    """A ``List-Unsubscribe`` value that folds only between its ``<…>`` URLs.
+
+    :mod:`email.policy.default` folds a long URL into RFC 2047 encoded words, which
+    mail clients do not decode in this header, so one-click unsubscribe would break.
+    """
+
+    name: str
+    defects: tuple[()] = ()
+
+    def __new__(cls, name: str, value: str) -> _UrlListHeader:
+        self = super().__new__(cls, value)
+        self.name = name
+        return self
+
+    def __reduce__(self) -> tuple[type[_UrlListHeader], tuple[str, str]]:
+        return type(self), (self.name, str(self))
+
+    def fold(self, *, policy: Policy) -> str:
+        """Render the header line, folded after each comma."""
+        separator = "," + policy.linesep + " "
+        return f"{self.name}: {separator.join(self.split(', '))}{policy.linesep}"
+
+
+def _html_parts(part: MIMEPart) -> Iterator[MIMEPart]:
+    if part.is_attachment():
+        return
+    if part.is_multipart():
+        if part.get_content_maintype() == "message":
+            return  # a forwarded or attached mail is someone else's
+        for sub in part.iter_parts():
+            yield from _html_parts(sub)
+    elif part.get_content_type() == "text/html":
+        yield part
+
+
+def _replace_html(part: MIMEPart, html: str, charset: str) -> None:
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    params = {
+        key: value
+        for key, value in (part.get_params() or [])[1:]
+        if key.lower() != "charset" and isinstance(value, str)
+    }
+    # set_content clears every Content-* header; keep those it does not write itself.
+    kept = [
+        (key, value)
+        for key, value in part.items()
+        if key.lower().startswith("content-")
+        and key.lower() not in ("content-type", "content-transfer-encoding")
+    ]
+    raw_data_manager.set_content(
+        part,
+        html,
+        subtype="html",
+        charset=charset,
+        cte=cte if cte in ("quoted-printable", "base64") else None,
+        params=params or None,
+    )
+    for key, value in kept:
+        part[key] = value
+
+
+# -- small checks ------------------------------------------------------------------------
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in _MODES:
+        raise ValueError(f"The tracking mode must be one of {', '.join(_MODES)}, not {mode!r}.")
+
+
+def _check_base_url(base_url: str) -> str:
+    def refuse(problem: str) -> ConfigError:
+        return ConfigError(
+            "base_url",
+            f"The collector base URL {problem}; give the public URL the collector is served"
+            " at, such as https://stats.example.com.",
+        )
+
+    if not isinstance(base_url, str) or not base_url:
+        raise refuse("is empty")
+    if "?" in base_url or "#" in base_url:
+        raise refuse("must not have a query or fragment")
+    problem = _target_problem(base_url)
+    if problem:
+        raise refuse(problem)
+    return f"{urlsplit(base_url).scheme.lower()}:{base_url.split(':', 1)[1].rstrip('/')}"
+
+
+def _mailto_uri(mailto: str) -> str:
+    uri = mailto if mailto[:7].lower() == "mailto:" else f"mailto:{mailto}"
+    address = uri[7:].split("?", 1)[0]
+    if "@" not in address or _MAILTO_FORBIDDEN.search(uri):
+        raise ValueError(
+            "The unsubscribe mailto must be an address such as leave@example.com or a"
+            " mailto: URI without spaces, commas or angle brackets."
+        )
+    return uri
+
+
+def _as_bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)

@@ -1,0 +1,157 @@
+"""Recipient ids for per-recipient email tracking: keyed pseudonyms and the check that
+refuses ids which could identify a person directly (DESIGN 1.2).
+
+The collector stores the recipient id of an open or click as it is, so the id must mean
+nothing outside the sender's own systems. :func:`pseudonym` derives such an id from an
+account id under a key the sender keeps to itself (never one of ``TOKEN_KEYS``, which the
+collector holds too); :func:`check_recipient` refuses ids that look like an email
+address, an IP address or a phone or card number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import string
+import unicodedata
+from typing import Final
+from urllib.parse import unquote
+
+from .errors import ConfigError, InvalidRecipient
+
+#: Length of a :func:`pseudonym`: 24 letters carry about 137 bits.
+PSEUDONYM_LENGTH: Final = 24
+#: Shortest pseudonym key accepted, in bytes (UTF-8 for a ``str``).
+MIN_KEY_LENGTH: Final = 16
+#: Longest recipient id accepted.
+MAX_RECIPIENT_LENGTH: Final = 128
+
+# Letters only: a pseudonym can then never contain a run of digits (nor a dash), so it
+# always passes check_recipient. Base64 would, about once in a million ids.
+_ALPHABET: Final = string.ascii_letters
+# Domain separation, so the same key used for something else never yields these values.
+_CONTEXT: Final = b"cleargif.pseudonym\x00"
+
+# 9+ digits, counted across the separators people put in phone and card numbers.
+_DIGIT_RUN: Final = re.compile(r"\d(?:[\s.\-()/]*\d){8,}")
+_IPV4: Final = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d])")
+_IPV6_CANDIDATE: Final = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+
+_USE_PSEUDONYM: Final = "pass pseudonym(account_id, key) instead"
+
+
+def pseudonym(account_id: str, key: str | bytes) -> str:
+    """Return the pseudonym of ``account_id`` under the sender's ``key``.
+
+    The value is HMAC-SHA256 over ``b"cleargif.pseudonym\\x00" + account_id`` (UTF-8),
+    written as 24 ASCII letters (the digest read as a big-endian integer, least
+    significant base-52 digit first, alphabet ``A-Za-z`` in :data:`string.ascii_letters`
+    order). It is stable for a given key, safe in URLs, and never refused by
+    :func:`check_recipient`.
+
+    Pass a canonical account id (a database key rather than a spelling of an email
+    address): ``"Ann@Example.com"`` and ``"ann@example.com"`` give different pseudonyms.
+    Keep ``key`` out of ``TOKEN_KEYS``: whoever holds the key can test guesses of
+    account ids against a pseudonym.
+
+    :param account_id: the sender's own id for the person; any non-empty string.
+    :param key: a secret of at least 16 bytes, known only to the sender.
+    :raises ConfigError: the key is shorter than 16 bytes.
+    :raises ValueError: ``account_id`` is empty.
+    """
+    key_bytes = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    if len(key_bytes) < MIN_KEY_LENGTH:
+        raise ConfigError(
+            "pseudonym_key",
+            f"The pseudonym key must be at least {MIN_KEY_LENGTH} bytes long; generate one"
+            ' with python -c "import secrets; print(secrets.token_urlsafe(32))".',
+        )
+    if not isinstance(account_id, str) or not account_id:
+        raise ValueError("The account id to pseudonymise must be a non-empty string.")
+    digest = hmac.new(key_bytes, _CONTEXT + account_id.encode("utf-8"), hashlib.sha256)
+    number = int.from_bytes(digest.digest(), "big")
+    letters = []
+    for _ in range(PSEUDONYM_LENGTH):
+        number, index = divmod(number, len(_ALPHABET))
+        letters.append(_ALPHABET[index])
+    return "".join(letters)
+
+
+def check_recipient(recipient: str) -> str:
+    """Return ``recipient`` unchanged if it is acceptable as a stored recipient id.
+
+    Refused: a non-string, an empty id, one over 128 characters, one holding whitespace
+    or control or invisible formatting characters, and anything that looks like an email
+    address (an ``@``, also percent-encoded), an IPv4 or IPv6 address, or a run of 9 or
+    more digits counted across spaces, dots, dashes, slashes and parentheses (phone and
+    card numbers).
+
+    :raises InvalidRecipient: with a ``reason`` code and a sentence suggesting
+        :func:`pseudonym`; the refused value is never part of the message.
+    """
+    if not isinstance(recipient, str) or not recipient:
+        raise InvalidRecipient("empty", "The recipient id is empty; pass a non-empty string.")
+    if len(recipient) > MAX_RECIPIENT_LENGTH:
+        raise InvalidRecipient(
+            "too-long",
+            f"The recipient id is longer than {MAX_RECIPIENT_LENGTH} characters; {_USE_PSEUDONYM}.",
+        )
+    if any(unicodedata.category(char)[0] in "CZ" for char in recipient):
+        raise InvalidRecipient(
+            "whitespace",
+            "The recipient id contains whitespace, control or invisible characters;"
+            f" {_USE_PSEUDONYM}.",
+        )
+    # Percent-decoding first catches "ann%40example.com"; the fullwidth at sign is what
+    # some form inputs turn "@" into.
+    decoded = unquote(recipient)
+    for candidate in {recipient, decoded}:
+        if "@" in candidate or "\uff20" in candidate:
+            raise InvalidRecipient(
+                "email",
+                "The recipient id looks like an email address, which the event store must"
+                f" never hold; {_USE_PSEUDONYM}.",
+            )
+        if _has_ip_address(candidate):
+            raise InvalidRecipient(
+                "ip",
+                "The recipient id contains an IP address, which the event store must never"
+                f" hold; {_USE_PSEUDONYM}.",
+            )
+        if _DIGIT_RUN.search(candidate):
+            raise InvalidRecipient(
+                "digits",
+                "The recipient id contains a run of 9 or more digits, which may be a phone"
+                f" or card number; {_USE_PSEUDONYM}.",
+            )
+    return recipient
+
+
+def _has_ip_address(text: str) -> bool:
+    """Tell whether ``text`` contains something that parses as an IP address."""
+    for match in _IPV4.finditer(text):
+        try:
+            ipaddress.IPv4Address(match.group())
+        except ValueError:
+            continue
+        return True
+    for match in _IPV6_CANDIDATE.finditer(text):
+        candidate = match.group().strip(".")
+        # "crm::42" style namespacing is common in ids; an address worth refusing has at
+        # least two groups ("2001:db8::1"), so a lone group after "::" is let through.
+        forms = [candidate]
+        if candidate.startswith(":") and not candidate.startswith("::"):
+            forms.append(candidate[1:])
+        if candidate.endswith(":") and not candidate.endswith("::"):
+            forms.append(candidate[:-1])
+        for form in forms:
+            if sum(1 for group in form.split(":") if group) < 2:
+                continue
+            try:
+                ipaddress.IPv6Address(form)
+            except ValueError:
+                continue
+            return True
+    return False
