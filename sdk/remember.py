@@ -1,0 +1,600 @@
+"""Remember-me tokens: the ``cg_remember`` cookie and its storage in the identity database.
+
+This module has no Flask in it (:mod:`sdk.flask_remember` is the glue for host apps); it
+turns a cookie value into an account, or into nothing, and keeps the server side of the
+tokens in SQLite tables of the identity database named by ``IDENTITY_URL``.
+
+The cookie
+==========
+``<selector>.<validator>.<mac>``, 110 ASCII characters:
+
+* ``selector`` (16 random bytes) names one token: one browser's "remember me" login.
+  Stored in clear; it is only a lookup key.
+* ``validator`` (32 random bytes) is the secret. The database keeps only its SHA-256,
+  compared with :func:`hmac.compare_digest`, so a copy of the database logs nobody in.
+* ``mac`` is an HMAC-SHA256 of ``selector.validator`` under the newest of the host's
+  ``SECRET_KEYS`` (every key of the list verifies, so keys rotate as everywhere else in
+  cleargif). The hashed validator alone would be a sound scheme (Paragon's "split token");
+  the MAC is added because it buys three things the hash does not:
+
+  - a cookie made under another deployment's keys, or forged, or bit-flipped, is refused
+    before any database work, so garbage costs a hash, not a lookup;
+  - theft detection can only be triggered by a cookie this server really issued: a known
+    selector paired with a made-up validator has no valid MAC, so nobody who merely
+    learnt a selector can revoke someone else's logins by sending junk;
+  - removing a key from ``SECRET_KEYS`` ends every cookie it signed, a global switch.
+
+  Values over 256 characters or of any other shape are refused without a database read.
+
+Lifetime, rotation and the grace window
+=======================================
+A token lives ``REMEMBER_DAYS`` from its issue, absolutely: rotation carries the expiry
+over and never extends it, and ``Max-Age`` is always the whole seconds left.
+
+Each successful recall with the *current* validator rotates it: the new validator is
+``HMAC-SHA256(key=salt, msg=old validator)`` with a fresh random 32-byte ``salt`` kept in
+the row; the row keeps the hash of the old validator as *previous*, valid until
+``grace_seconds`` (at least 60) after the rotation. Deriving the new validator from the old
+one is what makes the grace window safe for browsers: a request that presents the previous
+validator inside the window (a parallel tab, or the retry of a navigation whose response
+was lost) is answered with the account and **the same current cookie** recomputed from
+what it presented, without rotating again. Every response of a burst therefore sets the
+same value and the browser ends with a valid cookie whatever order they arrive in. Only
+someone holding the old validator can compute the new one (the salt alone, e.g. from a
+copy of the database, is not enough).
+
+The previous validator stops being valid at the first of: the new one being presented
+(that recall rotates again, so the row's *previous* becomes the new one) or the end of
+the grace window. Presenting a validator of a known selector (with a valid MAC) that is
+neither current nor previous-within-grace means two browsers hold the same token: one of
+them is a thief. Every token of the account is then revoked and the account's epoch
+bumped (which also ends sessions keyed by the epoch, see below); the :class:`Recall`
+says ``theft=True`` and names the account so that the host can warn its owner.
+The known cost: a browser that loses the rotated cookie *and* returns only after the
+grace window is logged out (safely) as if stolen.
+
+Epoch
+=====
+Each account has an epoch (``remember_accounts``); a token is valid only while the epoch
+it was issued under is current. :meth:`RememberStore.bump_epoch` (password change) and
+:meth:`RememberStore.forget_everywhere` ("log out everywhere") raise it and delete the
+account's tokens. A new epoch is ``max(old + 1, now in milliseconds)``, so epochs never
+repeat even after :meth:`RememberStore.erase_account` dropped the row: a host that puts
+the epoch in its session ids (the Flask-Login recipe in ``docs/remember-me.md``) can
+never see an ended session come back.
+
+Storage
+=======
+SQLite in WAL mode, ``busy_timeout`` 5 s, ``synchronous=NORMAL``, ``secure_delete`` on
+(deleted tokens are overwritten, not left in free pages); one connection per thread,
+opened lazily and again in a forked child; every write in ``BEGIN IMMEDIATE``, because
+several processes (web workers, the collector's CLI) write to the same file. Only the
+tables ``remember_tokens`` and ``remember_accounts`` belong to this module; the collector
+keeps its own tables in the same file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import math
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, StorageError
+
+__all__ = [
+    "COOKIE_NAME",
+    "MAX_COOKIE_CHARS",
+    "Issued",
+    "Recall",
+    "RememberStore",
+    "sqlite_path",
+]
+
+#: The name of the remember-me cookie (DESIGN 2).
+COOKIE_NAME = "cg_remember"
+#: Longer cookie values are refused before any parsing.
+MAX_COOKIE_CHARS = 256
+#: The shortest grace window the rotation scheme allows (seconds).
+MIN_GRACE_SECONDS = 60
+
+_SALT = b"cleargif.remember-me.v1"  # one salt per purpose: this MAC signs nothing else
+_SELECTOR_BYTES = 16
+_VALIDATOR_BYTES = 32
+_SHAPE = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}")
+_BATCH = 500
+_BUSY_TIMEOUT_MS = 5000
+_DAY = 86400
+
+log = logging.getLogger("cleargif.remember")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS remember_accounts (
+    account TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    changed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS remember_tokens (
+    selector TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    validator_hash BLOB NOT NULL,
+    rotation_salt BLOB,
+    prev_hash BLOB,
+    prev_until REAL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    last_used_at REAL
+);
+CREATE INDEX IF NOT EXISTS remember_tokens_account ON remember_tokens (account);
+CREATE INDEX IF NOT EXISTS remember_tokens_expires ON remember_tokens (expires_at);
+"""
+
+# Connections inherited through fork() are kept referenced, never used and never closed:
+# closing them in the child could run SQLite's close path on state the parent still owns.
+_inherited: list[sqlite3.Connection] = []
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A freshly issued token.
+
+    :ivar cookie_value: the value of the ``cg_remember`` cookie (secret: never log it).
+    :ivar expires_at: absolute expiry, seconds since the epoch (UTC).
+    :ivar max_age: whole seconds left until ``expires_at``, for ``Max-Age``.
+    """
+
+    cookie_value: str = field(repr=False)
+    expires_at: float
+    max_age: int
+
+
+@dataclass(frozen=True)
+class Recall:
+    """The outcome of :meth:`RememberStore.recall`.
+
+    :ivar account: the account to log in, or ``None``.
+    :ivar new_cookie_value: the value the browser must hold from now on (set it whenever
+        it is not ``None``: after a rotation, or inside the grace window).
+    :ivar max_age: whole seconds left until the absolute expiry (0 without an account).
+    :ivar expires_at: the absolute expiry, or ``None`` without an account.
+    :ivar theft: a stale validator was replayed; every token of ``theft_account`` was
+        revoked and its epoch bumped.
+    :ivar theft_account: the account that was revoked, for the host's warning to its owner.
+    :ivar reason: a short word for logs, free of secrets: ``rotated``, ``grace``,
+        ``oversized``, ``malformed``, ``bad-signature``, ``unknown``, ``expired``,
+        ``revoked``, ``stale`` or ``theft``.
+    """
+
+    account: str | None
+    new_cookie_value: str | None = field(default=None, repr=False)
+    max_age: int = 0
+    expires_at: float | None = None
+    theft: bool = False
+    theft_account: str | None = None
+    reason: str = ""
+
+
+def sqlite_path(identity_url: str) -> str:
+    """The file path of a ``sqlite:///path`` URL: ``sqlite:///rel.db`` is relative to the
+    working directory, ``sqlite:////abs/id.db`` absolute (the collector reads it the same way).
+
+    :raises ConfigError: the URL is not a SQLite file URL; PostgreSQL is refused with a
+        sentence saying it is planned.
+    """
+    if not isinstance(identity_url, str) or not identity_url:
+        raise ConfigError("IDENTITY_URL", "IDENTITY_URL is not set: set it to "
+                          "sqlite:///path/to/identity.db, the collector's identity database.")
+    if identity_url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("IDENTITY_URL", "IDENTITY_URL names a PostgreSQL database: "
+                          "PostgreSQL is planned but not available yet; use "
+                          "sqlite:///path/to/identity.db for now.")
+    prefix = "sqlite:///"
+    path = identity_url[len(prefix):] if identity_url.startswith(prefix) else ""
+    if not path or path == ":memory:" or "?" in path:
+        raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {identity_url!r} is not a database "
+                          "file URL; write it as sqlite:///path/to/identity.db (four slashes "
+                          "for an absolute path).")
+    return path
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _hash(validator: str) -> bytes:
+    return hashlib.sha256(validator.encode("ascii")).digest()
+
+
+def _next_validator(salt: bytes, validator: str) -> str:
+    return _b64(hmac.new(salt, validator.encode("ascii"), hashlib.sha256).digest())
+
+
+def _whole_seconds_left(expires_at: float, now: float) -> int:
+    # Rounded down so that Max-Age can never reach past the absolute expiry.
+    return max(0, math.floor(expires_at - now))
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RememberStore:
+    """Issue, recall, rotate and revoke remember-me tokens kept in the identity database.
+
+    Safe to share between threads; every process opens its own connections.
+
+    :param identity_url: ``sqlite:///path`` of the identity database (shared with the
+        collector, which keeps its own tables there).
+    :param keys: the host's ``SECRET_KEYS``, oldest first: the newest signs cookies, all
+        verify. May be empty for the privacy tooling (:meth:`export_account`,
+        :meth:`erase_account`, :meth:`purge_expired`), which needs no key.
+    :param days: ``REMEMBER_DAYS``, the absolute lifetime of a token.
+    :param grace_seconds: how long the previous validator stays valid after a rotation
+        (at least 60).
+    :param clock: returns the current time in seconds since the epoch; tests move it.
+    :raises ConfigError: a bad URL, key, lifetime or grace.
+    """
+
+    def __init__(self, identity_url: str, *, keys: Sequence[str | bytes], days: int = 30,
+                 grace_seconds: int = MIN_GRACE_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = sqlite_path(identity_url)
+        if isinstance(keys, str | bytes):
+            raise ConfigError("SECRET_KEYS", "SECRET_KEYS must be a list of keys, oldest "
+                              "first, not a single string.")
+        if any(not key for key in keys):
+            raise ConfigError("SECRET_KEYS", "SECRET_KEYS holds an empty key; remove it or "
+                              "create a real one with `cleargif keys new`.")
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError("REMEMBER_DAYS", f"REMEMBER_DAYS must be a whole number of days, "
+                              f"1 or more, not {days!r}.")
+        if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, int) \
+                or grace_seconds < MIN_GRACE_SECONDS:
+            raise ConfigError("grace_seconds", f"The rotation grace window must be at least "
+                              f"{MIN_GRACE_SECONDS} seconds (parallel tabs, aborted "
+                              f"navigations), not {grace_seconds!r}.")
+        # Derived per purpose so the raw SECRET_KEYS never key this MAC directly.
+        self._macs = [hmac.new(k.encode() if isinstance(k, str) else bytes(k), _SALT,
+                               hashlib.sha256).digest() for k in keys]
+        self.days = days
+        self.grace_seconds = grace_seconds
+        self.clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._conns: list[sqlite3.Connection] = []
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    _inherited.extend(self._conns)
+                    self._conns = []
+                    self._local = threading.local()
+                    self._pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"Cannot open the identity database {self.path}: {exc}. Check "
+                               "IDENTITY_URL and that its folder is writable.") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StorageError(f"Cannot prepare the identity database {self.path}: {exc}. "
+                               "Check that the file is a SQLite database and writable.") from exc
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this store opened in this process."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._local = threading.local()
+        for conn in conns:
+            conn.close()
+
+    def __enter__(self) -> RememberStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: the write lock is taken before the first
+        read, so two processes recalling the same token are serialised instead of one
+        failing with SQLITE_BUSY when it upgrades its read lock."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"The identity database {self.path} could not be written: "
+                               f"{exc}.") from exc
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"The identity database {self.path} could not be read: "
+                               f"{exc}.") from exc
+
+    # --- cookie values -------------------------------------------------------------------
+
+    def _require_keys(self) -> None:
+        if not self._macs:
+            raise ConfigError("SECRET_KEYS", "Remember-me cookies need SECRET_KEYS: set it to "
+                              "a list of long random keys, oldest first.")
+
+    def _sign(self, selector: str, validator: str) -> str:
+        body = f"{selector}.{validator}"
+        return f"{body}.{_b64(hmac.new(self._macs[-1], body.encode(), hashlib.sha256).digest())}"
+
+    def _parse(self, value: object) -> tuple[str, str] | str:
+        """``(selector, validator)`` of a genuine cookie, else the reason it is refused.
+
+        No database work happens here: refusing junk must stay cheap.
+        """
+        self._require_keys()
+        if not isinstance(value, str):
+            return "malformed"
+        if len(value) > MAX_COOKIE_CHARS:
+            return "oversized"
+        if not _SHAPE.fullmatch(value):
+            return "malformed"
+        body, _, mac = value.rpartition(".")
+        good = False
+        for key in self._macs:  # no early exit: the time taken says nothing about which key
+            expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+            good |= hmac.compare_digest(expected, mac)
+        if not good:
+            return "bad-signature"
+        selector, _, validator = body.partition(".")
+        return selector, validator
+
+    # --- the token life cycle ------------------------------------------------------------
+
+    def issue(self, account: str) -> Issued:
+        """Issue a token for ``account`` after an explicit "remember me" login.
+
+        :param account: the host's account id (any string up to 256 characters).
+        :returns: the cookie value, its absolute expiry and ``Max-Age``.
+        :raises ConfigError: no ``SECRET_KEYS``.
+        :raises StorageError: the identity database cannot be written.
+        """
+        self._require_keys()
+        if not isinstance(account, str) or not account or len(account) > 256:
+            raise ValueError("The account id must be a non-empty string of at most 256 "
+                             "characters.")
+        selector = _b64(secrets.token_bytes(_SELECTOR_BYTES))
+        validator = _b64(secrets.token_bytes(_VALIDATOR_BYTES))
+        now = self.clock()
+        expires_at = now + self.days * _DAY
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO remember_tokens (selector, account, epoch, validator_hash, "
+                "created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (selector, account, self._epoch(conn, account), _hash(validator), now,
+                 expires_at, now))
+        return Issued(self._sign(selector, validator), expires_at,
+                      _whole_seconds_left(expires_at, now))
+
+    def recall(self, cookie_value: str) -> Recall:
+        """Turn a cookie value into an account, rotating the validator.
+
+        Never raises for a bad value: tampered, truncated, oversized, foreign, expired or
+        revoked cookies give ``Recall(account=None, reason=...)``. See the module docstring
+        for rotation, grace and theft.
+
+        :raises ConfigError: no ``SECRET_KEYS``.
+        :raises StorageError: the identity database cannot be written.
+        """
+        parsed = self._parse(cookie_value)
+        if isinstance(parsed, str):
+            return Recall(None, reason=parsed)
+        selector, validator = parsed
+        presented = _hash(validator)
+        now = self.clock()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT account, epoch, validator_hash, rotation_salt, prev_hash, prev_until, "
+                "expires_at FROM remember_tokens WHERE selector = ?", (selector,)).fetchone()
+            if row is None:
+                return Recall(None, reason="unknown")
+            account, epoch, current, salt, prev, prev_until, expires_at = row
+            max_age = _whole_seconds_left(expires_at, now)
+            if max_age <= 0:
+                conn.execute("DELETE FROM remember_tokens WHERE selector = ?", (selector,))
+                return Recall(None, reason="expired")
+            if epoch != self._epoch(conn, account):
+                conn.execute("DELETE FROM remember_tokens WHERE selector = ?", (selector,))
+                return Recall(None, reason="revoked")
+            if hmac.compare_digest(presented, current):
+                salt = secrets.token_bytes(32)
+                fresh = _next_validator(salt, validator)
+                conn.execute(
+                    "UPDATE remember_tokens SET validator_hash = ?, rotation_salt = ?, "
+                    "prev_hash = ?, prev_until = ?, last_used_at = ? WHERE selector = ?",
+                    (_hash(fresh), salt, current, now + self.grace_seconds, now, selector))
+                return Recall(account, self._sign(selector, fresh), max_age, expires_at,
+                              reason="rotated")
+            if prev is not None and hmac.compare_digest(presented, prev) and now < prev_until:
+                fresh = _next_validator(salt, validator)
+                if not hmac.compare_digest(_hash(fresh), current):
+                    # Cannot happen unless the row was edited by hand; refuse, do not guess.
+                    return Recall(None, reason="stale")
+                conn.execute("UPDATE remember_tokens SET last_used_at = ? WHERE selector = ?",
+                             (now, selector))
+                return Recall(account, self._sign(selector, fresh), max_age, expires_at,
+                              reason="grace")
+            self._revoke(conn, account, now)
+        log.warning("A replayed remember-me validator revoked every token of its account "
+                    "(suspected cookie theft).")
+        return Recall(None, theft=True, theft_account=account, reason="theft")
+
+    def forget(self, cookie_value: str) -> bool:
+        """Delete the token of this cookie ("log out" in this browser).
+
+        The token goes whatever validator the cookie holds: a valid MAC proves the cookie
+        was issued here for that selector, and ending a token its holder wants ended is
+        always safe.
+
+        :returns: whether a token was deleted. Bad values are ignored.
+        :raises ConfigError: no ``SECRET_KEYS``.
+        :raises StorageError: the identity database cannot be written.
+        """
+        parsed = self._parse(cookie_value)
+        if isinstance(parsed, str):
+            return False
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM remember_tokens WHERE selector = ?", (parsed[0],))
+        return cur.rowcount > 0
+
+    def forget_everywhere(self, account: str) -> int:
+        """End every token of ``account`` ("log out everywhere") by bumping its epoch.
+
+        :returns: the number of tokens deleted.
+        :raises StorageError: the identity database cannot be written.
+        """
+        with self._write() as conn:
+            deleted, _ = self._revoke(conn, account, self.clock())
+        return deleted
+
+    def bump_epoch(self, account: str) -> int:
+        """Bump the epoch of ``account`` (call it on a password change): every token issued
+        before is dead and deleted, and so is every session that carries the old epoch.
+
+        :returns: the new epoch.
+        :raises StorageError: the identity database cannot be written.
+        """
+        with self._write() as conn:
+            _, epoch = self._revoke(conn, account, self.clock())
+        return epoch
+
+    def epoch(self, account: str) -> int:
+        """The current epoch of ``account`` (0 until first bumped).
+
+        Hosts put it in their session ids so that "log out everywhere" and password changes
+        end sessions as well as cookies.
+        """
+        rows = self._read("SELECT epoch FROM remember_accounts WHERE account = ?", (account,))
+        return int(rows[0][0]) if rows else 0
+
+    @staticmethod
+    def _epoch(conn: sqlite3.Connection, account: str) -> int:
+        row = conn.execute("SELECT epoch FROM remember_accounts WHERE account = ?",
+                           (account,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _revoke(self, conn: sqlite3.Connection, account: str, now: float) -> tuple[int, int]:
+        epoch = max(self._epoch(conn, account) + 1, int(now * 1000))
+        conn.execute(
+            "INSERT INTO remember_accounts (account, epoch, changed_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (account) DO UPDATE SET epoch = excluded.epoch, "
+            "changed_at = excluded.changed_at", (account, epoch, now))
+        cur = conn.execute("DELETE FROM remember_tokens WHERE account = ?", (account,))
+        return cur.rowcount, epoch
+
+    # --- privacy officer tooling ---------------------------------------------------------
+
+    def export_account(self, account: str) -> list[dict[str, Any]]:
+        """The remember-me tokens of ``account`` for a subject-access export.
+
+        Metadata only, oldest first: ``created_at``, ``expires_at`` and ``last_used_at`` as
+        UTC ISO 8601 strings (``last_used_at`` may be ``None``). Never selectors or hashes:
+        they would let the reader of the export log in or revoke.
+        """
+        rows = self._read("SELECT created_at, expires_at, last_used_at FROM remember_tokens "
+                          "WHERE account = ? ORDER BY created_at, rowid", (account,))
+        return [{"kind": "remember_me_token", "created_at": _iso(created),
+                 "expires_at": _iso(expires), "last_used_at": _iso(used)}
+                for created, expires, used in rows]
+
+    def erase_account(self, account: str) -> int:
+        """Erase every trace of ``account`` from the remember-me tables (tokens and epoch).
+
+        Deleted pages are overwritten (``secure_delete``) and the WAL is checkpointed so the
+        bytes leave the files too. Epochs stay unique after erasure (see the module
+        docstring).
+
+        :returns: the number of tokens deleted.
+        :raises StorageError: the identity database cannot be written.
+        """
+        with self._write() as conn:
+            deleted = conn.execute("DELETE FROM remember_tokens WHERE account = ?",
+                                   (account,)).rowcount
+            conn.execute("DELETE FROM remember_accounts WHERE account = ?", (account,))
+        self._checkpoint("TRUNCATE")
+        return deleted
+
+    def purge_expired(self, now: float, keep_days: int = 7) -> int:
+        """Delete tokens whose absolute expiry is more than ``keep_days`` days before
+        ``now`` (DESIGN 1.7: their lifetime + 7 days), in transactions of 500 rows so
+        that web workers are never blocked for long.
+
+        :returns: the number of tokens deleted.
+        :raises StorageError: the identity database cannot be written.
+        """
+        if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 0:
+            raise ValueError(f"keep_days must be a whole number of days, 0 or more, not "
+                             f"{keep_days!r}.")
+        cutoff = now - keep_days * _DAY
+        total = 0
+        while True:
+            with self._write() as conn:
+                n = conn.execute(
+                    "DELETE FROM remember_tokens WHERE selector IN (SELECT selector FROM "
+                    "remember_tokens WHERE expires_at < ? LIMIT ?)", (cutoff, _BATCH)).rowcount
+            total += n
+            if n < _BATCH:
+                break
+        if total:
+            self._checkpoint("PASSIVE")
+        return total
+
+    def _checkpoint(self, mode: str) -> None:
+        try:
+            self._conn().execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"The identity database {self.path} could not be "
+                               f"checkpointed: {exc}.") from exc
