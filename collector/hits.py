@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from werkzeug.http import dump_cookie, parse_cookie
 
@@ -76,11 +76,19 @@ def _header(environ: Mapping[str, Any], name: str) -> str | None:
 
 
 def query_params(query: str) -> dict[str, str]:
-    """The first value of each parameter (bad percent-escapes and UTF-8 are replaced)."""
+    """The first non-empty value of each parameter (bad UTF-8 is replaced).
+
+    A plain loop: ``parse_qsl`` validates more than a pixel needs and shows up in profiles.
+    """
     params: dict[str, str] = {}
-    for key, value in parse_qsl(query[:MAX_QUERY], keep_blank_values=False,
-                                errors="replace"):
-        params.setdefault(key, value)
+    for pair in query[:MAX_QUERY].split("&"):
+        key, _, value = pair.partition("=")
+        if not value:
+            continue
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if key not in params:
+            params[key] = unquote_plus(value) if "%" in value or "+" in value else value
     return params
 
 

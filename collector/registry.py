@@ -7,8 +7,7 @@ all derived from :func:`build_registry`. Host sites add services with ``SERVICES
 from __future__ import annotations
 
 import fnmatch
-import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,31 +57,35 @@ def own_cookies(consent_days: int, visitor_days: int, remember_days: int) -> lis
     ]
 
 
-class Registry(tuple[CookieSpec, ...]):
-    """The cookie specs, with a fast lookup of a cookie's purpose by name."""
+class Registry:
+    """The cookie specs in order, with a dict lookup of a cookie's purpose by name (it runs
+    on every hit for every cookie the request carries)."""
 
-    __slots__ = ()
+    __slots__ = ("_exact", "_patterns", "specs")
+
+    def __init__(self, specs: Iterable[CookieSpec]) -> None:
+        self.specs = tuple(specs)
+        self._exact: dict[str, str] = {}
+        for spec in self.specs:
+            if not spec.pattern:
+                self._exact.setdefault(spec.name, spec.purpose)
+        self._patterns = tuple(s for s in self.specs if s.pattern)
+
+    def __iter__(self) -> Iterator[CookieSpec]:
+        return iter(self.specs)
+
+    def __len__(self) -> int:
+        return len(self.specs)
 
     def purpose_of(self, cookie_name: str) -> str | None:
         """The purpose of a cookie by name, or None when the registry does not know it."""
-        exact, patterns = _index(self)
-        purpose = exact.get(cookie_name)
+        purpose = self._exact.get(cookie_name)
         if purpose is not None:
             return purpose
-        for spec in patterns:
+        for spec in self._patterns:
             if spec.matches(cookie_name):
                 return spec.purpose
         return None
-
-
-@functools.lru_cache(maxsize=64)
-def _index(registry: Registry) -> tuple[dict[str, str], tuple[CookieSpec, ...]]:
-    # Runs on every hit for every cookie the request carries: look names up in a dict.
-    exact: dict[str, str] = {}
-    for spec in registry:
-        if not spec.pattern:
-            exact.setdefault(spec.name, spec.purpose)
-    return exact, tuple(s for s in registry if s.pattern)
 
 
 def build_registry(config: Mapping[str, Any]) -> Registry:
@@ -101,7 +104,7 @@ def purpose_of(registry: Registry, cookie_name: str) -> str | None:
     return registry.purpose_of(cookie_name)
 
 
-def cookie_table(registry: Sequence[CookieSpec]) -> list[dict[str, Any]]:
+def cookie_table(registry: Iterable[CookieSpec]) -> list[dict[str, Any]]:
     """The banner's cookie table as JSON-ready rows."""
     return [{"name": s.name, "pattern": s.pattern, "purpose": s.purpose, "service": s.service,
              "lifetime": s.lifetime, "description": s.description} for s in registry]
