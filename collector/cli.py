@@ -227,7 +227,51 @@ def token_list() -> None:
         click.echo(f"{t.name}\t{','.join(sorted(t.scopes))}\tcreated {iso(t.created_at)}\t{state}")
 
 
-COMMANDS: list[click.Command] = [keys_group, serve, export_command, token_group]
+campaign_group = AppGroup("campaign", help="Email campaigns: sends and reports.")
+
+
+@campaign_group.command("sent")
+@click.argument("campaign")
+@click.argument("count", type=click.IntRange(1, 10**9))
+@click.option("--list", "list_id", default=None, help="The list (audience) it went to.")
+@errors_as_lines
+def campaign_sent(campaign: str, count: int, list_id: str | None) -> None:
+    """Record COUNT sends of CAMPAIGN (the open rate's denominator)."""
+    import time
+
+    from . import campaigns
+    from .extension import ext
+
+    total = campaigns.record_sends(ext().events, campaign, count, list_id, int(time.time()))
+    click.echo(f"Campaign {campaign}: {total} sends recorded.")
+
+
+@campaign_group.command("report")
+@click.argument("campaign")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True)
+@errors_as_lines
+def campaign_report(campaign: str, fmt: str) -> None:
+    """Sends, opens (human, Apple MPP, machine), open rate, clicks, unsubscribes."""
+    import json
+
+    from . import campaigns
+    from .extension import ext
+
+    col = ext()
+    rep = campaigns.report(col.events, col.identity, campaign, current_app.config["K_MIN"])
+    if fmt == "json":
+        click.echo(json.dumps(rep, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        out = click.get_text_stream("stdout")
+        write_rows(campaigns.report_rows(rep), ["metric", "value"], "csv",
+                   {"campaign": campaign, "k_min": rep["k_min"], "notes": rep["notes"]}, out)
+    else:
+        click.echo(campaigns.report_text(rep))
+
+
+COMMANDS: list[click.Command] = [keys_group, serve, export_command, token_group,
+                                 campaign_group]
 
 
 def init_app(app: Flask) -> None:

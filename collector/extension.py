@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeSerializer
 
+from sdk.tokens import TokenCodec
+
 from .config import read_keys
 from .consent import ConsentPayload
 from .errors import ConfigError
@@ -89,6 +91,11 @@ class Collector:
     def consent_signer(self) -> URLSafeSerializer:
         """Signs ``cg_consent`` with ``SECRET_KEYS`` (newest signs, all verify)."""
         return URLSafeSerializer(read_keys(self.config, "SECRET_KEYS"), salt=CONSENT_SALT)
+
+    @cached_property
+    def token_codec(self) -> TokenCodec:
+        """Verifies email tokens with ``TOKEN_KEYS`` (shared with senders)."""
+        return TokenCodec(read_keys(self.config, "TOKEN_KEYS"))
 
     def load_consent(self, value: str | None) -> ConsentPayload | None:
         """Verify a ``cg_consent`` value; None when absent, forged or malformed.

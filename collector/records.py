@@ -150,3 +150,29 @@ def build_pageview(inp: PageInput, *, now: float, site: str, purposes: list[str]
         visitor_id=visitor_id if session_id else None,
     )
     return record
+
+
+def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
+                      recipient: str | None, agent_verdict: str, user_agent: str | None,
+                      accept_language: str | None, link: str | None = None,
+                      target: str | None = None,
+                      patterns: PathPatterns | None = None) -> dict[str, Any]:
+    """The record of an email open or click (DESIGN 5).
+
+    ``recipient`` is given only for mails sent with per-recipient tracking. A click keeps
+    its link id, the target's host (in ``site``) and its scrubbed path without query (in
+    ``path``); never the target's query string or fragment.
+    """
+    agent = parse_agent(user_agent)
+    record = empty_record()
+    record.update(
+        ts=int(now), kind=kind, name=kind, campaign=campaign, list=list_id,
+        recipient=recipient, agent=agent_verdict, browser=agent.browser,
+        browser_major=agent.browser_major, os=agent.os, device=agent.device,
+        lang=primary_lang(accept_language), purposes="",
+    )
+    if kind == "click" and target:
+        host = host_of(target)
+        path, _ = split_page(target)
+        record.update(link=link, site=host, path=scrub_path(path, patterns))
+    return record

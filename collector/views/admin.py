@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import apitokens, reports
+from .. import apitokens, campaigns, clock, reports
 from ..aggregate import Query, QueryError, parse_day, parse_dimensions
+from ..errors import CleargifError
 from ..extension import ext
 from ..web import json_error
 
@@ -78,3 +79,74 @@ def aggregate() -> Response:
         return json_error("revision must be a whole number.", 400)
     meta, result = reports.export(col.events, query, col.config["K_MIN"])
     return jsonify(meta=meta, rows=result.rows)
+
+
+@bp.post("/campaigns/<campaign>/sends")
+@require("sender")
+def campaign_sends(campaign: str) -> Response:
+    """Record sends: ``{"count": N, "list": "…"}``."""
+    col = ext()
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict) or "count" not in body:
+        return json_error('Send a JSON object such as {"count": 1200, "list": "news"}.', 400)
+    try:
+        total = campaigns.record_sends(col.events, campaign, body["count"], body.get("list"),
+                                       int(clock.now()))
+    except CleargifError as exc:
+        return json_error(str(exc), 400)
+    return jsonify(campaign=campaign, sends=total)
+
+
+@bp.get("/campaigns/<campaign>")
+@require("aggregate")
+def campaign_report(campaign: str) -> Response:
+    """A campaign's report (sends, opens by agent, open rate, clicks, unsubscribes)."""
+    col = ext()
+    try:
+        return jsonify(campaigns.report(col.events, col.identity, campaign,
+                                        col.config["K_MIN"]))
+    except CleargifError as exc:
+        return json_error(str(exc), 400)
+
+
+@bp.get("/suppressions")
+@require("sender")
+def suppressions() -> Response:
+    """Suppression entries since ``since`` (ISO-8601): recipients not to mail again."""
+    col = ext()
+    try:
+        since = campaigns.parse_since(request.args.get("since"))
+    except CleargifError as exc:
+        return json_error(str(exc), 400)
+    entries = campaigns.suppressions_since(col.identity, since)
+    return jsonify(suppressions=entries, count=len(entries))
+
+
+@bp.post("/suppressions")
+@require("sender")
+def add_suppressions() -> Response:
+    """Add entries the sender learned elsewhere (bounces, complaints):
+    ``{"suppressions": [{"list": "news" | "*", "recipient": "…"}]}``."""
+    from sdk.errors import InvalidRecipient
+    from sdk.pseudonym import check_recipient
+
+    col = ext()
+    body = request.get_json(silent=True, force=True)
+    items = body.get("suppressions") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items or len(items) > 10_000:
+        return json_error('Send {"suppressions": [{"list": "news", "recipient": "…"}]} with '
+                          "1 to 10000 entries.", 400)
+    added = 0
+    now = int(clock.now())
+    for item in items:
+        if not isinstance(item, dict):
+            return json_error("Each suppression must be an object with list and recipient.",
+                              400)
+        try:
+            list_id = campaigns.check_id(item.get("list", ""), "list")
+            recipient = check_recipient(item.get("recipient", ""))
+        except (CleargifError, InvalidRecipient) as exc:
+            return json_error(str(exc), 400)
+        added += campaigns.suppress(col.identity, list_id, recipient, item.get("campaign"),
+                                    now)
+    return jsonify(added=added)
