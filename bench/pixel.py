@@ -1,0 +1,219 @@
+"""Benchmark: the collector's pixel path against a bare Flask app answering the same GIF.
+
+Both run under gunicorn with the same settings on 127.0.0.1 and are driven in turns by
+wrk (Debian package ``wrk``) with a Zipf-weighted mix of real User-Agents from
+``shared/data/user-agents.txt`` and a consent cookie granting analytics and
+personalization, so every hit is verified, scrubbed, classified and committed to SQLite
+(durable: ``synchronous=NORMAL`` in WAL) before it is answered.
+
+Run: ``python bench/pixel.py [--workers 1] [--seconds 10] [--rounds 3]``. It prints
+requests/s and p50/p99 latency per turn, then medians and the ratio collector/bare.
+Not a test: these machines are shared and noisy, so read the medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UA_FILE = ROOT.parent / "shared" / "data" / "user-agents.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(port: int, path: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # The same gunicorn settings for both: sync workers, no access log.
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class",
+           "sync", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(30)
+
+
+def consent_cookies(port: int) -> str:
+    """Grant analytics and personalization once, then make the first hit: the cookies a
+    returning, consenting browser sends."""
+    origin = f"http://127.0.0.1:{port}"
+    jar: dict[str, str] = {}
+
+    def remember(resp: http.client.HTTPResponse) -> None:
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie":
+                k, _, v = value.split(";")[0].partition("=")
+                jar[k] = v
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = json.dumps({"purposes": {"analytics": True, "personalization": True}})
+    conn.request("POST", "/consent", body=body, headers={"Origin": origin,
+                                                         "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    remember(resp)
+    resp.read()
+    conn.request("GET", "/t.gif?p=/", headers={
+        "Origin": origin, "Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
+    resp = conn.getresponse()
+    remember(resp)
+    resp.read()
+    conn.close()
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def lua_script(path: Path, cookie: str, origin: str) -> None:
+    """A wrk script drawing User-Agents and pages with Zipf weights (s = 1)."""
+    uas = [u for u in UA_FILE.read_text().splitlines() if u.strip()]
+    rng = secrets.SystemRandom()
+    rng.shuffle(uas)  # which strings are popular is arbitrary; the skew is what matters
+    weights = [1 / (i + 1) for i in range(len(uas))]
+    cum, total = [], 0.0
+    for w in weights:
+        total += w
+        cum.append(total)
+
+    def lua_str(s: str) -> str:
+        return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    path.write_text(f"""
+local uas = {{{",".join(lua_str(u) for u in uas)}}}
+local cum = {{{",".join(f"{c:.6f}" for c in cum)}}}
+local total = {total:.6f}
+wrk.headers["Cookie"] = {lua_str(cookie)}
+wrk.headers["Origin"] = {lua_str(origin)}
+wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"
+local function zipf()
+  local r = math.random() * total
+  local lo, hi = 1, #cum
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if cum[mid] < r then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+request = function()
+  wrk.headers["User-Agent"] = uas[zipf()]
+  local page = zipf() % 200
+  return wrk.format("GET", "/t.gif?p=%2Fblog%2Fpost-" .. page ..
+                    "&r=https%3A%2F%2Fwww.google.com%2F&utm_source=news")
+end
+""")
+
+
+def run_wrk(port: int, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), f"http://127.0.0.1:{port}/"],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)\b", out)
+        assert m, out
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        return float(m.group(1)) * scale
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"),
+            "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+            "errors": 1.0 if errors else 0.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    if not UA_FILE.exists():
+        raise SystemExit(f"{UA_FILE} is missing (the shared data folder beside the repo)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port_bare, port_col = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+        env.update(CLEARGIF_DATA_DIR=str(Path(tmp) / "data"),
+                   CLEARGIF_SECRET_KEYS=json.dumps([secrets.token_urlsafe(32)]),
+                   CLEARGIF_TOKEN_KEYS=json.dumps([secrets.token_urlsafe(32)]),
+                   CLEARGIF_COOKIE_SECURE="false",
+                   CLEARGIF_ALLOWED_ORIGINS=f"http://127.0.0.1:{port_col}",
+                   PYTHONPATH=str(ROOT))
+        bare = start("bench.bare_app:app", port_bare, args.workers, env)
+        col = start("collector:create_app()", port_col, args.workers, env)
+        try:
+            wait_up(port_bare, "/t.gif")
+            wait_up(port_col, "/healthz")
+            cookie = consent_cookies(port_col)
+            script = Path(tmp) / "mix.lua"
+            lua_script(script, cookie, f"http://127.0.0.1:{port_col}")
+            results: dict[str, list[dict[str, float]]] = {"bare": [], "collector": []}
+            # Warm both (UA cache, SQLite pages) before measuring.
+            run_wrk(port_bare, script, 2, args.connections)
+            run_wrk(port_col, script, 2, args.connections)
+            for rnd in range(args.rounds):
+                for name, port in (("bare", port_bare), ("collector", port_col)):
+                    r = run_wrk(port, script, args.seconds, args.connections)
+                    results[name].append(r)
+                    print(f"round {rnd + 1} {name:9s} {r['rps']:8.0f} req/s  p50 "
+                          f"{r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  non-2xx "
+                          f"{r['non2xx']:.0f}", flush=True)
+            med = {n: {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99")}
+                   for n, rs in results.items()}
+            for name, m in med.items():
+                print(f"median    {name:9s} {m['rps']:8.0f} req/s  p50 {m['p50']:6.2f} ms  "
+                      f"p99 {m['p99']:6.2f} ms")
+            print(f"ratio collector/bare (requests/s, medians): "
+                  f"{med['collector']['rps'] / med['bare']['rps']:.2f}")
+            stored = _count(Path(tmp) / "data" / "events.db")
+            print(f"events stored by the collector: {stored}")
+        finally:
+            stop(bare)
+            stop(col)
+
+
+def _count(db: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""``cleargif serve`` as real processes: durable writes under load, kill -9, restart."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SECRET, TOKEN
+
+pytestmark = pytest.mark.slow
+ORIGIN = "https://www.example.com"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A ``cleargif serve`` child process on a free port."""
+
+    def __init__(self, data_dir: Path, workers: int = 2) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+        env.update(CLEARGIF_DATA_DIR=str(data_dir), CLEARGIF_ALLOWED_ORIGINS=ORIGIN,
+                   CLEARGIF_SECRET_KEYS=json.dumps([SECRET]),
+                   CLEARGIF_TOKEN_KEYS=json.dumps([TOKEN]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "collector", "serve", "--port", str(self.port),
+             "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("cleargif serve did not answer /healthz within 30 s")
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def workers(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                             text=True, check=False).stdout
+        return [int(p) for p in out.split()]
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.communicate(timeout=20)[1] or ""
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.communicate(timeout=5)[1] or ""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    yield srv
+    srv.stop()
+
+
+def stored_paths(data_dir: Path) -> list[str]:
+    conn = sqlite3.connect(f"file:{data_dir / 'events.db'}?mode=ro", uri=True)
+    try:
+        return [p for (p,) in conn.execute("SELECT path FROM events")]
+    finally:
+        conn.close()
+
+
+def test_serve_creates_key_files_and_no_access_log(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    port = free_port()
+    env.update(CLEARGIF_DATA_DIR=str(tmp_path / "d"), CLEARGIF_ALLOWED_ORIGINS=ORIGIN)
+    proc = subprocess.Popen([sys.executable, "-m", "collector", "serve", "--port", str(port),
+                             "--workers", "1"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/t.gif?p=/secret-path", headers={"Origin": ORIGIN})
+                status = conn.getresponse().status
+                conn.close()
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert (tmp_path / "d" / "secret_keys").stat().st_mode & 0o777 == 0o600
+    assert "Created" in err and "secret_keys" in err
+    assert "secret-path" not in err and "127.0.0.1 -" not in err  # no access log line
+    # a second run reuses the files and says nothing about creating them
+    first = (tmp_path / "d" / "secret_keys").read_text()
+    proc = subprocess.Popen([sys.executable, "-m", "collector", "serve", "--port",
+                             str(free_port()), "--workers", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert "Created" not in err
+    assert (tmp_path / "d" / "secret_keys").read_text() == first
+
+
+def test_durable_under_load_with_kill_9(server: Server) -> None:
+    """Every hit that got a 200 GIF is stored, once, even when a worker dies mid-load."""
+    ok: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + 60
+
+    def client(n: int) -> None:
+        for i in range(150):
+            if time.monotonic() > stop_at:
+                return
+            path = f"/load/{n}/{i}"
+            try:
+                status, body = server.get(f"/t.gif?p={path}", {"Origin": ORIGIN})
+            except OSError:
+                continue  # the worker died under this request
+            if status == 200:
+                assert len(body) == 43
+                with lock:
+                    ok.append(path)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    victims = server.workers()
+    assert len(victims) >= 2
+    os.kill(victims[0], signal.SIGKILL)
+    for t in threads:
+        t.join(90)
+    stored = stored_paths(server.data_dir)
+    assert len(ok) > 300
+    missing = set(ok) - set(stored)
+    assert not missing, f"{len(missing)} hits answered 200 but not stored"
+    assert len(stored) == len(set(stored)), "a hit was stored twice"
+    err = server.stop()
+    assert "database is locked" not in err
+
+    # restart on the same data folder: everything is still there, and it keeps counting
+    again = Server(server.data_dir)
+    try:
+        assert again.get("/t.gif?p=/after", {"Origin": ORIGIN})[0] == 200
+        after = stored_paths(server.data_dir)
+        assert set(ok) <= set(after) and "/after" in after
+    finally:
+        again.stop()
+
+
+def test_sigterm_finishes_requests_in_flight(server: Server) -> None:
+    results: list[Any] = []
+
+    def slow_client() -> None:
+        # a body trickled in slowly keeps the request in flight across the SIGTERM
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+        body = json.dumps({"p": "/in-flight"}).encode()
+        conn.putrequest("POST", "/t")
+        conn.putheader("Origin", ORIGIN)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        conn.send(body[:5])
+        time.sleep(1.5)
+        conn.send(body[5:])
+        results.append(conn.getresponse().status)
+        conn.close()
+
+    t = threading.Thread(target=slow_client)
+    t.start()
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    assert results == [204]
+    assert "/in-flight" in stored_paths(server.data_dir)
