@@ -95,12 +95,15 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     if host in LOOPBACK and not config["ALLOWED_ORIGINS"]:
         # On loopback the demo page is the site; count it.
         overrides["SITES"] = [*config["SITES"], "127.0.0.1", "localhost"]
-    scheme = "http" if dev or not config["COOKIE_SECURE"] else "https"
-    click.echo(f"cleargif collector on http://{host}:{port}/ (data in "
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"cleargif collector on http://{shown_host}:{port}/ (data in "
                f"{os.path.abspath(config['DATA_DIR'])}; access log off)", err=True)
-    if scheme == "https" and not dev:
-        click.echo("Cookies are Secure: browse through HTTPS, or use --dev on plain http.",
-                   err=True)
+    if overrides.get("DEMO"):
+        click.echo(f"Open http://{shown_host}:{port}/ for the demo page.", err=True)
+    if host not in LOOPBACK and not dev and config["COOKIE_SECURE"]:
+        # Browsers accept Secure cookies over plain http only on loopback.
+        click.echo("Cookies are Secure: serve the collector through HTTPS (see the README's "
+                   "reverse proxy), or use --dev on plain http.", err=True)
     if dev:
         serve_dev(overrides, host, port)
         return
