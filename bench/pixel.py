@@ -2,7 +2,7 @@
 
 Both run under gunicorn with the same settings on 127.0.0.1 and are driven in turns by
 wrk (Debian package ``wrk``) with a Zipf-weighted mix of real User-Agents from
-``shared/data/user-agents.txt`` and a consent cookie granting analytics and
+``tests/data/user-agents.txt`` and a consent cookie granting analytics and
 personalization, so every hit is verified, scrubbed, classified and committed to SQLite
 (durable: ``synchronous=NORMAL`` in WAL) before it is answered.
 
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-UA_FILE = ROOT.parent / "shared" / "data" / "user-agents.txt"
+UA_FILE = ROOT / "tests" / "data" / "user-agents.txt"
 
 
 def free_port() -> int:
@@ -161,7 +161,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
     if not UA_FILE.exists():
-        raise SystemExit(f"{UA_FILE} is missing (the shared data folder beside the repo)")
+        raise SystemExit(f"{UA_FILE} is missing")
 
     with tempfile.TemporaryDirectory() as tmp:
         port_bare, port_col = free_port(), free_port()

@@ -23,7 +23,7 @@ from collector.agents import (
     parse_agent,
 )
 
-SAMPLE = Path("/work/shared/data/user-agents.txt")
+SAMPLE = Path(__file__).resolve().parent / "data" / "user-agents.txt"
 
 CHROME_WIN = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/124.0.0.0 Safari/537.36")
