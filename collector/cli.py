@@ -279,7 +279,10 @@ COMMANDS: list[click.Command] = [keys_group, serve, export_command, token_group,
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app.cli``."""
-    for command in COMMANDS:
+    # Feature modules import helpers from here, so they are imported late.
+    from .cli_retention import COMMANDS as RETENTION_COMMANDS
+
+    for command in [*COMMANDS, *RETENTION_COMMANDS]:
         app.cli.add_command(command)
 
 

@@ -317,7 +317,7 @@ def _retention(raw: Mapping[str, Any], cls: str, default: int | None,
         if cls == "REMEMBER":
             return remember_days + 7
         return default
-    if cls == "SUPPRESSIONS" and str(value).lower() == "unlimited":
+    if cls == "SUPPRESSIONS" and str(value).strip().lower() == "unlimited":
         return None
     if isinstance(value, str) and value.strip().lower() == "unlimited":
         raise ConfigError(key, f"{key} cannot be unlimited; only the suppression list may "

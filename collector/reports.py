@@ -4,17 +4,29 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from . import rollups
 from .aggregate import Query, Result, aggregate_events, event_filter
 from .storage import EventStore
 
 
 def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any], Result]:
-    """Aggregate the query's events: ``(metadata, result)``."""
-    where, params = event_filter(query)
+    """Aggregate the query's events: ``(metadata, result)``.
+
+    Raw events are read for the days that have no roll-ups, roll-up rows for the days
+    whose raw events were purged (:mod:`collector.rollups`), both into one aggregator.
+    """
+    rolled = rollups.rolled_up_days(events, query.since, query.until)
+    where, params = rollups.raw_filter(*event_filter(query), rolled, ZoneInfo(query.timezone))
     agg = aggregate_events(events.iter_events(where, params), query)
+    if rolled:
+        rollups.add_rollups(events, query, agg)
     result = agg.result(k_min)
     meta = query.describe(k_min)
     meta["suppressed_cells"] = result.suppressed_cells
     meta["other_suppressed"] = result.other_suppressed
+    meta["rolled_up_days"] = len(rolled)
+    if rolled:
+        meta["notes"].append(rollups.ROLLED_UP_NOTE)
     return meta, result

@@ -1,0 +1,267 @@
+"""Daily roll-ups: exact cells, whole local days, and exports that read them seamlessly."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from collector import reports
+from collector.aggregate import Query
+from collector.records import empty_record
+from collector.rollups import (
+    ROLLED_UP_NOTE,
+    day_bounds,
+    day_ranges,
+    days_with_events,
+    roll_up_before,
+    roll_up_day,
+    rolled_up_days,
+)
+from tests.conftest import make_config
+
+TZ = ZoneInfo("Europe/Berlin")
+PATHS = ("/", "/a", "/blog/post", "/shop")
+REFERRERS = (None, "news.example", "search.example")
+AGENTS = (("Firefox", "Linux", "desktop"), ("Chrome", "Android", "mobile"),
+          ("Safari", "iOS", "tablet"), ("Googlebot", "Other", "bot"))
+UTMS = ((None, None, None), ("mail", "email", "spring"))
+BY_COMBOS = ("", "day", "path", "day,path", "browser,os,device", "referrer_host,lang",
+             "utm_source,utm_medium,utm_campaign", "day,device,utm_campaign",
+             "day,path,referrer_host,browser,os,device,lang,utm_source,utm_medium,utm_campaign")
+
+
+def record(ts: int, session: str | None = None, visitor: str | None = None,
+           **fields: Any) -> dict[str, Any]:
+    """A stored page-view record with sensible defaults."""
+    r = empty_record()
+    r.update(ts=ts, kind="pageview", name="pageview", site="www.example.com", path="/",
+             browser="Firefox", os="Linux", device="desktop", lang="en", revision=1,
+             purposes="", session_id=session, visitor_id=visitor)
+    r.update(fields)
+    return r
+
+
+def day_records(day: date, rng: random.Random, n: int = 12) -> list[dict[str, Any]]:
+    """Varied events on one local day, including the first and last second of the day, a
+    few email events and sessions/visitors that come back on other days."""
+    start, end = day_bounds(day, TZ)
+    rows = []
+    for i in range(n):
+        ts = start if i == 0 else end - 1 if i == 1 else start + rng.randrange(end - start)
+        browser, os_, device = rng.choice(AGENTS)
+        source, medium, campaign = rng.choice(UTMS)
+        session = rng.choice((None, f"{rng.randrange(8):032x}"))
+        visitor = f"{rng.randrange(5) + 100:032x}" if session and rng.random() < 0.6 else None
+        kind = rng.choice(("pageview", "pageview", "event"))
+        rows.append(record(ts, session, visitor, kind=kind,
+                           name="pageview" if kind == "pageview" else "signup",
+                           path=rng.choice(PATHS), referrer_host=rng.choice(REFERRERS),
+                           browser=browser, os=os_, device=device,
+                           lang=rng.choice((None, "en", "de")), utm_source=source,
+                           utm_medium=medium, utm_campaign=campaign,
+                           revision=rng.choice((1, 2))))
+    if rng.random() < 0.3:
+        rows.append(record(start + 3600, kind="open", name="open", site=None, path=None,
+                           campaign="spring", list="news", agent="human"))
+    return rows
+
+
+def seed(app: Any, rows: list[dict[str, Any]]) -> None:
+    store = app.extensions["cleargif"].events
+    for r in rows:
+        store.add_event(r)
+
+
+def store_of(app: Any) -> Any:
+    return app.extensions["cleargif"].events
+
+
+def export(app: Any, since: date, until: date, by: str = "day", **options: Any) -> Any:
+    by_dims = tuple(d for d in by.split(",") if d)
+    query = Query(since=since, until=until, by=by_dims, timezone="Europe/Berlin", **options)
+    return reports.export(store_of(app), query, app.config["K_MIN"])
+
+
+def cells(result: Any, by: str) -> dict[tuple[Any, ...], dict[str, int]]:
+    dims = [d for d in by.split(",") if d]
+    return {tuple(r[d] for d in dims): {m: r[m] for m in ("hits", "visits",
+                                                           "returning_visitors")}
+            for r in result.rows}
+
+
+def purge_days_before(app: Any, cutoff_day: date) -> None:
+    """What the events purge does: roll up, then delete the raw events before the day."""
+    cutoff = day_bounds(cutoff_day, TZ)[0]
+    roll_up_before(store_of(app), cutoff, TZ)
+    store_of(app).delete_events("ts < ?", (cutoff,), batch=7)
+
+
+@pytest.fixture
+def app_config(tmp_path: Any) -> dict[str, Any]:
+    # K_MIN 1: no cell is suppressed, so every cell's hits can be compared.
+    return make_config(tmp_path, TIMEZONE="Europe/Berlin", K_MIN=1)
+
+
+FIRST = date(2025, 3, 20)  # spans the DST change of 2025-03-30
+DAYS = [FIRST + timedelta(days=i) for i in range(20)]
+
+
+@pytest.fixture
+def seeded(app: Any) -> Any:
+    rng = random.Random(7)
+    seed(app, [r for day in DAYS for r in day_records(day, rng)])
+    return app
+
+
+def test_day_bounds_follow_dst() -> None:
+    start, end = day_bounds(date(2025, 3, 30), TZ)
+    assert end - start == 23 * 3600
+    start, end = day_bounds(date(2025, 10, 26), TZ)
+    assert end - start == 25 * 3600
+    assert day_ranges([date(2025, 3, 2), date(2025, 3, 1), date(2025, 3, 4)], TZ) == [
+        (day_bounds(date(2025, 3, 1), TZ)[0], day_bounds(date(2025, 3, 2), TZ)[1]),
+        day_bounds(date(2025, 3, 4), TZ)]
+
+
+def test_roll_up_day_counts_each_cell_exactly(app: Any) -> None:
+    start, end = day_bounds(date(2025, 6, 1), TZ)
+    s1, s2, v1 = "1" * 32, "2" * 32, "9" * 32
+    seed(app, [record(start, s1, v1), record(start + 10, s1, v1), record(end - 1, s2, v1),
+               record(start + 20, s2), record(start + 30),
+               record(start + 40, s1, path="/b", referrer_host="x.example"),
+               record(end, "3" * 32),  # the next local day
+               record(start + 50, kind="open", name="open", campaign="c", list="l")])
+    assert roll_up_day(store_of(app), date(2025, 6, 1), TZ) == 2
+    rows = store_of(app).query("SELECT day, kind, path, referrer_host, utm_source, revision, "
+                               "hits, visits, visitors FROM rollups ORDER BY hits DESC")
+    assert rows == [("2025-06-01", "pageview", "/", None, None, 1, 5, 2, 1),
+                    ("2025-06-01", "pageview", "/b", "x.example", None, 1, 1, 1, 0)]
+
+
+def test_roll_up_day_is_idempotent_and_never_overwrites(seeded: Any) -> None:
+    store, day = store_of(seeded), DAYS[3]
+    added = roll_up_day(store, day, TZ)
+    before = store.query("SELECT * FROM rollups ORDER BY path, kind, browser, revision, hits")
+    assert added == len(before) > 0
+    assert roll_up_day(store, day, TZ) == 0
+    # A purge interrupted half way: rolling the day up again must not shrink any cell.
+    start, end = day_bounds(day, TZ)
+    store.execute("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts >= ? AND "
+                  "ts < ? LIMIT 6)", (start, end))
+    assert roll_up_day(store, day, TZ) == 0
+    assert store.query("SELECT * FROM rollups ORDER BY path, kind, browser, revision, "
+                       "hits") == before
+
+
+def test_roll_up_before_takes_whole_days_only(seeded: Any) -> None:
+    store = store_of(seeded)
+    cutoff = day_bounds(DAYS[5], TZ)[0]
+    with pytest.raises(ValueError, match="start of a day"):
+        roll_up_before(store, cutoff + 3600, TZ)
+    done: list[tuple[int, int]] = []
+    assert roll_up_before(store, cutoff, TZ, lambda d, t: done.append((d, t))) == DAYS[:5]
+    assert done == [(i, 5) for i in range(1, 6)]
+    assert rolled_up_days(store, DAYS[0], DAYS[-1]) == DAYS[:5]
+    (hits,), = store.query("SELECT SUM(hits) FROM rollups")
+    (raw,), = store.query("SELECT COUNT(*) FROM events WHERE ts < ? AND kind IN "
+                          "('pageview', 'event')", (cutoff,))
+    assert hits == raw
+
+
+def test_days_with_events_skips_empty_stretches(app: Any) -> None:
+    a, b = day_bounds(date(2024, 1, 1), TZ)[0], day_bounds(date(2025, 1, 1), TZ)[1] - 1
+    seed(app, [record(a), record(b, kind="open", name="open")])
+    end = day_bounds(date(2026, 1, 1), TZ)[0]
+    assert days_with_events(store_of(app), end, TZ) == [date(2024, 1, 1), date(2025, 1, 1)]
+    assert days_with_events(store_of(app), end, TZ, pages_only=True) == [date(2024, 1, 1)]
+
+
+@pytest.mark.parametrize("by", BY_COMBOS)
+def test_export_gives_the_same_hits_across_the_rollup_boundary(seeded: Any, by: str) -> None:
+    since, until = DAYS[2], DAYS[-3]
+    before = cells(export(seeded, since, until, by)[1], by)
+    purge_days_before(seeded, DAYS[10])
+    meta, result = export(seeded, since, until, by)
+    after = cells(result, by)
+    assert {k: v["hits"] for k, v in after.items()} == {k: v["hits"] for k, v in
+                                                         before.items()}
+    # Sums of daily distinct counts never undercount.
+    assert all(after[k]["visits"] >= v["visits"] and after[k]["returning_visitors"] >=
+               v["returning_visitors"] for k, v in before.items())
+    assert meta["rolled_up_days"] == 8 and ROLLED_UP_NOTE in meta["notes"]
+    assert store_of(seeded).query("SELECT COUNT(*) FROM events WHERE ts < ?",
+                                  (day_bounds(DAYS[10], TZ)[0],)) == [(0,)]
+
+
+def test_one_day_per_full_cell_keeps_exact_distinct_counts(app: Any) -> None:
+    by = "day,path,referrer_host,browser,os,device,lang,utm_source,utm_medium,utm_campaign"
+    start = day_bounds(date(2025, 6, 1), TZ)[0]
+    seed(app, [record(start + i, f"{i % 3:032x}", f"{i % 2:032x}", path=f"/{i % 4}")
+               for i in range(40)])
+    before = cells(export(app, date(2025, 6, 1), date(2025, 6, 1), by)[1], by)
+    purge_days_before(app, date(2025, 6, 2))
+    meta, result = export(app, date(2025, 6, 1), date(2025, 6, 1), by)
+    assert meta["rolled_up_days"] == 1 and cells(result, by) == before
+
+
+@pytest.mark.parametrize("options", [{"revision": 2}, {"include_bots": True},
+                                     {"revision": 1, "include_bots": True}])
+def test_filters_apply_to_rollups(seeded: Any, options: dict[str, Any]) -> None:
+    before = cells(export(seeded, DAYS[0], DAYS[-1], "day,device", **options)[1], "day,device")
+    purge_days_before(seeded, DAYS[12])
+    after = cells(export(seeded, DAYS[0], DAYS[-1], "day,device", **options)[1], "day,device")
+    assert {k: v["hits"] for k, v in after.items()} == {k: v["hits"] for k, v in
+                                                         before.items()}
+    assert any(k[1] == "bot" for k in after) == bool(options.get("include_bots"))
+
+
+def test_a_rolled_up_day_is_never_counted_twice(seeded: Any) -> None:
+    # Rolled up but not yet deleted (the purge deletes right after): roll-ups win.
+    before = export(seeded, DAYS[0], DAYS[-1], "")[1].rows
+    roll_up_before(store_of(seeded), day_bounds(DAYS[4], TZ)[0], TZ)
+    meta, result = export(seeded, DAYS[0], DAYS[-1], "")
+    assert result.rows[0]["hits"] == before[0]["hits"] and meta["rolled_up_days"] == 4
+
+
+def test_export_without_rollups_is_unchanged(seeded: Any) -> None:
+    meta, _ = export(seeded, DAYS[0], DAYS[-1])
+    assert meta["rolled_up_days"] == 0 and ROLLED_UP_NOTE not in meta["notes"]
+
+
+def test_suppression_uses_rolled_up_counts(tmp_path: Any) -> None:
+    from collector import create_app
+
+    app = create_app(make_config(tmp_path, TIMEZONE="Europe/Berlin"))  # K_MIN 5
+    start = day_bounds(date(2025, 6, 1), TZ)[0]
+    seed(app, [record(start + i, f"{i % 2:032x}", path="/few") for i in range(9)] +
+         [record(start + i, f"{i + 10:032x}", path="/many") for i in range(6)])
+    purge_days_before(app, date(2025, 6, 2))
+    rows = {r["path"]: r for r in export(app, date(2025, 6, 1), date(2025, 6, 1),
+                                         "path")[1].rows}
+    assert rows == {"/many": {"path": "/many", "hits": 6, "visits": 6,
+                              "returning_visitors": 0}}
+    app.extensions["cleargif"].close()
+
+
+def test_cli_and_api_read_rollups(seeded: Any, client: Any) -> None:
+    import json
+
+    purge_days_before(seeded, DAYS[10])
+    runner = seeded.test_cli_runner()
+    out = runner.invoke(args=["export", "--since", DAYS[0].isoformat(), "--until",
+                              DAYS[-1].isoformat(), "--by", "day", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    assert body["meta"]["rolled_up_days"] == 10 and len(body["rows"]) == 20
+    out = runner.invoke(args=["export", "--since", DAYS[0].isoformat(), "--until",
+                              DAYS[-1].isoformat()])
+    assert "# rolled_up_days: 10" in out.stderr and "sums of daily distinct" in out.stderr
+    token = runner.invoke(args=["token", "new", "--scope", "aggregate", "--name", "a"])
+    r = client.get(f"/api/v1/aggregate?since={DAYS[0]}&until={DAYS[-1]}&by=day",
+                   headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+    assert r.status_code == 200 and r.json["rows"] == body["rows"]
+    assert r.json["meta"]["rolled_up_days"] == 10
