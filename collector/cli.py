@@ -280,9 +280,10 @@ COMMANDS: list[click.Command] = [keys_group, serve, export_command, token_group,
 def init_app(app: Flask) -> None:
     """Register the commands on ``app.cli``."""
     # Feature modules import helpers from here, so they are imported late.
+    from .cli_privacy import COMMANDS as PRIVACY_COMMANDS
     from .cli_retention import COMMANDS as RETENTION_COMMANDS
 
-    for command in [*COMMANDS, *RETENTION_COMMANDS]:
+    for command in [*COMMANDS, *RETENTION_COMMANDS, *PRIVACY_COMMANDS]:
         app.cli.add_command(command)
 
 

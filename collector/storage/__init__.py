@@ -44,6 +44,9 @@ class EventStore(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement in its own transaction; returns the row count."""
 
+    def wal_truncate(self, attempts: int = 3) -> bool:
+        """Move the write-ahead log into the database and truncate it (erasure)."""
+
     def close(self) -> None:
         """Close this process's connections."""
 
@@ -73,6 +76,9 @@ class IdentityStore(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement in its own transaction; returns the row count."""
+
+    def wal_truncate(self, attempts: int = 3) -> bool:
+        """Move the write-ahead log into the database and truncate it (erasure)."""
 
     def close(self) -> None:
         """Close this process's connections."""

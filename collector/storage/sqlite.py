@@ -131,6 +131,10 @@ class _SQLite:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.sync}")
+            # Deleted and moved cells are zeroed, never left in free pages: SQLite builds
+            # differ in this default, and bytes freed once without it (by a purge, or by a
+            # page split) stay in the file where no later erasure can reach them.
+            conn.execute("PRAGMA secure_delete = ON")
             conn.executescript(self.schema)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"Cannot open the SQLite store {self.path}: {exc}. Check that "
@@ -178,6 +182,23 @@ class _SQLite:
 
     def _transaction(self) -> _Tx:
         return _Tx(self.conn)
+
+    def wal_truncate(self, attempts: int = 3) -> bool:
+        """Copy the WAL into the database and truncate it to zero bytes, so that the old
+        page images it holds (erased data among them) leave the disk.
+
+        Returns False when readers kept part of the WAL in use on every attempt (each
+        waits up to the busy timeout); the next checkpoint completes the work.
+        """
+        try:
+            for _ in range(max(1, attempts)):
+                busy, _log, _done = self.conn.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return True
+        except sqlite3.Error as exc:
+            raise StorageError(f"Checkpointing {self.path} failed: {exc}.") from exc
+        return False
 
     def close(self) -> None:
         """Close every connection this process opened."""

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import apitokens, campaigns, clock, reports
+from .. import apitokens, audit, campaigns, clock, reports
 from ..aggregate import Query, QueryError, parse_day, parse_dimensions
 from ..errors import CleargifError
 from ..extension import ext
@@ -119,6 +119,8 @@ def suppressions() -> Response:
     except CleargifError as exc:
         return json_error(str(exc), 400)
     entries = campaigns.suppressions_since(col.identity, since)
+    audit.log_access(audit.SUPPRESSIONS_READ,
+                     detail={"count": len(entries), "since": request.args.get("since")})
     return jsonify(suppressions=entries, count=len(entries))
 
 

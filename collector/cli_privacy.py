@@ -1,0 +1,352 @@
+"""Commands for the privacy officer: ``consent verify``, ``consent show``,
+``subject export``, ``subject erase`` and ``audit``.
+
+Every command that shows or erases personal data writes an audit entry
+(:mod:`collector.audit`) with the OS user as the actor. Bad input prints one line and
+exits with status 2, as everywhere in the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from . import audit
+from .cli import errors_as_lines, fail
+from .receipts import GENESIS, ChainProblem, ReceiptRow, verify_chain
+from .subjects import Subject
+
+
+def _audit(action: str, subject: Subject, reason: str | None,
+           detail: dict[str, Any]) -> None:
+    """One audit entry with the OS user as the actor."""
+    audit.log_access(action, subject_kind=subject.kind, subject_id=subject.id,
+                     reason=reason, detail=detail, actor=audit.cli_actor())
+
+
+# --- the receipt chain ------------------------------------------------------------------
+
+
+def check_chain(rows: Iterable[ReceiptRow]) -> tuple[list[ChainProblem], list[ReceiptRow],
+                                                      int]:
+    """:func:`collector.receipts.verify_chain`, with each problem pinned on the right row:
+    ``(problems, tombstones, number of rows)``.
+
+    ``verify_chain`` flags the row *after* an inserted one, because its link no longer
+    matches the row before it. When that row links to an earlier row instead, either the
+    rows in between were inserted or the row itself was. The rows in between are blamed
+    when that is the smaller edit (a genuine row is vouched for by the next row linking
+    to it) or when they are broken anyway; otherwise the row says both. Removals name
+    the missing sequence numbers.
+    """
+    rows = list(rows)
+    problems, tombstones = verify_chain(rows)
+    index = {row.seq: i for i, row in enumerate(rows)}
+    position = {row.hash: i for i, row in enumerate(rows)}
+    position[GENESIS] = -1
+    broken = {p.seq for p in problems if p.kind == "altered"}
+    forged: dict[int, ChainProblem] = {}
+    kept: list[ChainProblem] = []
+    for problem in problems:
+        i = index[problem.seq]
+        row = rows[i]
+        j = position.get(row.prev_hash)
+        if problem.kind == "inserted" and j is not None and j < i - 1:
+            between = rows[j + 1:i]
+            before = "the start of the chain" if j < 0 else f"receipt {rows[j].seq}"
+            vouched = i + 1 < len(rows) and rows[i + 1].prev_hash == row.hash
+            if len(between) < (2 if vouched else 1) or all(r.seq in broken
+                                                             for r in between):
+                for r in between:
+                    forged[r.seq] = ChainProblem(
+                        r.seq, r.receipt_id, "inserted",
+                        f"it sits between {before} and receipt {row.seq}, which link to "
+                        "each other")
+                continue
+            span = _span(between[0].seq, between[-1].seq)
+            problem = ChainProblem(row.seq, row.receipt_id, "inserted",
+                                   f"it links to {before}, skipping {span}: either this "
+                                   "receipt or those were inserted")
+        elif problem.kind == "removed":
+            first = rows[i - 1].seq + 1 if i else 1
+            missing = f"{_span(first, row.seq - 1)} before it"
+            problem = ChainProblem(row.seq, row.receipt_id, "removed",
+                                   f"{missing} {'is' if first == row.seq - 1 else 'are'} "
+                                   "missing")
+        kept.append(problem)
+    # An inserted row's own hash may fail too: "inserted" says all there is to say.
+    result = [p for p in kept if p.seq not in forged] + list(forged.values())
+    result.sort(key=lambda p: (p.seq, p.kind))
+    return result, tombstones, len(rows)
+
+
+def _span(first: int, last: int) -> str:
+    return f"receipt {first}" if first == last else f"receipts {first} to {last}"
+
+
+def tombstone_summary(tombstones: Iterable[ReceiptRow]) -> str:
+    """``3 tombstones (retention: 2, erasure:child: 1)``."""
+    by_reason = Counter(t.tombstone_reason or "no reason" for t in tombstones)
+    total = sum(by_reason.values())
+    head = f"{total} tombstone{'' if total == 1 else 's'}"
+    if not total:
+        return head
+    return f"{head} ({', '.join(f'{r}: {n}' for r, n in sorted(by_reason.items()))})"
+
+
+consent_group = AppGroup("consent", help="Proof of consent: the receipt chain.")
+
+
+@consent_group.command("verify")
+@errors_as_lines
+def consent_verify() -> None:
+    """Walk the receipt chain and report any receipt altered, removed or inserted.
+
+    Tombstones left by retention and erasure are accepted and counted by reason. Exit
+    status 0 when the chain is intact, 1 when it is not.
+    """
+    from .extension import ext
+
+    problems, tombstones, count = check_chain(ext().identity.receipt_rows())
+    stones = tombstone_summary(tombstones)
+    noun = "receipt" if count == 1 else "receipts"
+    if problems:
+        for p in problems:
+            click.echo(f"receipt {p.seq} {p.receipt_id}: {p.kind} — {p.detail}")
+        click.echo(f"{count} {noun}, {len(problems)} problem"
+                   f"{'' if len(problems) == 1 else 's'}; {stones}", err=True)
+        click.get_current_context().exit(1)
+    click.echo(f"{count} {noun}, chain intact; {stones}")
+    last = ext().identity.query("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")
+    if last:
+        # The chain cannot show rows cut off its end: only a hash noted earlier can.
+        click.echo(f"Last receipt: {last[0][0]}, hash {last[0][1]}; note it to detect later "
+                   "removals at the end of the chain.", err=True)
+
+
+def _yes_no(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+def proof_lines(entry: dict[str, Any], problems: dict[int, ChainProblem]) -> list[str]:
+    """One receipt as the lines of a human-readable proof."""
+    r = entry["receipt"]
+    chain = f"  chain           receipt {entry['seq']}, hash {entry['hash']}"
+    problem = problems.get(entry["seq"])
+    warning = [] if problem is None else \
+        [f"  WARNING         this receipt is {problem.kind}: {problem.detail}"]
+    if "unreadable_body" in r:
+        return [f"Receipt at chain position {entry['seq']}",
+                f"  body            not a receipt: {str(r['unreadable_body'])[:200]}",
+                chain, *warning]
+    return [
+        f"Receipt {r.get('receipt_id')}",
+        f"  decided at      {r.get('time')}",
+        f"  policy          revision {r.get('revision')}, notice SHA-256 "
+        f"{r.get('notice_sha256')}",
+        f"  language        {r.get('lang')}",
+        f"  granted         {', '.join(r.get('granted') or []) or '(none)'}",
+        f"  denied          {', '.join(r.get('denied') or []) or '(none)'}",
+        f"  source          {r.get('source')}",
+        f"  signals         GPC {_yes_no(r.get('gpc'))}, DNT {_yes_no(r.get('dnt'))}, "
+        f"marketing granted over GPC {_yes_no(r.get('gpc_override'))}",
+        f"  withdrawal      {r.get('withdraw')}",
+        chain,
+        *warning,
+    ]
+
+
+@consent_group.command("show")
+@click.option("--subject", "subject_id", required=True,
+              help="The consent subject id (32 hex characters).")
+@click.option("--reason", default=None, help="Why you look (kept in the audit log).")
+@errors_as_lines
+def consent_show(subject_id: str, reason: str | None) -> None:
+    """Print a subject's consent receipts as a human-readable proof (audited)."""
+    from .extension import ext
+    from .subjects import parse_subject, receipts_of
+
+    subject = parse_subject("consent", subject_id.strip())
+    why = audit.check_reason(reason, subject_id=subject.id)
+    identity = ext().identity
+    entries = receipts_of(identity, subject.id)
+    problems, _, _ = check_chain(identity.receipt_rows())
+    _audit(audit.CONSENT_SHOW, subject, why, {"receipts": len(entries)})
+    if not entries:
+        click.echo(f"No receipts are held for consent subject {subject.id} (it never "
+                   "decided here, or its receipts were tombstoned by retention or erasure).")
+        return
+    state = "intact" if not problems else \
+        f"NOT intact, {len(problems)} problems: run `cleargif consent verify`"
+    click.echo(f"Consent receipts of subject {subject.id}: {len(entries)}, oldest first "
+               f"(receipt chain {state})")
+    by_seq = {p.seq: p for p in problems}
+    for entry in entries:
+        click.echo("")
+        for line in proof_lines(entry, by_seq):
+            click.echo(line)
+
+
+# --- subjects ---------------------------------------------------------------------------
+
+subject_group = AppGroup("subject", help="Subject access and erasure (GDPR articles 15 and 17).")
+
+
+def _subject_options(fn: Any) -> Any:
+    for kind, option in reversed(
+            [("account", "--account"), ("recipient", "--recipient"),
+             ("visitor", "--visitor"), ("consent", "--consent-subject")]):
+        what = {"account": "a host app's account id (remember-me)",
+                "recipient": "an email recipient pseudonym",
+                "visitor": "a visitor id (32 hex, from the cg_vid cookie)",
+                "consent": "a consent subject id (32 hex, from cg_consent or a receipt)"}[kind]
+        fn = click.option(option, kind, default=None, metavar="ID", help=f"By {what}.")(fn)
+    return fn
+
+
+def _one_subject(**given: str | None) -> Any:
+    from .subjects import parse_subject
+
+    named = [(kind, value) for kind, value in given.items() if value is not None]
+    if len(named) != 1:
+        fail("Name exactly one subject: --account, --recipient, --visitor or "
+             "--consent-subject.")
+    kind, value = named[0]
+    return parse_subject(kind, value.strip() if kind in ("visitor", "consent") else value)
+
+
+def _stores() -> Any:
+    from .extension import ext
+    from .subjects import Stores
+
+    col = ext()
+    return Stores(col.events, col.identity, current_app.config["IDENTITY_URL"])
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write ``text`` to a file only its owner can read: it holds personal data."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        fail(f"Cannot write {path}: {exc.strerror}; choose another --out.")
+
+
+@subject_group.command("export")
+@_subject_options
+@click.option("--reason", default=None, help="Why (kept in the audit log), e.g. 'Art. 15 "
+              "request'.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON here (mode 0600) instead of standard output.")
+@errors_as_lines
+def subject_export(account: str | None, recipient: str | None, visitor: str | None,
+                   consent: str | None, reason: str | None, out: str | None) -> None:
+    """Everything held about one subject, as JSON (audited)."""
+    from . import clock
+    from .extension import ext
+    from .subjects import export_counts, export_subject, summary
+
+    subject = _one_subject(account=account, recipient=recipient, visitor=visitor,
+                           consent=consent)
+    why = audit.check_reason(reason, subject_id=subject.id)
+    history = audit.read(ext().identity, subject_hmacs=audit.subject_hmacs(
+        current_app.config, subject.kind, subject.id))
+    document = export_subject(subject, _stores(), now=clock.now(), history=history)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out:
+        _write_private(out, text)
+    _audit(audit.EXPORT, subject, why, export_counts(document))
+    if out:
+        click.echo(f"Wrote {summary(document)} to {out}.", err=True)
+    else:
+        click.get_text_stream("stdout").write(text)
+        click.echo(f"Exported {summary(document)}.", err=True)
+
+
+@subject_group.command("erase")
+@_subject_options
+@click.option("--reason", default=None,
+              help="Why: 'request', 'child' (data of a child under 13) or a short text.")
+@click.option("--strip-events", is_flag=True,
+              help="Keep the subject's events as anonymous counts, without their ids, "
+                   "instead of deleting them.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@errors_as_lines
+def subject_erase(account: str | None, recipient: str | None, visitor: str | None,
+                  consent: str | None, reason: str | None, strip_events: bool,
+                  yes: bool) -> None:
+    """Erase everything held about one subject but its suppression entries (audited)."""
+    from . import clock
+    from .subjects import erase_subject, erasure_reason
+
+    subject = _one_subject(account=account, recipient=recipient, visitor=visitor,
+                           consent=consent)
+    why = erasure_reason(reason, subject)
+    audit.subject_key(current_app.config)  # no key, no audit entry: fail before erasing
+    if not yes:
+        click.confirm(f"Erase everything held about {subject.kind} {subject.id} but its "
+                      "suppression entries? This cannot be undone.", abort=True, err=True)
+    result = erase_subject(subject, _stores(), reason=why, now=clock.now(),
+                           strip_events=strip_events)
+    _audit(audit.ERASE, subject, why, result.counts())
+    for line in result.lines():
+        click.echo(line)
+    warning = result.warning()
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+
+
+# --- the audit log ----------------------------------------------------------------------
+
+def _day_start(text: str, name: str, tz: ZoneInfo) -> datetime:
+    from .aggregate import QueryError, parse_day
+
+    try:
+        day = parse_day(text, name)
+    except QueryError as exc:
+        fail(str(exc))
+    return datetime.combine(day, time(0), tz)
+
+
+@click.command("audit")
+@click.option("--since", default=None, help="First day, YYYY-MM-DD (in TIMEZONE).")
+@click.option("--until", default=None, help="Last day, inclusive, YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(audit.FORMATS), default="text",
+              show_default=True)
+@with_appcontext
+@errors_as_lines
+def audit_command(since: str | None, until: str | None, fmt: str) -> None:
+    """Print the PII-access audit log (subjects appear only as HMACs)."""
+    from .extension import ext
+
+    tz = ZoneInfo(ext().settings.timezone)
+    start = _day_start(since, "since", tz) if since else None
+    end = _day_start(until, "until", tz) + timedelta(days=1) if until else None
+    if start and end and start >= end:
+        fail("--since is after --until; swap them.")
+    entries = audit.read(ext().identity, since=int(start.timestamp()) if start else None,
+                         until=int(end.timestamp()) if end else None)
+    click.get_text_stream("stdout").write(audit.render(entries, fmt))
+    if not entries:
+        click.echo("No audit entries in that period.", err=True)
+
+
+#: Register with ``app.cli.add_command`` (see :func:`init_app`).
+COMMANDS: list[click.Command] = [consent_group, subject_group, audit_command]
+
+
+def init_app(app: Flask) -> None:
+    """Register the privacy commands on ``app.cli``."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
