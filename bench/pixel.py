@@ -186,6 +186,11 @@ def main() -> None:
             run_wrk(port_col, script, 2, args.connections)
             for rnd in range(args.rounds):
                 for name, port in (("bare", port_bare), ("collector", port_col)):
+                    if name == "collector":
+                        # A browser keeps the cookies it is sent: start each turn with a
+                        # fresh visit, as wrk cannot update them itself.
+                        lua_script(script, consent_cookies(port_col),
+                                   f"http://127.0.0.1:{port_col}")
                     r = run_wrk(port, script, args.seconds, args.connections)
                     results[name].append(r)
                     print(f"round {rnd + 1} {name:9s} {r['rps']:8.0f} req/s  p50 "

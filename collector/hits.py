@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.http import dump_cookie
 
 from . import clock
 from .consent import (
@@ -92,6 +92,24 @@ def query_params(query: str) -> dict[str, str]:
     return params
 
 
+def cookie_dict(header: str) -> dict[str, str]:
+    """Cookie names to values (the first of each name); quotes around a value dropped.
+
+    Simpler than a full RFC 6265 parser on purpose: the collector only looks up its own
+    cookies, whose values never need quoting, and other cookies only by name.
+    """
+    cookies: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if sep and name and name not in cookies:
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value
+    return cookies
+
+
 def facts_from_environ(environ: Mapping[str, Any],
                        params: Mapping[str, str] | None = None) -> HitFacts:
     """Read a :class:`HitFacts` from a WSGI environ; ``params`` replaces the query string
@@ -103,7 +121,7 @@ def facts_from_environ(environ: Mapping[str, Any],
     cookie_header = environ.get("HTTP_COOKIE")
     return HitFacts(
         params=params,
-        cookies=parse_cookie(cookie_header) if cookie_header else {},
+        cookies=cookie_dict(cookie_header) if cookie_header else {},
         origin=_header(environ, "HTTP_ORIGIN"),
         referer=_header(environ, "HTTP_REFERER"),
         user_agent=_header(environ, "HTTP_USER_AGENT"),

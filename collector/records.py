@@ -2,11 +2,13 @@
 
 A view hands :func:`build_pageview` the raw parameters and headers it read; what comes
 back holds only scrubbed, allow-listed values. No raw User-Agent, address, query string
-or cookie value can reach the store through here.
+or cookie value can reach the store through here. The small pure helpers are cached: real
+traffic repeats the same origins, referrers, paths and languages.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ class PageInput:
     accept_language: str | None
 
 
+@functools.lru_cache(maxsize=8192)
 def host_of(url: str | None) -> str | None:
     """The lower-case host of an absolute http(s) URL, without port or userinfo."""
     if not url:
@@ -80,6 +83,7 @@ def split_page(page: str | None) -> tuple[str, dict[str, str]]:
     return path or "/", utm
 
 
+@functools.lru_cache(maxsize=8192)
 def referrer_host(referrer: str | None, site: str | None) -> str | None:
     """The referrer's host, scrubbed; None for internal navigation or none at all."""
     host = host_of(referrer)
@@ -88,6 +92,7 @@ def referrer_host(referrer: str | None, site: str | None) -> str | None:
     return scrub_text(host, max_len=253)
 
 
+@functools.lru_cache(maxsize=1024)
 def primary_lang(accept_language: str | None) -> str | None:
     """The primary subtag of the first language in ``Accept-Language``."""
     if not accept_language:
@@ -97,18 +102,24 @@ def primary_lang(accept_language: str | None) -> str | None:
     return primary if _LANG_RE.match(primary) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def clean_name(value: str | None, default: str = "pageview") -> str:
     """An event name, scrubbed and capped."""
     text = unquote((value or "").strip())[:MAX_NAME * 4]
     return scrub_text(text, max_len=MAX_NAME) if text else default
 
 
+@functools.lru_cache(maxsize=4096)
 def clean_utm(value: str | None) -> str | None:
     """A ``utm_*`` value, scrubbed and capped."""
     if not value:
         return None
     text = scrub_text(value.strip()[:MAX_UTM * 4], max_len=MAX_UTM).replace("+", " ")
     return text.strip().lower() or None
+
+
+# Paths repeat (a site has few pages); PathPatterns is hashable.
+_scrub_path = functools.lru_cache(maxsize=8192)(scrub_path)
 
 
 def empty_record() -> dict[str, Any]:
@@ -134,7 +145,7 @@ def build_pageview(inp: PageInput, *, now: float, site: str, purposes: list[str]
         kind="pageview" if name == "pageview" else "event",
         name=name,
         site=site,
-        path=scrub_path(path, patterns),
+        path=_scrub_path(path, patterns),
         referrer_host=referrer_host(inp.referrer, site),
         utm_source=clean_utm(utm.get("utm_source")),
         utm_medium=clean_utm(utm.get("utm_medium")),
