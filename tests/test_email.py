@@ -307,6 +307,9 @@ def test_api_campaigns_and_suppressions(app: Any, client: Any, mailer: Mailer) -
     assert [(s["list"], s["recipient"], s["campaign"]) for s in r.json["suppressions"]] == [
         ("news", "r77", "c5")]
     assert client.get("/api/v1/suppressions?since=yesterday", headers=hs).status_code == 400
+    logged = app.extensions["cleargif"].identity.query(
+        "SELECT actor, action, subject_hmac FROM audit")
+    assert logged == [("token:m", "suppressions.read", None)]  # each read is audited
     assert client.get("/api/v1/suppressions", headers=ha).status_code == 403
     r = client.post("/api/v1/suppressions", json={"suppressions": [
         {"list": "*", "recipient": "bounced-1"}]}, headers=hs)
