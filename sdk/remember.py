@@ -80,20 +80,18 @@ import hashlib
 import hmac
 import logging
 import math
-import os
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, StorageError
+from .sqlite import SQLiteFile
 
 __all__ = [
     "COOKIE_NAME",
@@ -116,7 +114,6 @@ _SELECTOR_BYTES = 16
 _VALIDATOR_BYTES = 32
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}")
 _BATCH = 500
-_BUSY_TIMEOUT_MS = 5000
 _DAY = 86400
 
 log = logging.getLogger("cleargif.remember")
@@ -143,9 +140,6 @@ CREATE INDEX IF NOT EXISTS remember_tokens_account ON remember_tokens (account);
 CREATE INDEX IF NOT EXISTS remember_tokens_expires ON remember_tokens (expires_at);
 """
 
-# Connections inherited through fork() are kept referenced, never used and never closed:
-# closing them in the child could run SQLite's close path on state the parent still owns.
-_inherited: list[sqlite3.Connection] = []
 
 
 @dataclass(frozen=True)
@@ -275,57 +269,17 @@ class RememberStore:
         self.days = days
         self.grace_seconds = grace_seconds
         self.clock = clock
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._conns: list[sqlite3.Connection] = []
+        self._db = SQLiteFile(self.path, schema=SCHEMA,
+                              hint="Check IDENTITY_URL and that its folder is writable.")
 
     # --- connections ---------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:
-            with self._lock:
-                if os.getpid() != self._pid:
-                    _inherited.extend(self._conns)
-                    self._conns = []
-                    self._local = threading.local()
-                    self._pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"Cannot open the identity database {self.path}: {exc}. Check "
-                               "IDENTITY_URL and that its folder is writable.") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA secure_delete = ON")
-            conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StorageError(f"Cannot prepare the identity database {self.path}: {exc}. "
-                               "Check that the file is a SQLite database and writable.") from exc
-        return conn
+        return self._db.conn
 
     def close(self) -> None:
         """Close every connection this store opened in this process."""
-        with self._lock:
-            conns, self._conns = self._conns, []
-            self._local = threading.local()
-        for conn in conns:
-            conn.close()
+        self._db.close()
 
     def __enter__(self) -> RememberStore:
         return self

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sdk import remember as remember_module
+from sdk import sqlite as sqlite_module
 from sdk.errors import ConfigError
 from sdk.remember import MAX_COOKIE_CHARS, Recall, RememberStore
+from sdk.sqlite import BUSY_TIMEOUT_MS
 
 DAY = 86400
 KEYS = ["an-old-key-still-verifying-0001", "the-newest-key-signs-000000002"]
@@ -511,7 +512,7 @@ def test_shares_the_identity_file_and_sets_its_pragmas(store: RememberStore) -> 
     store.issue("alice")
     conn = store._conn()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert rows(store, "SELECT * FROM suppressions") == [("news", "r1")]
     tables = {r[0] for r in rows(store, "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -556,6 +557,6 @@ def test_reopens_when_the_pid_changes(store: RememberStore,
     monkeypatch.setattr(os, "getpid", lambda: -1)
     after = store._conn()
     assert after is not before
-    assert before in remember_module._inherited  # kept, never closed in the "child"
-    remember_module._inherited.remove(before)
+    assert before in sqlite_module._inherited  # kept, never closed in the "child"
+    sqlite_module._inherited.remove(before)
     before.close()

@@ -202,3 +202,18 @@ def test_sigterm_finishes_requests_in_flight(server: Server) -> None:
     t.join(30)
     assert results == [204]
     assert "/in-flight" in stored_paths(server.data_dir)
+
+
+def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    from collector.server import run_purge_once
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    env["CLEARGIF_DATA_DIR"] = str(tmp_path)
+    assert run_purge_once(str(tmp_path), env) == 0  # the purge command ran and succeeded
+    with open(tmp_path / "purge.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another serve on this data folder is purging
+        assert run_purge_once(str(tmp_path), env) is None
+    env["CLEARGIF_K_MIN"] = "0"  # a broken configuration: the purge fails, serve goes on
+    assert run_purge_once(str(tmp_path), env) == 2

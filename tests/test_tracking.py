@@ -189,9 +189,18 @@ def test_healthz_503_when_store_fails(tmp_path: Any) -> None:
 
 
 def test_hit_path_never_opens_identity_store(tmp_path: Any) -> None:
+    """DESIGN 1.3: /t.gif, /t, /o/… and /c/… never read the identity store."""
+    from sdk import Mailer
+    from tests.conftest import TOKEN
+
     app = create_app(make_config(tmp_path))
     client = app.test_client()
     client.get("/t.gif?p=/", headers={"Origin": SITE})
     client.post("/t", json={"p": "/"}, headers={"Origin": SITE})
+    mailer = Mailer("https://stats.example.com", [TOKEN])
+    client.get(str(mailer.open_url("c", "l")).removeprefix("https://stats.example.com"))
+    client.get(mailer.click_url("c", "l", "x", "https://example.com/").removeprefix(
+        "https://stats.example.com"))
+    assert len(events(app)) == 4
     assert app.extensions["cleargif"]._identity is None
     assert not (tmp_path / "data" / "identity.db").exists()

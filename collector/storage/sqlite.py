@@ -13,14 +13,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
+
+from sdk.sqlite import SQLiteFile
 
 from ..errors import StorageError
 from ..receipts import GENESIS, ReceiptRow, chain_hash
 from ..records import FIELDS
-
-BUSY_TIMEOUT_MS = 10_000
 
 EVENTS_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -110,58 +109,16 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
-class _SQLite:
-    """Per-thread connections to one file, reopened in a forked child."""
+class _SQLite(SQLiteFile):
+    """A store on one SQLite file (connections per thread: :class:`sdk.sqlite.SQLiteFile`)."""
 
     schema = ""
     #: Extra pragmas run on every new connection, before the schema.
     pragmas: tuple[str, ...] = ()
 
     def __init__(self, path: str, *, sync: str = "normal") -> None:
-        self.path = path
-        self.sync = "FULL" if sync == "full" else "NORMAL"
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            for pragma in self.pragmas:
-                conn.execute(f"PRAGMA {pragma}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.sync}")
-            # Deleted and moved cells are zeroed, never left in free pages: SQLite builds
-            # differ in this default, and bytes freed once without it (by a purge, or by a
-            # page split) stay in the file where no later erasure can reach them.
-            conn.execute("PRAGMA secure_delete = ON")
-            conn.executescript(self.schema)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"Cannot open the SQLite store {self.path}: {exc}. Check that "
-                               "DATA_DIR exists and is writable.") from exc
-        return conn
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (so after any fork)."""
-        if os.getpid() != self._pid:
-            # A forked child must never share its parent's connections.
-            self._local = threading.local()
-            self._all = []
-            self._lock = threading.Lock()
-            self._pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+        super().__init__(path, schema=self.schema, pragmas=self.pragmas, sync=sync,
+                         hint="Check that DATA_DIR exists and is writable.")
 
     def ping(self) -> None:
         """Check that the file can be read (and the schema exists)."""
@@ -180,13 +137,10 @@ class _SQLite:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement in its own transaction."""
         try:
-            with self._transaction() as conn:
+            with self.transaction() as conn:
                 return conn.execute(sql, tuple(params)).rowcount
         except sqlite3.Error as exc:
             raise StorageError(f"Writing {self.path} failed: {exc}.") from exc
-
-    def _transaction(self) -> _Tx:
-        return _Tx(self.conn)
 
     def wal_truncate(self, attempts: int = 3) -> bool:
         """Copy the WAL into the database and truncate it to zero bytes, so that the old
@@ -204,14 +158,6 @@ class _SQLite:
         except sqlite3.Error as exc:
             raise StorageError(f"Checkpointing {self.path} failed: {exc}.") from exc
         return False
-
-    def close(self) -> None:
-        """Close every connection this process opened."""
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all = []
-        self._local = threading.local()
 
 
 CHECKPOINT_SECONDS = 1.0
@@ -236,28 +182,11 @@ class _Checkpointer:
                 return  # the store is gone (closed or removed); writes report their own errors
 
 
-class _Tx:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``: takes the write lock up front, so two writers
-    never deadlock on a lock upgrade."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
-
-
 def _event_values(record: Mapping[str, Any]) -> tuple[Any, ...]:
     """The record's values in column order (missing fields are NULL)."""
     try:
-        return _FIELD_VALUES(record)  # type: ignore[no-any-return]
+        values: tuple[Any, ...] = _FIELD_VALUES(record)
+        return values
     except KeyError:
         return tuple(record.get(f) for f in FIELDS)
 
@@ -345,7 +274,7 @@ class SQLiteIdentity(_SQLite):
                        body: str) -> ReceiptRow:
         """Link the receipt to the last one and insert it, under the write lock."""
         try:
-            with self._transaction() as conn:
+            with self.transaction() as conn:
                 last = conn.execute("SELECT hash FROM receipts ORDER BY seq DESC "
                                     "LIMIT 1").fetchone()
                 prev = last[0] if last else GENESIS

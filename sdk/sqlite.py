@@ -1,0 +1,114 @@
+"""One SQLite file in WAL mode with a connection per thread, opened lazily and never shared
+across a fork: the connection handling both the collector's stores and the SDK's
+remember-me store use.
+
+A forked child opens its own connections. It never closes the ones it inherited, because
+closing a connection can checkpoint and remove the WAL that the parent is still using;
+they are kept referenced (and unused) for the life of the child instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import StorageError
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Connections inherited over a fork: referenced so that garbage collection never closes
+# them in the child.
+_inherited: list[sqlite3.Connection] = []
+
+
+class SQLiteFile:
+    """Per-thread connections to one SQLite file.
+
+    :param schema: SQL run on each new connection (``CREATE … IF NOT EXISTS``).
+    :param pragmas: extra pragmas run before the schema, e.g. ``"page_size = 1024"``.
+    :param sync: ``normal`` (a commit survives the death of the process) or ``full`` (a
+        power cut too).
+    :param hint: what to check when the file cannot be opened, for the error message.
+    """
+
+    def __init__(self, path: str, *, schema: str = "", pragmas: Iterable[str] = (),
+                 sync: str = "normal", hint: str = "Check that its folder is writable.") -> None:
+        self.path = path
+        self.schema = schema
+        self.pragmas = tuple(pragmas)
+        self.sync = "FULL" if sync == "full" else "NORMAL"
+        self.hint = hint
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._conns: list[sqlite3.Connection] = []
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (so after any fork)."""
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    _inherited.extend(self._conns)
+                    self._conns = []
+                    self._local = threading.local()
+                    self._pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"Cannot open the SQLite file {self.path}: {exc}. "
+                               f"{self.hint}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            for pragma in self.pragmas:
+                conn.execute(f"PRAGMA {pragma}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.sync}")
+            # Deleted and moved cells are zeroed, never left in free pages: SQLite builds
+            # differ in this default, and bytes freed once without it (by a purge, or by a
+            # page split) stay in the file where no later erasure can reach them.
+            conn.execute("PRAGMA secure_delete = ON")
+            if self.schema:
+                conn.executescript(self.schema)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StorageError(f"Cannot prepare the SQLite file {self.path}: {exc}. Check "
+                               "that it is a SQLite database and writable.") from exc
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock is taken up front, so two
+        writers never deadlock upgrading a read lock."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this process opened on the file."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._local = threading.local()
+        for conn in conns:
+            conn.close()
