@@ -83,9 +83,19 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     import os
 
     from .config import ensure_key_files
-    from .server import LOOPBACK, CollectorServer, gunicorn_options, serve_dev, start_daily_purge
+    from .server import (
+        LOOPBACK,
+        CollectorServer,
+        address_problem,
+        gunicorn_options,
+        serve_dev,
+        start_daily_purge,
+    )
 
     config = current_app.config
+    problem = address_problem(host, port)
+    if problem:
+        fail(problem)
     ensure_key_files(config, lambda line: click.echo(line, err=True))
     overrides: dict[str, Any] = {}
     if dev:

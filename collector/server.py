@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +39,25 @@ class CollectorServer(BaseApplication):
         from . import create_app
 
         return create_app(self.overrides)
+
+
+def address_problem(host: str, port: int) -> str | None:
+    """Why the collector cannot listen on ``host:port``, as a sentence, or None."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return f"--host {host!r} is not an address or a name this machine can resolve."
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except PermissionError:
+            return f"Port {port} needs privileges; choose a port above 1023 with --port."
+        except OSError as exc:
+            return (f"Cannot listen on {host}:{port} ({exc.strerror}); stop the program using "
+                    "it or choose another --port.")
+    return None
 
 
 def gunicorn_options(host: str, port: int, workers: int,

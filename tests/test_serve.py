@@ -217,3 +217,19 @@ def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
         assert run_purge_once(str(tmp_path), env) is None
     env["CLEARGIF_K_MIN"] = "0"  # a broken configuration: the purge fails, serve goes on
     assert run_purge_once(str(tmp_path), env) == 2
+
+
+@pytest.mark.parametrize("args", [["--host", "nonexistent.invalid"], ["--port", "BUSY"]])
+def test_serve_bad_address_one_line(tmp_path: Path, args: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    env["CLEARGIF_DATA_DIR"] = str(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        args = [port if a == "BUSY" else a for a in args]
+        done = subprocess.run([sys.executable, "-m", "collector", "serve", *args], env=env,
+                              capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in lines[0]
