@@ -22,7 +22,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import audit
 from .cli import errors_as_lines, fail
-from .receipts import GENESIS, ChainProblem, ReceiptRow, verify_chain
+from .receipts import ChainProblem, ReceiptRow, check_chain
 from .subjects import Subject
 
 
@@ -34,63 +34,6 @@ def _audit(action: str, subject: Subject, reason: str | None,
 
 
 # --- the receipt chain ------------------------------------------------------------------
-
-
-def check_chain(rows: Iterable[ReceiptRow]) -> tuple[list[ChainProblem], list[ReceiptRow],
-                                                      int]:
-    """:func:`collector.receipts.verify_chain`, with each problem pinned on the right row:
-    ``(problems, tombstones, number of rows)``.
-
-    ``verify_chain`` flags the row *after* an inserted one, because its link no longer
-    matches the row before it. When that row links to an earlier row instead, either the
-    rows in between were inserted or the row itself was. The rows in between are blamed
-    when that is the smaller edit (a genuine row is vouched for by the next row linking
-    to it) or when they are broken anyway; otherwise the row says both. Removals name
-    the missing sequence numbers.
-    """
-    rows = list(rows)
-    problems, tombstones = verify_chain(rows)
-    index = {row.seq: i for i, row in enumerate(rows)}
-    position = {row.hash: i for i, row in enumerate(rows)}
-    position[GENESIS] = -1
-    broken = {p.seq for p in problems if p.kind == "altered"}
-    forged: dict[int, ChainProblem] = {}
-    kept: list[ChainProblem] = []
-    for problem in problems:
-        i = index[problem.seq]
-        row = rows[i]
-        j = position.get(row.prev_hash)
-        if problem.kind == "inserted" and j is not None and j < i - 1:
-            between = rows[j + 1:i]
-            before = "the start of the chain" if j < 0 else f"receipt {rows[j].seq}"
-            vouched = i + 1 < len(rows) and rows[i + 1].prev_hash == row.hash
-            if len(between) < (2 if vouched else 1) or all(r.seq in broken
-                                                             for r in between):
-                for r in between:
-                    forged[r.seq] = ChainProblem(
-                        r.seq, r.receipt_id, "inserted",
-                        f"it sits between {before} and receipt {row.seq}, which link to "
-                        "each other")
-                continue
-            span = _span(between[0].seq, between[-1].seq)
-            problem = ChainProblem(row.seq, row.receipt_id, "inserted",
-                                   f"it links to {before}, skipping {span}: either this "
-                                   "receipt or those were inserted")
-        elif problem.kind == "removed":
-            first = rows[i - 1].seq + 1 if i else 1
-            missing = f"{_span(first, row.seq - 1)} before it"
-            problem = ChainProblem(row.seq, row.receipt_id, "removed",
-                                   f"{missing} {'is' if first == row.seq - 1 else 'are'} "
-                                   "missing")
-        kept.append(problem)
-    # An inserted row's own hash may fail too: "inserted" says all there is to say.
-    result = [p for p in kept if p.seq not in forged] + list(forged.values())
-    result.sort(key=lambda p: (p.seq, p.kind))
-    return result, tombstones, len(rows)
-
-
-def _span(first: int, last: int) -> str:
-    return f"receipt {first}" if first == last else f"receipts {first} to {last}"
 
 
 def tombstone_summary(tombstones: Iterable[ReceiptRow]) -> str:

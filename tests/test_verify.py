@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 
 from collector import audit, create_app
-from collector.cli_privacy import check_chain, tombstone_summary
-from collector.receipts import GENESIS, ReceiptRow, canonical, chain_hash
+from collector.cli_privacy import tombstone_summary
+from collector.receipts import GENESIS, ReceiptRow, canonical, chain_hash, check_chain
 from tests.conftest import SITE
 from tests.test_subjects import with_privacy
 
