@@ -255,6 +255,7 @@ class PixelFastPath:
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Answer ``GET /t.gif`` here; pass every other request to the wrapped app."""
         if environ.get("PATH_INFO") != "/t.gif" or environ.get("REQUEST_METHOD") != "GET":
             return self.app(environ, start_response)
         col = self.collector

@@ -32,10 +32,12 @@ class CollectorServer(BaseApplication):
         super().__init__()
 
     def load_config(self) -> None:
+        """Hand the options to gunicorn (called by gunicorn)."""
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        """Build the app in the worker, after the fork (called by gunicorn)."""
         from . import create_app
 
         return create_app(self.overrides)
