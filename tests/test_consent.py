@@ -242,6 +242,25 @@ def test_stale_cookies_expire_on_any_response(client: Any, app: Any) -> None:
         assert cookies["cg_vid"][0]["max_age"] == 0, path
 
 
+@pytest.mark.parametrize("path", ["/consent/config", "/healthz", "/static/js/cleargif.js",
+                                  "/api/v1/aggregate", "/nope"])
+def test_every_response_expires_stale_cookies(client: Any, path: str) -> None:
+    post_consent(client, {"analytics": True})
+    client.set_cookie("cg_vid", "e" * 32 + ".1700000000", domain="localhost")
+    client.set_cookie("_ga", "GA1.1.123", domain="localhost")
+    resp = client.get(path, headers={"Origin": SITE})
+    resp.close()  # the static file's handle
+    cookies = set_cookies(resp)
+    assert cookies["cg_vid"][0]["max_age"] == 0, path
+    assert "cg_sid" not in cookies and "cg_consent" not in cookies  # granted ones stay
+
+
+def test_email_endpoints_leave_cookies_alone(client: Any) -> None:
+    client.set_cookie("cg_vid", "e" * 32 + ".1700000000", domain="localhost")
+    for path in ("/o/bad.gif", "/c/bad", "/u/bad"):
+        assert client.get(path).headers.getlist("Set-Cookie") == []
+
+
 @pytest.mark.parametrize("bump", ["revision", "age", "dnt"])
 def test_undecided_again_expires_purpose_cookies(tmp_path: Any, bump: str) -> None:
     from collector import create_app
