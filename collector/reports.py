@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,16 +11,26 @@ from . import rollups
 from .aggregate import Query, Result, aggregate_events, event_filter
 from .storage import EventStore
 
+Progress = Callable[[Iterator[dict[str, Any]], int], Iterator[dict[str, Any]]]
 
-def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any], Result]:
+
+def export(events: EventStore, query: Query, k_min: int,
+           progress: Progress | None = None) -> tuple[dict[str, Any], Result]:
     """Aggregate the query's events: ``(metadata, result)``.
 
     Raw events are read for the days that have no roll-ups, roll-up rows for the days
     whose raw events were purged (:mod:`collector.rollups`), both into one aggregator.
+
+    :param progress: wraps the stream of raw events, given how many there are (the CLI
+        shows a progress bar on a terminal).
     """
     rolled = rollups.rolled_up_days(events, query.since, query.until)
     where, params = rollups.raw_filter(*event_filter(query), rolled, ZoneInfo(query.timezone))
-    agg = aggregate_events(events.iter_events(where, params), query)
+    stream = events.iter_events(where, params)
+    if progress is not None:
+        (total,), = events.query(f"SELECT COUNT(*) FROM events WHERE {where}", params)
+        stream = progress(stream, int(total))
+    agg = aggregate_events(stream, query)
     if rolled:
         rollups.add_rollups(events, query, agg)
     result = agg.result(k_min)

@@ -232,3 +232,19 @@ def test_token_bad_scope(app: Any, args: list[str]) -> None:
 def test_token_revoke_unknown(app: Any) -> None:
     out = app.test_cli_runner().invoke(args=["token", "revoke", "--name", "ghost"])
     assert out.exit_code == 2 and "ghost" in out.stderr
+
+
+def test_export_reports_progress(app: Any) -> None:
+    from collector import reports
+
+    seed(app, big_site())
+    seen: list[int] = []
+
+    def progress(items: Any, total: int) -> Any:
+        seen.append(total)
+        return items
+
+    query = Query(since=date(2026, 3, 1), until=date(2026, 3, 1), by=("path",))
+    meta, result = reports.export(app.extensions["cleargif"].events, query, 5, progress)
+    assert seen == [18]  # the bots are not read
+    assert result.rows[0]["hits"] == 12
