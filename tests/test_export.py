@@ -245,6 +245,6 @@ def test_export_reports_progress(app: Any) -> None:
         return items
 
     query = Query(since=date(2026, 3, 1), until=date(2026, 3, 1), by=("path",))
-    meta, result = reports.export(app.extensions["cleargif"].events, query, 5, progress)
+    _, result = reports.export(app.extensions["cleargif"].events, query, 5, progress)
     assert seen == [18]  # the bots are not read
     assert result.rows[0]["hits"] == 12
