@@ -93,7 +93,9 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     )
 
     config = current_app.config
-    problem = address_problem(host, port)
+    # Under --dev the reloader's child inherits the socket its parent already bound.
+    reloaded = os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    problem = None if reloaded else address_problem(host, port)
     if problem:
         fail(problem)
     ensure_key_files(config, lambda line: click.echo(line, err=True))

@@ -126,8 +126,11 @@ def start_daily_purge(data_dir: str, env: Mapping[str, str],
 
 def serve_dev(overrides: Mapping[str, Any], host: str, port: int) -> None:
     """Flask's development server with its reloader, without request logging."""
+    from werkzeug.serving import run_simple
+
     from . import create_app
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(overrides)
-    app.run(host=host, port=port, debug=False, use_reloader=True, threaded=True)
+    # run_simple rather than app.run: Flask refuses app.run() inside its own CLI.
+    run_simple(host, port, app, use_reloader=True, threaded=True)

@@ -233,3 +233,34 @@ def test_serve_bad_address_one_line(tmp_path: Path, args: list[str]) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in lines[0]
+
+
+def test_serve_dev_plain_http_cookies(tmp_path: Path) -> None:
+    """--dev: Flask's reloader, cookies without Secure for plain http, no request log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    env["CLEARGIF_DATA_DIR"] = str(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "collector", "serve", "--dev", "--port",
+                             str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        headers: list[tuple[str, str]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not headers:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("POST", "/consent", body=json.dumps(
+                    {"purposes": {"analytics": True}}), headers={
+                    "Origin": f"http://127.0.0.1:{port}", "Content-Type": "application/json"})
+                resp = conn.getresponse()
+                resp.read()
+                headers = [v for k, v in resp.getheaders() if k.lower() == "set-cookie"]
+                conn.close()
+            except OSError:
+                time.sleep(0.2)
+        assert any(h.startswith("cg_sid=") for h in headers)
+        assert all("Secure" not in h for h in headers)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert "POST /consent" not in err  # no request log
