@@ -60,12 +60,9 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   })();
 
   function call(method, path, body) {
-    const o = { method, credentials: 'include', cache: 'no-store' };
-    if (body) {
-      o.headers = { 'Content-Type': 'application/json' };
-      o.body = json(body);
-    }
-    return fetch(base + path, o).then(r => {
+    return fetch(base + path, {
+      method, credentials: 'include', cache: 'no-store', body: body && json(body)
+    }).then(r => {
       if (!r.ok) throw Error(r.status);
       return r.json();
     });
@@ -89,12 +86,13 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     } else if (m?.purposes && m.revision === cfg.revision &&
         Date.now() - Date.parse(m.decided_at) < cfg.consent_days * 864e5) {
       const chosen = each(k => !!m.purposes[k]);
-      const p = each(k => chosen[k] && !(s.dnt && k != 'marketing'));
+      const p = each(k => chosen[k] && !(k != 'marketing' ? s.dnt : gpc()));
       p.necessary = true;
       s = { ...s, decided: true, purposes: p, chosen, decided_at: m.decided_at, local: true };
     } else if (m) {
       mirror(null);
     }
+    if (gpc() && !s.gpc) s.purposes.marketing = false;
     state = s;
     const reload = PURPOSES.some(k => prev?.purposes[k] && !s.purposes[k] && ran[k]);
     clearCookies();
@@ -353,16 +351,22 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   }
 
   function post(purposes, source, override) {
+    if (gpc() && !override) purposes.marketing = false;
     return call('POST', 'consent', { purposes, gpc_override: !!override, lang: cfg.lang, source })
       .then(update).catch(() => null);
   }
 
   // grants need a user gesture
+  let gest = 0;
+  const gesture = e => e.isTrusted && (gest = Date.now());
+  d.addEventListener('click', gesture, true);
+  d.addEventListener('keydown', gesture, true);
   function set(o) {
     if (!state) return Promise.resolve(null);
     o = o?.purposes || o || {};
     const act = navigator.userActivation, cur = state.decided ? state.purposes : {};
-    const p = each(k => (k in o ? !!o[k] : !!cur[k]) && (cur[k] || !act || act.isActive));
+    const p = each(k => (k in o ? !!o[k] : !!cur[k]) &&
+      (cur[k] || (act ? act.isActive : Date.now() - gest < 1e3)));
     return post(p, 'api');
   }
 

@@ -238,7 +238,7 @@ cleargif.on('consent', function (state) {
   __seen.push(state.decided);
   if (window.__api === undefined) {
     window.__api = null;
-    window.__active = navigator.userActivation.isActive;
+    window.__active = navigator.userActivation ? navigator.userActivation.isActive : null;
     cleargif.consent.set({analytics: true, marketing: false}).then(function (r) { __api = r; });
   }
 });

@@ -696,6 +696,51 @@ def test_consent_set_grants_only_inside_a_user_gesture(
     assert tab.page_errors == []
 
 
+NO_USER_ACTIVATION = ("Object.defineProperty(Navigator.prototype, 'userActivation', "
+                      "{get: () => undefined, configurable: true});")
+
+
+def test_consent_set_without_user_activation_needs_a_trusted_event(
+        new_tab: Callable[..., Tab], site: Site) -> None:
+    """Where navigator.userActivation is missing, a grant still needs a real click or key."""
+    tab = new_tab(None, init_script=NO_USER_ACTIVATION)
+    page = tab.page
+    answer = post_consent(tab, lambda: page.goto(site.url + "/api.html"))
+    assert page.evaluate("window.__active") is None
+    assert answer["purposes"]["analytics"] is False, "a grant without a gesture is dropped"
+    post_consent(tab, page.get_by_role("button", name="Allow analytics").click)
+    assert state(tab)["purposes"]["analytics"] is True
+    assert tab.page_errors == []
+
+
+def test_gpc_seen_only_by_script_blocks_marketing(
+        new_tab: Callable[..., Tab], site: Site, texts: dict[str, Any]) -> None:
+    # No Sec-GPC header: only navigator.globalPrivacyControl says so.
+    tab = new_tab("/gated.html", init_script=GPC_INIT)
+    page = tab.page
+    bodies: list[Any] = []
+    page.on("request", lambda r: r.url.endswith("/consent") and r.method == "POST"
+            and bodies.append(r.post_data_json))
+    answer = accept_all(tab, texts)
+    assert bodies[0]["purposes"]["marketing"] is False and not bodies[0]["gpc_override"]
+    assert answer["purposes"]["marketing"] is False
+    page.wait_for_function("() => __order.length >= 3")
+    page.wait_for_timeout(200)
+    assert page.evaluate("__order") == ["A", "B", "C"], "marketing tags stay blocked"
+    # A choice kept locally (cross-site) from before GPC was on does not unlock them either.
+    cross = new_tab("/gated.html", origin=site.cross_url)
+    accept_all(cross, texts)
+    cross.ctx.clear_cookies()
+    cross.ctx.add_init_script(GPC_INIT)
+    cross.page.reload()
+    ready(cross)
+    now = state(cross)
+    assert now["local"] is True and now["purposes"]["marketing"] is False
+    cross.page.wait_for_function("() => __order.length >= 3")
+    cross.page.wait_for_timeout(200)
+    assert cross.page.evaluate("__order") == ["A", "B", "C"]
+
+
 def test_demo_page(browser: Any, collector: Collector, texts: dict[str, Any]) -> None:
     ctx = browser.new_context()
     try:
