@@ -18,6 +18,7 @@ DIMENSIONS = ("day", "path", "referrer_host", "browser", "os", "device", "lang",
               "utm_source", "utm_medium", "utm_campaign")
 METRICS = ("hits", "visits", "returning_visitors")
 OTHER = "(other)"
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # a day past 9999-12-31 cannot be computed
 NOTES = (
     "Aggregates only. Cells with fewer than k distinct visitor ids (else session ids, else "
     "hits) are folded into (other); (other) itself is dropped when under k.",
@@ -38,10 +39,14 @@ def parse_day(text: str | None, name: str) -> date:
     if not text:
         raise QueryError(f"--{name} is required, as a date such as 2026-01-31.")
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise QueryError(f"--{name} {text[:40]!r} is not a date; use YYYY-MM-DD, such as "
                          "2026-01-31.") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise QueryError(f"--{name} {day} is out of range; give a date from {FIRST_YEAR} to "
+                         f"{LAST_YEAR}.")
+    return day
 
 
 def parse_dimensions(text: str | Sequence[str] | None) -> tuple[str, ...]:

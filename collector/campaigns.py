@@ -68,6 +68,20 @@ def suppress(identity: IdentityStore, list_id: str, recipient: str, campaign: st
         (list_id, recipient, campaign, now)) > 0
 
 
+def suppress_many(identity: IdentityStore,
+                  entries: list[tuple[str, str, str | None]], now: int) -> int:
+    """Suppress ``(list, recipient, campaign)`` entries in one transaction; returns how
+    many were new."""
+    added = 0
+    with identity.transaction() as conn:
+        for list_id, recipient, campaign in entries:
+            added += conn.execute(
+                "INSERT INTO suppressions (list, recipient, campaign, created_at) VALUES "
+                "(?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
+                (list_id, recipient, campaign, now)).rowcount
+    return added
+
+
 def is_suppressed(identity: IdentityStore, list_id: str, recipient: str) -> bool:
     """Whether mail of ``list_id`` must not go to ``recipient``."""
     return bool(identity.query("SELECT 1 FROM suppressions WHERE recipient = ? AND list IN "

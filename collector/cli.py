@@ -104,9 +104,9 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         overrides["COOKIE_SECURE"] = False
     if demo or host in LOOPBACK:
         overrides["DEMO"] = True
-    if host in LOOPBACK and not config["ALLOWED_ORIGINS"]:
-        # On loopback the demo page is the site; count it.
-        overrides["SITES"] = [*config["SITES"], "127.0.0.1", "localhost"]
+    if overrides.get("DEMO"):
+        # The demo page is a site of its own; count it.
+        overrides["SITES"] = [*config["SITES"], "127.0.0.1", "localhost", host.strip("[]")]
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"cleargif collector on http://{shown_host}:{port}/ (data in "
                f"{os.path.abspath(config['DATA_DIR'])}; access log off)", err=True)
@@ -169,8 +169,8 @@ def write_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str,
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write here instead of standard output.")
-@click.option("--revision", type=int, default=None, help="Only events under this policy "
-              "revision.")
+@click.option("--revision", type=click.IntRange(1, 2**31 - 1), default=None,
+              help="Only events under this policy revision.")
 @click.option("--include-bots", is_flag=True, help="Count bots and crawlers too.")
 @with_appcontext
 @errors_as_lines

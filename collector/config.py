@@ -73,6 +73,14 @@ DEFAULTS: dict[str, Any] = {
 }
 
 MAX_VISITOR_DAYS = 390
+MAX_REVISION = 2**31 - 1
+#: 100 years: longer is a typo, and would overflow date arithmetic.
+MAX_RETENTION_DAYS = 36_500
+#: Keys whose values are text: taken from the environment as written, never as JSON
+#: (``CLEARGIF_DATA_DIR=2024`` is a folder, not a number).
+TEXT_KEYS = frozenset({"DATA_DIR", "EVENTS_URL", "IDENTITY_URL", "POLICY_URL",
+                       "COOKIE_DOMAIN", "TIMEZONE", "DEFAULT_LANG", "SYNC",
+                       "ANONYMOUS_COUNTING"})
 
 
 def load_config(test_config: Mapping[str, Any] | None = None,
@@ -92,7 +100,8 @@ def load_config(test_config: Mapping[str, Any] | None = None,
         raw.update(_read_toml(str(path)))
     for name, value in env.items():
         if name.startswith("CLEARGIF_") and name != "CLEARGIF_CONFIG":
-            raw[name[len("CLEARGIF_"):]] = _env_value(value)
+            key = name[len("CLEARGIF_"):]
+            raw[key] = value if key in TEXT_KEYS else _env_value(value)
     if test_config:
         raw.update({k: v for k, v in test_config.items() if k != "CONFIG"})
     return validate(raw)
@@ -132,7 +141,7 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
                           "EVENTS_URL: identities and events are kept apart.")
     cfg["SECRET_KEYS"] = _keys(raw, "SECRET_KEYS")
     cfg["TOKEN_KEYS"] = _keys(raw, "TOKEN_KEYS")
-    cfg["POLICY_REVISION"] = _int(raw, "POLICY_REVISION", 1)
+    cfg["POLICY_REVISION"] = _int(raw, "POLICY_REVISION", 1, MAX_REVISION)
     cfg["POLICY_URL"] = _text(raw, "POLICY_URL", empty=True)
     cfg["ALLOWED_ORIGINS"] = [_origin(o) for o in _list(raw, "ALLOWED_ORIGINS")]
     sites = raw.get("SITES")
@@ -144,12 +153,12 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     cfg["COOKIE_DOMAIN"] = _domain(domain) if domain else None
     for key in ("COOKIE_SECURE", "HONOR_DNT", "DEMO"):
         cfg[key] = _bool(raw, key)
-    cfg["CONSENT_DAYS"] = _int(raw, "CONSENT_DAYS", 1)
+    cfg["CONSENT_DAYS"] = _int(raw, "CONSENT_DAYS", 1, 3650)
     cfg["VISITOR_DAYS"] = _int(raw, "VISITOR_DAYS", 1, MAX_VISITOR_DAYS)
     cfg["REMEMBER_DAYS"] = _int(raw, "REMEMBER_DAYS", 1, 400)
     cfg["ANONYMOUS_COUNTING"] = _choice(raw, "ANONYMOUS_COUNTING", COUNTING_MODES)
     cfg["EXCLUDE_NETWORKS"] = tuple(_network(n) for n in _list(raw, "EXCLUDE_NETWORKS"))
-    cfg["K_MIN"] = _int(raw, "K_MIN", 1)
+    cfg["K_MIN"] = _int(raw, "K_MIN", 1, 1_000_000)
     cfg["TRUSTED_PROXIES"] = _int(raw, "TRUSTED_PROXIES", 0, 10)
     cfg["TIMEZONE"] = _timezone(raw)
     cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))
@@ -322,7 +331,7 @@ def _retention(raw: Mapping[str, Any], cls: str, default: int | None,
     if isinstance(value, str) and value.strip().lower() == "unlimited":
         raise ConfigError(key, f"{key} cannot be unlimited; only the suppression list may "
                           "be kept without limit. Give a number of days.")
-    days = _int(raw, key, 1)
+    days = _int(raw, key, 1, MAX_RETENTION_DAYS)
     if cls == "REMEMBER" and days < remember_days:
         raise ConfigError(key, f"{key} ({days}) must be at least REMEMBER_DAYS "
                           f"({remember_days}): a token must outlive its own lifetime.")
@@ -368,7 +377,8 @@ def new_key() -> str:
 def append_key(config: Mapping[str, Any], name: str, key: str | None = None) -> Path:
     """Append a key to the file of ``name`` (creating it with mode 0600); it signs from now."""
     path = key_file(config, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as fh:
         fh.write((key or new_key()) + "\n")

@@ -21,9 +21,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        if _is_pixel():
-            return gif_response()
         code = exc.code or 400
+        if _is_pixel():
+            # 200 means stored: an internal error answers 503 so the browser may retry.
+            return gif_response(503 if code >= 500 else 200)
         message = {
             404: "Nothing here; see the README for the collector's endpoints.",
             405: f"Method {request.method} is not allowed on {request.path[:100]}.",

@@ -160,8 +160,8 @@ def drop_reason(col: Collector, facts: HitFacts, inp: PageInput, site: str | Non
         return "method"
     if facts.prefetch:
         return "prefetch"
-    own = facts.host.split(":")[0] if not facts.host.startswith("[") else facts.host
-    if site is None or (site not in s.sites and site != own):
+    # Only SITES count: the Host header is the client's to choose, so it vouches for nothing.
+    if site is None or site not in s.sites:
         return "site"
     if s.exclude_networks and _excluded(s, facts.remote_addr):
         return "network"
@@ -261,11 +261,13 @@ class PixelFastPath:
         col = self.collector
         try:
             outcome = process_hit(col, facts_from_environ(environ))
+            headers = _GIF_HEADER_LIST + cookie_headers(col.settings, outcome.plan)
         except Exception:  # a bug must not cost the page its image, nor leak a traceback
             log.exception("pixel failed")
-            start_response("500 Internal Server Error", _GIF_HEADER_LIST)
+            # Not stored, so not 200: the browser may retry.
+            start_response("503 Service Unavailable",
+                           [*_GIF_HEADER_LIST, ("Retry-After", RETRY_AFTER)])
             return [GIF]
-        headers = _GIF_HEADER_LIST + cookie_headers(col.settings, outcome.plan)
         if outcome.failed:
             start_response("503 Service Unavailable", [*headers, ("Retry-After", RETRY_AFTER)])
         else:

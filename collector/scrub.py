@@ -95,7 +95,7 @@ _SLUG_RE: Final = re.compile(r"(?:[a-z]{2,}|\d{1,4})(?:[-_](?:[a-z]{2,}|\d{1,4})
 
 # Separators and digits are disjoint, so each repetition is decided by one character and
 # the pattern cannot backtrack. Parentheses cover "(415) 555-0132".
-_NUM_RE: Final = re.compile(r"\+?\(?\d(?:[ .\-()]{0,3}\d){8,}")
+_NUM_RE: Final = re.compile(r"\+?\(?\d(?:[ ._\-()]{0,3}\d){8,}")
 
 _SEGMENT_SPLIT_RE: Final = re.compile(r"/+")
 

@@ -91,7 +91,8 @@ def run_purge_once(data_dir: str, env: Mapping[str, str] | None = None) -> int |
     Returns its exit status, or None when another process holds the lock (another
     ``serve`` on the same data folder is purging).
     """
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    if not Path(data_dir).exists():
+        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     lock_path = Path(data_dir) / "purge.lock"
     with open(lock_path, "a") as lock:
         try:

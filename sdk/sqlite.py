@@ -25,6 +25,17 @@ BUSY_TIMEOUT_MS = 10_000
 _inherited: list[sqlite3.Connection] = []
 
 
+def create_private(path: str) -> None:
+    """Create the file (mode 0600) and its folder (0700) when absent: the stores hold
+    pseudonymous ids and the identity store links them to people, so only the owner may
+    read them. SQLite gives the -wal and -shm files the database file's mode."""
+    folder = Path(path).parent
+    if not folder.exists():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 class SQLiteFile:
     """Per-thread connections to one SQLite file.
 
@@ -67,7 +78,7 @@ class SQLiteFile:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                    isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
@@ -100,10 +111,13 @@ class SQLiteFile:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Also when COMMIT itself failed (disk full): a connection left inside its
+            # transaction would hold the write lock and fail every later write.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every connection this process opened on the file."""

@@ -49,6 +49,8 @@ BAD = [
     ("EVENTS_URL", "sqlite:///"), ("SYNC", "sometimes"), ("COOKIE_DOMAIN", "http://x"),
     ("SERVICES", [{"name": "x", "purpose": "spying"}]), ("RETENTION_DAYS_EVENTS", 0),
     ("RETENTION_DAYS_AUDIT", "unlimited"), ("RETENTION_DAYS_REMEMBER", 3),
+    ("CONSENT_DAYS", 999_999_999), ("RETENTION_DAYS_EVENTS", 99_999_999),
+    ("POLICY_REVISION", 2**40), ("K_MIN", 10**9),
 ]
 
 
@@ -135,3 +137,27 @@ def test_no_key_no_consent(tmp_path: Any) -> None:
                                headers={"Origin": "https://s.example"})
     assert r.status_code == 500 and "SECRET_KEYS" in r.json["error"]
     assert r.headers.getlist("Set-Cookie") == []
+
+
+def test_text_keys_from_the_environment_stay_text(tmp_path: Any) -> None:
+    cfg = load_config(environ={"CLEARGIF_DATA_DIR": "2024", "CLEARGIF_DEFAULT_LANG": "de",
+                               "CLEARGIF_K_MIN": "7"})
+    assert cfg["DATA_DIR"] == "2024" and cfg["K_MIN"] == 7
+
+
+def test_failed_commit_leaves_no_open_transaction(tmp_path: Any) -> None:
+    import sqlite3
+
+    from sdk.sqlite import SQLiteFile
+
+    db = SQLiteFile(str(tmp_path / "x.db"), schema=(
+        "CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) "
+        "DEFERRABLE INITIALLY DEFERRED);"), pragmas=("foreign_keys = ON",))
+    with pytest.raises(sqlite3.IntegrityError), db.transaction() as conn:
+        conn.execute("INSERT INTO child (p) VALUES (42)")  # fails only at COMMIT
+    assert not db.conn.in_transaction
+    with db.transaction() as conn:  # the connection still writes
+        conn.execute("INSERT INTO parent (id) VALUES (1)")
+    assert db.conn.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1
+    db.close()

@@ -384,3 +384,12 @@ def test_config_endpoint(client: Any) -> None:
     assert body["counting"] == "until-refused" and body["revision"] == 1
     assert client.get("/consent/config?lang=de-AT").json["lang"] == "de"
     assert client.get("/consent/config?lang=zz").json["lang"] == "en"
+
+
+def test_api_decisions_are_recorded_as_api(client: Any, app: Any) -> None:
+    """A server-to-server call (no Origin, no Sec-Fetch-Site) is not a banner click."""
+    import json
+
+    client.post("/consent", json={"purposes": dict.fromkeys(ALL, True)})
+    [row] = app.extensions["cleargif"].identity.receipt_rows()
+    assert json.loads(row.body)["source"] == "api"

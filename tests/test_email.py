@@ -317,6 +317,15 @@ def test_api_campaigns_and_suppressions(app: Any, client: Any, mailer: Mailer) -
     r = client.post("/api/v1/suppressions", json={"suppressions": [
         {"list": "news", "recipient": "jane@example.org"}]}, headers=hs)
     assert r.status_code == 400 and "email" in r.json["error"].lower()
+    before = len(app.extensions["cleargif"].identity.query("SELECT * FROM suppressions"))
+    for bad in ({"list": "news", "recipient": "ok-2", "campaign": {"a": 1}},
+                {"list": "news", "recipient": "a@b.example"}):
+        r = client.post("/api/v1/suppressions", json={"suppressions": [
+            {"list": "news", "recipient": "ok-1"}, bad]}, headers=hs)
+        assert r.status_code == 400 and r.json["error"]
+    # nothing half-written: the good first entry went nowhere either
+    assert len(app.extensions["cleargif"].identity.query(
+        "SELECT * FROM suppressions")) == before
 
 
 def test_sdk_client_against_collector(app: Any, client: Any) -> None:

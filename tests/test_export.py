@@ -158,6 +158,10 @@ def test_revision_filter(app: Any) -> None:
     ["--since", "2026-03-01", "--until", "2026-03-01", "--by", "path,path"],
     ["--since", "2026-03-01", "--until", "2026-03-01", "--format", "xml"],
     ["--until", "2026-03-01"],
+    ["--since", "0001-01-01", "--until", "9999-12-31"],
+    ["--since", "2026-03-01", "--until", "2026-03-01", "--revision",
+     "99999999999999999999999"],
+    ["--since", "2026-03-01", "--until", "2026-03-01", "--revision", "0"],
 ])
 def test_bad_input_one_line_exit_2(app: Any, args: list[str]) -> None:
     out = run(app.test_cli_runner(), *args)
@@ -194,6 +198,12 @@ def test_api_aggregate(app: Any, client: Any) -> None:
     r = client.get("/api/v1/aggregate?since=2026-03-01&until=nope",
                    headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 400 and "YYYY-MM-DD" in r.json["error"]
+    for query in ("since=2026-01-01&until=9999-12-31",
+                  "since=2026-01-01&until=2026-01-02&revision=99999999999999999999999",
+                  "since=2026-01-01&until=2026-01-02&revision=x"):
+        r = client.get(f"/api/v1/aggregate?{query}",
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 400 and r.json["error"], query
 
 
 def test_api_tokens_missing_wrong_scope_revoked(app: Any, client: Any) -> None:

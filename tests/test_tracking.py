@@ -204,3 +204,50 @@ def test_hit_path_never_opens_identity_store(tmp_path: Any) -> None:
     assert len(events(app)) == 4
     assert app.extensions["cleargif"]._identity is None
     assert not (tmp_path / "data" / "identity.db").exists()
+
+
+def test_host_header_does_not_vouch_for_a_site(client: Any, app: Any) -> None:
+    """SITES alone decides: a spoofed Host naming the page's host is still not counted."""
+    client.get("/t.gif?p=http://evil.test/x", headers={"Host": "evil.test"})
+    client.get("/t.gif?p=http://10.1.2.3/jane", base_url="http://10.1.2.3")
+    assert events(app) == []
+    assert app.extensions["cleargif"].events.dropped() == {"site": 2}
+
+
+def test_options_on_pixel_answers_gif(client: Any) -> None:
+    r = client.options("/t.gif")
+    assert r.status_code == 200 and r.data == GIF
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_pixel_bug_answers_503_gif_not_200(app: Any, client: Any, method: str,
+                                           monkeypatch: Any) -> None:
+    """200 means stored: an unexpected error answers the GIF with 503, never a traceback."""
+    import collector.hits
+    import collector.views.tracking
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(collector.hits, "process_hit", broken)
+    monkeypatch.setattr(collector.views.tracking, "process_hit", broken)
+    app.logger.disabled = True
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production, not as under TESTING
+    r = client.open("/t.gif?p=/", method=method, headers={"Origin": SITE})
+    assert r.status_code == 503 and r.headers["Content-Type"] == "image/gif"
+    assert r.headers["Retry-After"]
+
+
+def test_store_files_are_private(tmp_path: Any) -> None:
+    import stat
+
+    app = create_app(make_config(tmp_path))
+    client = app.test_client()
+    client.get("/t.gif?p=/", headers={"Origin": SITE})
+    client.post("/consent", json={"purposes": {}}, headers={"Origin": SITE})
+    data = tmp_path / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = [p for p in data.iterdir() if p.name.endswith((".db", "-wal", "-shm"))]
+    assert {p.name for p in files} >= {"events.db", "identity.db", "events.db-wal"}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

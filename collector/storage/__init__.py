@@ -10,6 +10,7 @@ PostgreSQL backend implements the same interfaces.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..errors import ConfigError
@@ -57,6 +58,10 @@ class IdentityStore(Protocol):
     def append_receipt(self, receipt_id: str, subject_id: str, created_at: int,
                        body: str) -> ReceiptRow:
         """Append a receipt to the hash chain atomically."""
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction (``with store.transaction() as conn:``), committed at the end
+        of the block and rolled back if it raises."""
 
     def receipt_rows(self) -> Iterator[ReceiptRow]:
         """Every receipt row in chain order."""

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .. import apitokens, audit, campaigns, clock, reports
 from ..aggregate import Query, QueryError, parse_day, parse_dimensions
+from ..config import MAX_REVISION
 from ..errors import CleargifError
 from ..extension import ext
 from ..web import json_error
@@ -55,6 +56,16 @@ def require(scope: str) -> Callable[[F], F]:
     return decorator
 
 
+def parse_revision(text: str | None) -> int | None:
+    """A policy revision from a query parameter; ValueError when it is not one."""
+    if not text:
+        return None
+    value = int(text)
+    if not 1 <= value <= MAX_REVISION:
+        raise ValueError(text)
+    return value
+
+
 def flag(name: str) -> bool:
     """A boolean query parameter (``1``, ``true``, ``yes``)."""
     return request.args.get(name, "").lower() in ("1", "true", "yes")
@@ -71,12 +82,12 @@ def aggregate() -> Response:
         query = Query(since=parse_day(request.args.get("since"), "since"),
                       until=parse_day(request.args.get("until"), "until"),
                       by=parse_dimensions(request.args.get("by")),
-                      revision=int(revision) if revision else None,
+                      revision=parse_revision(revision),
                       include_bots=flag("include_bots"), timezone=col.settings.timezone)
     except QueryError as exc:
         return json_error(str(exc).replace("--", ""), 400)
     except ValueError:
-        return json_error("revision must be a whole number.", 400)
+        return json_error(f"revision must be a whole number from 1 to {MAX_REVISION}.", 400)
     meta, result = reports.export(col.events, query, col.config["K_MIN"])
     return jsonify(meta=meta, rows=result.rows)
 
@@ -138,8 +149,7 @@ def add_suppressions() -> Response:
     if not isinstance(items, list) or not items or len(items) > 10_000:
         return json_error('Send {"suppressions": [{"list": "news", "recipient": "…"}]} with '
                           "1 to 10000 entries.", 400)
-    added = 0
-    now = int(clock.now())
+    entries = []
     for item in items:
         if not isinstance(item, dict):
             return json_error("Each suppression must be an object with list and recipient.",
@@ -147,8 +157,12 @@ def add_suppressions() -> Response:
         try:
             list_id = campaigns.check_id(item.get("list", ""), "list")
             recipient = check_recipient(item.get("recipient", ""))
+            campaign = item.get("campaign")
+            if campaign is not None:
+                campaigns.check_id(campaign, "campaign")
         except (CleargifError, InvalidRecipient) as exc:
             return json_error(str(exc), 400)
-        added += campaigns.suppress(col.identity, list_id, recipient, item.get("campaign"),
-                                    now)
+        entries.append((list_id, recipient, campaign))
+    # Every entry was checked first: a bad one leaves nothing half-written.
+    added = campaigns.suppress_many(col.identity, entries, int(clock.now()))
     return jsonify(added=added)

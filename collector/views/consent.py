@@ -71,7 +71,7 @@ def consent() -> Response:
             purposes, override, lang, source = parse_request(json_body(MAX_BODY))
     except ValueError as exc:
         return add_cors(json_error(str(exc), 400), s, request)
-    source = infer_source(purposes, source, via_api=False)
+    source = infer_source(purposes, source, via_api=_is_api())
     resp = _record(col, purposes, override, lang, source)
     target = request.form.get("return_to") if request.form else None
     if target and resp.status_code == 200 and _same_site_target(target):

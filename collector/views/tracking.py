@@ -17,10 +17,10 @@ from ..web import add_cors, apply_plan, gif_response, json_body, json_error, pre
 bp = Blueprint("tracking", __name__)
 
 MAX_BODY = 8 * 1024
-PIXEL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]
+PIXEL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
-@bp.route("/t.gif", methods=PIXEL_METHODS)
+@bp.route("/t.gif", methods=PIXEL_METHODS, provide_automatic_options=False)
 def pixel() -> Response:
     """The page-view pixel: always the GIF; only ``GET`` counts."""
     col = ext()
