@@ -25,8 +25,8 @@ MAX_ID = 128
 
 def check_id(value: str, what: str) -> str:
     """A campaign or list id: 1 to 128 printable characters."""
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID or any(
-            ord(c) < 32 for c in value):
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID or \
+            not value.isprintable():
         raise CleargifError(f"The {what} must be 1 to {MAX_ID} printable characters.")
     return value
 
@@ -88,14 +88,36 @@ def is_suppressed(identity: IdentityStore, list_id: str, recipient: str) -> bool
                                "(?, ?) LIMIT 1", (recipient, list_id, ALL_MAIL)))
 
 
-def suppressions_since(identity: IdentityStore, since: int | None,
-                       limit: int = 10_000) -> list[dict[str, Any]]:
-    """Suppression entries created at or after ``since``, oldest first."""
+PAGE = 1000
+
+
+def suppressions_since(identity: IdentityStore, since: int | None, after: str | None = None,
+                       limit: int = PAGE) -> tuple[list[dict[str, Any]], str | None]:
+    """Suppression entries created at or after ``since``, oldest first, one page at a time:
+    ``(entries, next)`` where ``next`` is the cursor of the following page, or None.
+
+    :raises CleargifError: ``after`` is not a cursor this function gave.
+    """
+    where, params = "created_at >= ?", [since or 0]
+    if after:
+        try:
+            at, _, row = after.partition("-")
+            cursor = (int(at), int(row))
+        except ValueError:
+            raise CleargifError("after must be the 'next' cursor of the previous page.") \
+                from None
+        where += " AND (created_at > ? OR (created_at = ? AND rowid > ?))"
+        params += [cursor[0], cursor[0], cursor[1]]
     rows = identity.query(
-        "SELECT list, recipient, campaign, created_at FROM suppressions WHERE created_at >= ? "
-        "ORDER BY created_at, list, recipient LIMIT ?", (since or 0, limit))
-    return [{"list": lst, "recipient": rec, "campaign": camp, "all_mail": lst == ALL_MAIL,
-             "created_at": _iso(ts)} for lst, rec, camp, ts in rows]
+        f"SELECT rowid, list, recipient, campaign, created_at FROM suppressions WHERE {where} "
+        "ORDER BY created_at, rowid LIMIT ?", (*params, limit + 1))
+    entries = [{"list": lst, "recipient": rec, "campaign": camp, "all_mail": lst == ALL_MAIL,
+                "created_at": _iso(ts)} for _, lst, rec, camp, ts in rows[:limit]]
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = f"{last[4]}-{last[0]}"
+    return entries, nxt
 
 
 def unsubscribes_of(identity: IdentityStore, campaign: str) -> int:

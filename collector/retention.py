@@ -25,6 +25,7 @@ Every function takes ``dry_run``: it then counts what would go and changes nothi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -46,6 +47,8 @@ DAY = 86400
 
 #: ``progress(class, done, total)``, called as work advances (for a progress bar).
 Progress = Callable[[str, int, int], None]
+
+log = logging.getLogger("cleargif")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,9 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
         # Events stamped before the cutoff but stored after the walk began (hits are
         # stamped with the present, so only an import could do that).
         count += events.delete_events("ts < ?", (cutoff,), batch)
+        # Sends go with the opens and clicks they are the denominator of, so an old
+        # campaign's report never shows sends against opens that are gone.
+        events.execute("DELETE FROM campaign_sends WHERE recorded_at < ?", (cutoff,))
     (oldest,), = events.query("SELECT MIN(ts) FROM events WHERE ts >= ?", (cutoff,))
     verb = "would roll up" if dry_run else "rolled up"
     return Report("events", int(count), _iso(oldest, tz), days, dry_run,
@@ -272,7 +278,7 @@ def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = 
     common: dict[str, Any] = {"now": now, "tz": tz, "dry_run": dry_run}
     try:
         rollups_from = _today(now, tz) - timedelta(days=days["rollups"])
-        return [
+        reports = [
             purge_events(events, days=days["events"], rollups_from=rollups_from,
                          progress=progress, **common),
             purge_rollups(events, days=days["rollups"], events_days=days["events"],
@@ -284,6 +290,14 @@ def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = 
                            remember_days=config["REMEMBER_DAYS"], **common),
             purge_audit(identity, days=days["audit"], progress=progress, **common),
         ]
+        if not dry_run:
+            # Deleted and tombstoned rows are zeroed in the files (secure_delete), but
+            # their old pages linger in the WAL until a checkpoint: end it now.
+            for store in (events, identity):
+                if not store.wal_truncate():
+                    log.warning("%s: readers kept the WAL busy; the next checkpoint "
+                                "finishes the purge", getattr(store, "path", "a store"))
+        return reports
     finally:
         if own:
             events.close()

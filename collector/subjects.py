@@ -151,9 +151,10 @@ def parse_subject(kind: str, value: str) -> Subject:
                                f"({where}).")
         return Subject(kind, value)
     limit = MAX_ACCOUNT if kind == "account" else MAX_RECIPIENT
-    if len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise SubjectError(f"A {kind} id is 1 to {limit} characters without control "
-                           "characters.")
+    if len(value) > limit or not value.isprintable():
+        # isprintable() also refuses the lone surrogates Python makes of bytes that are not
+        # UTF-8 (a command-line argument), which no store could write.
+        raise SubjectError(f"A {kind} id is 1 to {limit} printable characters (UTF-8).")
     return Subject(kind, value)
 
 

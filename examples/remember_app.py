@@ -20,6 +20,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -251,9 +252,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         }
 
     def safe_next(target: str | None) -> str:
-        # Only paths of this site: never an open redirect.
-        if target and target.startswith("/") and not target.startswith("//") \
-                and "\\" not in target:
+        # Only paths of this site: never an open redirect. Browsers drop tabs and line
+        # breaks from URLs ("/\t/evil" is "//evil"), so any control character is refused.
+        if not target or any(ord(c) < 32 or c == "\x7f" for c in target):
+            return url_for("index")
+        parts = urlsplit(target)
+        if target.startswith("/") and not target.startswith("//") and "\\" not in target \
+                and not parts.scheme and not parts.netloc:
             return target
         return url_for("index")
 

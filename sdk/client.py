@@ -111,14 +111,21 @@ class AdminClient:
         query: dict[str, Any] = {}
         if since is not None:
             query["since"] = _iso(since) if isinstance(since, datetime) else since
-        answer = _as_object(self._request("GET", "/api/v1/suppressions", query=query))
-        entries = answer.get("suppressions")
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise CleargifError(
-                "The collector's suppression answer has no list of entries; check that"
-                " base_url points at a cleargif collector of a matching version."
-            )
-        return entries
+        out: list[dict[str, Any]] = []
+        while True:
+            # The list comes in pages; a missed page would mail someone who unsubscribed.
+            answer = _as_object(self._request("GET", "/api/v1/suppressions", query=query))
+            entries = answer.get("suppressions")
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise CleargifError(
+                    "The collector's suppression answer has no list of entries; check that"
+                    " base_url points at a cleargif collector of a matching version."
+                )
+            out.extend(entries)
+            cursor = answer.get("next")
+            if not cursor:
+                return out
+            query["after"] = cursor
 
     def campaign_report(self, campaign: str) -> dict[str, Any]:
         """Return the report of one campaign: ``GET /api/v1/campaigns/<campaign>``."""

@@ -36,6 +36,7 @@ from datetime import datetime
 from email.contentmanager import raw_data_manager
 from email.message import EmailMessage, MIMEPart
 from email.policy import Policy
+from html.entities import html5 as html5_entities
 from html.parser import HTMLParser
 from typing import Final, Literal
 from urllib.parse import urlsplit
@@ -72,6 +73,30 @@ _ATTRIBUTE: Final = re.compile(
 _MAILTO_FORBIDDEN: Final = re.compile(r"[\s<>,\"\x00-\x1f\x7f]")
 
 _Edits = list[tuple[int, int, str]]
+
+
+_REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
+
+
+def unescape_attribute(value: str) -> str:
+    """Decode character references in an attribute value as browsers do.
+
+    Unlike :func:`html.unescape`, a named reference without ``;`` followed by ``=`` or a
+    letter or digit stays as written: ``?a=1&copy=2&region=eu`` is a URL, not ``©=2``
+    and ``®ion=eu`` (HTML's "character reference in attribute" rule).
+    """
+
+    def decode(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text.startswith("&#") or text.endswith(";"):
+            return html_lib.unescape(text)
+        name = text[1:]
+        following = value[match.end():match.end() + 1]
+        if name in html5_entities and following != "=":
+            return html5_entities[name]
+        return text
+
+    return _REFERENCE.sub(decode, value)
 
 
 class Mailer:
@@ -336,12 +361,25 @@ class Mailer:
         headers = self.unsubscribe_headers(
             campaign, list, recipient=recipient, mailto=mailto, sent_at=sent
         )
+        # Every part is worked out before any is changed: a bad one leaves the message as
+        # it was.
+        work = []
         for part in _html_parts(message):
             charset = part.get_content_charset() or "utf-8"
-            source = part.get_content(content_manager=raw_data_manager)
-            changed = self.instrument(
-                source, campaign, list, mode=mode, recipient=recipient, sent_at=sent
-            )
+            try:
+                "".encode(charset)
+                source = part.get_content(content_manager=raw_data_manager)
+                changed = self.instrument(
+                    source, campaign, list, mode=mode, recipient=recipient, sent_at=sent
+                )
+                changed.encode(charset)
+            except (LookupError, UnicodeError):
+                raise ValueError(
+                    f"An HTML part declares the charset {charset!r}, which is unknown or "
+                    "does not match its bytes; fix the part's Content-Type before preparing."
+                ) from None
+            work.append((part, changed, charset))
+        for part, changed, charset in work:
             _replace_html(part, changed, charset)
         for name, value in headers.items():
             del message[name]
@@ -509,13 +547,17 @@ def _read_link(start: int, raw: str, attrs: list[tuple[str, str | None]]) -> _Li
             value = raw_value
             if value[:1] in ("'", '"') and value[:1] == value[-1:] and len(value) >= 2:
                 value = value[1:-1]
-            found.append((attr_name.lower(), html_lib.unescape(value), match.span(3)))
+            found.append((attr_name.lower(), value, match.span(3)))
         else:
             found.append((attr_name.lower(), None, None))
         position = match.end()
+    # The parser decodes attributes like text; compare on that reading, but keep the raw
+    # value so that it can be decoded by the attribute rule below.
     parsed = [(attr_name, value or None) for attr_name, value in attrs]
-    if [(attr_name, value or None) for attr_name, value, _ in found] != parsed:
+    if [(attr_name, html_lib.unescape(value) if value else None)
+            for attr_name, value, _ in found] != parsed:
         return None
+    found = [(n, unescape_attribute(v) if v is not None else None, sp) for n, v, sp in found]
 
     def first(wanted: str) -> tuple[str | None, tuple[int, int] | None, bool]:
         for attr_name, value, span in found:

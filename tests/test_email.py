@@ -349,6 +349,29 @@ def test_sdk_client_against_collector(app: Any, client: Any) -> None:
         assert api.record_sends("c9", 40, list="news")["sends"] == 40
         assert api.campaign_report("c9")["sends"] == 40
         assert api.suppressions(since="2020-01-01") == []
+        # A bulk import shares one created_at; pages still reach every entry.
+        identity = app.extensions["cleargif"].identity
+        campaigns.suppress_many(identity, [("news", f"r{i:04d}", None) for i in range(25)],
+                                1_800_000_000)
+        campaigns.suppress(identity, "news", "zz-late", None, 1_800_000_000)
+        import collector.campaigns
+
+        collector.campaigns.PAGE = 10
+        try:
+            got = api.suppressions(since="2020-01-01")
+        finally:
+            collector.campaigns.PAGE = 1000
+        assert len(got) == 26 and got[-1]["recipient"] == "zz-late"
+        assert len({g["recipient"] for g in got}) == 26
+        r = client.get("/api/v1/suppressions?after=garbage",
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 400
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("campaign", ["c\udcff", "c\x00", " "])
+def test_campaign_ids_refused_with_one_line(app: Any, campaign: str) -> None:
+    out = app.test_cli_runner().invoke(args=["campaign", "report", campaign])
+    assert out.exit_code == 2 and "campaign" in out.stderr and "Traceback" not in out.output

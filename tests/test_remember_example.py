@@ -507,3 +507,14 @@ def test_glue_configuration_errors_name_the_key(tmp_path: Path, config: dict[str
     with app.test_request_context(), pytest.raises(ConfigError) as info:
         remember.store  # noqa: B018  # building the store validates the configuration
     assert info.value.key == key
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example",
+                                    "/\\evil.example", "https://evil.example/",
+                                    "javascript:alert(1)"])
+def test_login_never_redirects_off_site(example: Flask, target: str) -> None:
+    client = example.test_client()
+    data = {"csrf": csrf(client), "username": "alice", "password": PASSWORD}
+    r = client.post("/login", query_string={"next": target}, data=data)
+    assert r.status_code in (302, 303)
+    assert r.headers["Location"] == "/", r.headers["Location"]

@@ -6,6 +6,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -395,3 +396,24 @@ def test_progress_bars_skip_classes_with_nothing_to_do(capsys: Any) -> None:
     bars.close()
     err = capsys.readouterr().err
     assert "events" in err and "audit" in err and "rollups" not in err
+
+
+def test_purged_ids_leave_the_files_while_the_stores_stay_open(world: World) -> None:
+    """A live server keeps its connections: the purge itself must push old pages out of
+    the WAL, or tombstoned subject ids linger on disk."""
+    app = world.app
+    col = app.extensions["cleargif"]
+    marks = ",".join("?" * len(world.receipts_gone))
+    gone_subjects = [s for (s,) in col.identity.query(
+        f"SELECT subject_id FROM receipts WHERE receipt_id IN ({marks})",
+        tuple(world.receipts_gone))]
+    assert gone_subjects
+    col.events.execute("INSERT INTO campaign_sends (campaign, list, count, recorded_at) "
+                       "VALUES ('old', 'news', 10, ?), ('new', 'news', 10, ?)",
+                       (NOW - 400 * DAY, NOW - DAY))
+    retention.purge(app, NOW)
+    data = Path(app.config["DATA_DIR"])
+    blob = b"".join(p.read_bytes() for p in data.iterdir() if p.is_file())
+    for subject in gone_subjects:
+        assert subject.encode() not in blob
+    assert col.events.query("SELECT campaign FROM campaign_sends") == [("new",)]

@@ -693,3 +693,39 @@ def test_module_doc_lists_the_headers_dkim_must_sign() -> None:
         "RFC 8058",
     ):
         assert header in doc
+
+
+@pytest.mark.parametrize(("href", "target"), [
+    ("https://x.example/?a=1&region=eu&copy=2&notify=1&param=3",
+     "https://x.example/?a=1&region=eu&copy=2&notify=1&param=3"),
+    ("https://x.example/?currency=eur&section=2&times=3&degree=4",
+     "https://x.example/?currency=eur&section=2&times=3&degree=4"),
+    ("https://x.example/?a=1&amp;b=2", "https://x.example/?a=1&b=2"),
+    ("https://x.example/?q=&#x41;&#66;", "https://x.example/?q=AB"),
+])
+def test_query_parameters_are_not_read_as_entities(href: str, target: str) -> None:
+    """Browsers leave `&copy=` in an attribute alone; so must the signed target."""
+    from sdk import TokenCodec
+
+    mailer = Mailer("https://stats.example.com", ["k" * 32])
+    out = mailer.instrument(f'<html><body><a href="{href}">x</a></body></html>', "c", "l")
+    token = out.split("/c/")[1].split('"')[0]
+    assert TokenCodec(["k" * 32]).load_click(token).target == target
+
+
+@pytest.mark.parametrize(("charset", "payload"), [("us-ascii", "caf\u00e9".encode("latin-1")),
+                                                  ("unknown-8bit", b"caf\xe9")])
+def test_prepare_refuses_a_mislabelled_charset(charset: str, payload: bytes) -> None:
+    from email import message_from_bytes
+    from email.policy import default
+
+    raw = (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: text/html; charset=" + charset.encode() +
+           b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n<html><body>" + payload +
+           b" <a href=\"https://x.example/\">x</a></body></html>\r\n")
+    msg = message_from_bytes(raw, policy=default)
+    before = msg.as_bytes()
+    mailer = Mailer("https://stats.example.com", ["k" * 32])
+    with pytest.raises(ValueError, match="charset"):
+        mailer.prepare(msg, "c", "l", recipient="r1")  # type: ignore[arg-type]
+    assert msg.as_bytes() == before

@@ -123,16 +123,20 @@ def campaign_report(campaign: str) -> Response:
 @bp.get("/suppressions")
 @require("sender")
 def suppressions() -> Response:
-    """Suppression entries since ``since`` (ISO-8601): recipients not to mail again."""
+    """Suppression entries since ``since`` (ISO-8601): recipients not to mail again, in
+    pages of 1000; ``next`` is the ``after`` cursor of the following page."""
     col = ext()
     try:
         since = campaigns.parse_since(request.args.get("since"))
     except CleargifError as exc:
         return json_error(str(exc), 400)
-    entries = campaigns.suppressions_since(col.identity, since)
-    audit.log_access(audit.SUPPRESSIONS_READ,
-                     detail={"count": len(entries), "since": request.args.get("since")})
-    return jsonify(suppressions=entries, count=len(entries))
+    try:
+        entries, nxt = campaigns.suppressions_since(col.identity, since,
+                                                    request.args.get("after"), campaigns.PAGE)
+    except CleargifError as exc:
+        return json_error(str(exc), 400)
+    audit.log_access(audit.SUPPRESSIONS_READ, detail={"count": len(entries), "since": since})
+    return jsonify(suppressions=entries, count=len(entries), next=nxt)
 
 
 @bp.post("/suppressions")

@@ -370,7 +370,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     return post(p, 'api');
   }
 
-  signals();
+  guard(signals)();
   Promise.all([
     call('GET', 'consent'),
     call('GET', 'consent/config?lang=' + encodeURIComponent(lang)),
