@@ -292,16 +292,9 @@ class RememberStore:
         """One ``BEGIN IMMEDIATE`` transaction: the write lock is taken before the first
         read, so two processes recalling the same token are serialised instead of one
         failing with SQLITE_BUSY when it upgrades its read lock."""
-        conn = self._conn()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._db.transaction() as conn:
                 yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise StorageError(f"The identity database {self.path} could not be written: "
                                f"{exc}.") from exc
