@@ -460,6 +460,10 @@ class _Scan(HTMLParser):
     the characters they mean to and everything else stays byte for byte.
     """
 
+    # What a <textarea> or <title> holds is text, not markup, even when it looks like a link.
+    # (typeshed marks the attribute Final; the stdlib reads it per instance.)
+    CDATA_CONTENT_ELEMENTS = (*HTMLParser.CDATA_CONTENT_ELEMENTS, "textarea", "title")  # type: ignore[misc]
+
     def __init__(self, source: str) -> None:
         super().__init__(convert_charrefs=True)
         self.source = source

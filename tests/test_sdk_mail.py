@@ -729,3 +729,12 @@ def test_prepare_refuses_a_mislabelled_charset(charset: str, payload: bytes) -> 
     with pytest.raises(ValueError, match="charset"):
         mailer.prepare(msg, "c", "l", recipient="r1")  # type: ignore[arg-type]
     assert msg.as_bytes() == before
+
+
+def test_text_that_looks_like_a_link_is_left_alone() -> None:
+    html = ('<html><head><title><a href="https://t.example/">t</a></title></head><body>'
+            '<textarea><a href="https://x.example/">x</a></textarea>'
+            '<a href="https://y.example/">y</a></body></html>')
+    out = Mailer("https://stats.example.com", ["k" * 32]).instrument(html, "c", "l")
+    assert out.count("/c/") == 1
+    assert 'href="https://t.example/"' in out and 'href="https://x.example/"' in out
