@@ -23,7 +23,7 @@ from typing import IO, Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import ApiError, CleargifError, ConfigError
-from .tokens import _target_problem
+from .tokens import check_base_url
 
 #: Sent as ``User-Agent``, so the collector's logs and audit trail can tell the SDK apart.
 USER_AGENT: Final = "cleargif-sdk"
@@ -191,23 +191,15 @@ class AdminClient:
 
 
 def _check_base_url(base_url: str) -> str:
-    def refuse(problem: str) -> ConfigError:
-        return ConfigError(
+    url = check_base_url(base_url)
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        raise ConfigError(
             "base_url",
-            f"The collector base URL {problem}; give it as https://stats.example.com.",
+            "The collector base URL uses plain http, which would send the API token in"
+            " clear; use https, such as https://stats.example.com.",
         )
-
-    if not isinstance(base_url, str) or not base_url:
-        raise refuse("is empty")
-    if "?" in base_url or "#" in base_url:
-        raise refuse("must not have a query or fragment")
-    problem = _target_problem(base_url)
-    if problem:
-        raise refuse(problem)
-    parts = urlsplit(base_url)
-    if parts.scheme.lower() == "http" and not _is_loopback(parts.hostname or ""):
-        raise refuse("uses plain http, which would send the API token in clear; use https")
-    return base_url.rstrip("/")
+    return url
 
 
 def _is_loopback(host: str) -> bool:

@@ -39,11 +39,10 @@ from email.policy import Policy
 from html.entities import html5 as html5_entities
 from html.parser import HTMLParser
 from typing import Final, Literal
-from urllib.parse import urlsplit
 
 from .errors import ConfigError, InvalidRecipient
 from .pseudonym import MIN_KEY_LENGTH, check_recipient, pseudonym
-from .tokens import TokenCodec, _target_problem
+from .tokens import TokenCodec, _target_problem, check_base_url
 
 #: Tracking level of a mail: see the module documentation.
 TrackingMode = Literal["aggregate", "individual", "none"]
@@ -122,7 +121,7 @@ class Mailer:
         *,
         pseudonym_key: str | None = None,
     ) -> None:
-        self.base_url = _check_base_url(base_url)
+        self.base_url = check_base_url(base_url)
         self._codec = TokenCodec(token_keys)
         if pseudonym_key is not None:
             key = pseudonym_key.encode("utf-8")
@@ -664,24 +663,6 @@ def _replace_html(part: MIMEPart, html: str, charset: str) -> None:
 def _check_mode(mode: str) -> None:
     if mode not in _MODES:
         raise ValueError(f"The tracking mode must be one of {', '.join(_MODES)}, not {mode!r}.")
-
-
-def _check_base_url(base_url: str) -> str:
-    def refuse(problem: str) -> ConfigError:
-        return ConfigError(
-            "base_url",
-            f"The collector base URL {problem}; give the public URL the collector is served"
-            " at, such as https://stats.example.com.",
-        )
-
-    if not isinstance(base_url, str) or not base_url:
-        raise refuse("is empty")
-    if "?" in base_url or "#" in base_url:
-        raise refuse("must not have a query or fragment")
-    problem = _target_problem(base_url)
-    if problem:
-        raise refuse(problem)
-    return f"{urlsplit(base_url).scheme.lower()}:{base_url.split(':', 1)[1].rstrip('/')}"
 
 
 def _mailto_uri(mailto: str) -> str:

@@ -87,6 +87,30 @@ def check_target(url: str) -> str:
     return url
 
 
+def check_base_url(base_url: str) -> str:
+    """Return the collector's public base URL, without a trailing slash.
+
+    It is an absolute http(s) URL with a host and no query or fragment, like
+    ``https://stats.example.com`` (a path prefix is kept); the scheme is lower-cased.
+
+    :raises ConfigError: keyed ``base_url``, with a sentence saying what is wrong.
+    """
+    problem = None
+    if not isinstance(base_url, str) or not base_url:
+        problem = "is empty"
+    elif "?" in base_url or "#" in base_url:
+        problem = "must not have a query or fragment"
+    else:
+        problem = _target_problem(base_url)
+    if problem:
+        raise ConfigError(
+            "base_url",
+            f"The collector base URL {problem}; give the public URL the collector is served"
+            " at, such as https://stats.example.com.",
+        )
+    return f"{urlsplit(base_url).scheme.lower()}:{base_url.split(':', 1)[1].rstrip('/')}"
+
+
 @dataclass(frozen=True)
 class OpenToken:
     """An email open: the payload of ``/o/<token>.gif``.
