@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from collector import create_app
+from collector.records import empty_record
 
 SECRET = "test-secret-key-0123456789abcdef"
 TOKEN = "test-token-key-0123456789abcdef"
@@ -79,3 +80,40 @@ def set_cookies(response: Any) -> dict[str, list[dict[str, Any]]]:
 def events(app: Flask) -> list[dict[str, Any]]:
     """Every stored event."""
     return list(app.extensions["cleargif"].events.iter_events())
+
+
+class Clock:
+    """A clock the tests move by hand (seconds since the epoch)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A :class:`Clock` at a fixed moment in November 2023."""
+    return Clock()
+
+
+def pageview(ts: int, session: str | None = None, visitor: str | None = None,
+             **fields: Any) -> dict[str, Any]:
+    """A stored page-view record with sensible defaults; ``fields`` override them."""
+    r = empty_record()
+    r.update(ts=ts, kind="pageview", name="pageview", site="www.example.com", path="/",
+             browser="Firefox", os="Linux", device="desktop", lang="en", revision=1,
+             purposes="", session_id=session, visitor_id=visitor)
+    r.update(fields)
+    return r
+
+
+def seed(app: Flask, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` to the app's event store as the hit path would."""
+    store = app.extensions["cleargif"].events
+    for r in rows:
+        store.add_event(r)

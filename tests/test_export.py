@@ -12,25 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collector.aggregate import DIMENSIONS, OTHER, Aggregator, Query, QueryError, parse_dimensions
-from collector.records import empty_record
+from tests.conftest import pageview, seed
 
 DAY1 = int(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("UTC")).timestamp())
 
 
 def record(ts: int = DAY1, session: str | None = None, visitor: str | None = None,
            **fields: Any) -> dict[str, Any]:
-    r = empty_record()
-    r.update(ts=ts, kind="pageview", name="pageview", site="www.example.com", path="/",
-             browser="Firefox", os="Linux", device="desktop", lang="en", revision=1,
-             purposes="", session_id=session, visitor_id=visitor)
-    r.update(fields)
-    return r
-
-
-def seed(app: Any, rows: list[dict[str, Any]]) -> None:
-    store = app.extensions["cleargif"].events
-    for r in rows:
-        store.add_event(r)
+    return pageview(ts, session, visitor, **fields)
 
 
 def big_site() -> list[dict[str, Any]]:

@@ -17,27 +17,10 @@ from sdk import sqlite as sqlite_module
 from sdk.errors import ConfigError
 from sdk.remember import MAX_COOKIE_CHARS, Recall, RememberStore
 from sdk.sqlite import BUSY_TIMEOUT_MS
+from tests.conftest import Clock
 
 DAY = 86400
 KEYS = ["an-old-key-still-verifying-0001", "the-newest-key-signs-000000002"]
-
-
-class Clock:
-    """A clock the tests move by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -22,26 +22,11 @@ from examples.remember_app import THEFT_NOTICE, create_app
 from sdk.errors import ConfigError, StorageError
 from sdk.flask_remember import Remember
 from sdk.remember import COOKIE_NAME, RememberStore
+from tests.conftest import Clock
 
 DAY = 86400
 KEYS = ["example-old-key-000000000000001", "example-new-key-000000000000002"]
 PASSWORD = "wonderland-demo"
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 # Not named ``app``: pytest-flask would push one request context for the whole test, and

@@ -11,7 +11,6 @@ import pytest
 
 from collector import reports
 from collector.aggregate import Query
-from collector.records import empty_record
 from collector.rollups import (
     ROLLED_UP_NOTE,
     day_bounds,
@@ -21,7 +20,8 @@ from collector.rollups import (
     roll_up_day,
     rolled_up_days,
 )
-from tests.conftest import make_config
+from tests.conftest import make_config, seed
+from tests.conftest import pageview as record
 
 TZ = ZoneInfo("Europe/Berlin")
 PATHS = ("/", "/a", "/blog/post", "/shop")
@@ -32,17 +32,6 @@ UTMS = ((None, None, None), ("mail", "email", "spring"))
 BY_COMBOS = ("", "day", "path", "day,path", "browser,os,device", "referrer_host,lang",
              "utm_source,utm_medium,utm_campaign", "day,device,utm_campaign",
              "day,path,referrer_host,browser,os,device,lang,utm_source,utm_medium,utm_campaign")
-
-
-def record(ts: int, session: str | None = None, visitor: str | None = None,
-           **fields: Any) -> dict[str, Any]:
-    """A stored page-view record with sensible defaults."""
-    r = empty_record()
-    r.update(ts=ts, kind="pageview", name="pageview", site="www.example.com", path="/",
-             browser="Firefox", os="Linux", device="desktop", lang="en", revision=1,
-             purposes="", session_id=session, visitor_id=visitor)
-    r.update(fields)
-    return r
 
 
 def day_records(day: date, rng: random.Random, n: int = 12) -> list[dict[str, Any]]:
@@ -68,12 +57,6 @@ def day_records(day: date, rng: random.Random, n: int = 12) -> list[dict[str, An
         rows.append(record(start + 3600, kind="open", name="open", site=None, path=None,
                            campaign="spring", list="news", agent="human"))
     return rows
-
-
-def seed(app: Any, rows: list[dict[str, Any]]) -> None:
-    store = app.extensions["cleargif"].events
-    for r in rows:
-        store.add_event(r)
 
 
 def store_of(app: Any) -> Any:
