@@ -8,6 +8,7 @@ distinct counts: the id sets of folded cells are merged, not their sizes summed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,6 +31,9 @@ NOTES = (
 )
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
 class QueryError(ValueError):
     """A bad export parameter; the message says how to fix it."""
 
@@ -39,6 +43,9 @@ def parse_day(text: str | None, name: str) -> date:
     if not text:
         raise QueryError(f"--{name} is required, as a date such as 2026-01-31.")
     try:
+        # fromisoformat alone would also take 20260131 and week dates like 2026-W05-6.
+        if not _DAY.fullmatch(text.strip()):
+            raise ValueError(text)
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise QueryError(f"--{name} {text[:40]!r} is not a date; use YYYY-MM-DD, such as "

@@ -322,4 +322,19 @@ def main(argv: list[str] | None = None) -> None:
     # The app is already built from cleargif's own configuration: Flask's --app, --env-file
     # and --debug options would only mislead.
     group.params = [p for p in group.params if p.name not in ("app", "env_file", "debug")]
-    group.main(args=argv, prog_name="cleargif")
+    try:
+        code = group.main(args=argv, prog_name="cleargif", standalone_mode=False)
+    except click.UsageError as exc:
+        # Click's own form is three lines (usage, a hint, the error); keep to one.
+        command = exc.ctx.command_path if exc.ctx is not None else "cleargif"
+        message = exc.format_message()
+        joint = " " if message.endswith((".", "?")) else ". "
+        click.echo(f"Error: {message}{joint}See `{command} --help`.", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -7,6 +7,7 @@ validated values from ``app.config`` at request time.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import os
@@ -117,7 +118,15 @@ def _read_toml(path: str) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("CLEARGIF_CONFIG", f"CLEARGIF_CONFIG file {path!r} is not valid "
                           f"TOML ({exc}); fix the file.") from None
-    return {str(k).upper(): v for k, v in data.items()}
+    known = {*DEFAULTS, *(f"RETENTION_DAYS_{cls}" for cls in RETENTION_DEFAULTS)}
+    values = {str(k).upper(): v for k, v in data.items()}
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md."
+            raise ConfigError(key, f"CLEARGIF_CONFIG file {path!r} sets {key}, which is not a "
+                              f"cleargif setting; {hint}")
+    return values
 
 
 def _env_value(value: str) -> Any:
@@ -257,30 +266,41 @@ def _keys(raw: Mapping[str, Any], key: str) -> list[str] | None:
 
 def _origin(value: Any) -> str:
     text = str(value).strip().rstrip("/")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unbalanced "[" in the host
+        raise _fail("ALLOWED_ORIGINS", "must hold origins of the form https://host[:port] "
+                    "with a valid host and port", value) from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or \
             parts.query or parts.fragment or parts.username:
         raise _fail("ALLOWED_ORIGINS", "must hold origins of the form https://host[:port] "
                     "with no path", value)
     default = 443 if parts.scheme == "https" else 80
-    port = parts.port or default
-    host = parts.hostname.lower()
+    try:
+        port = parts.port or default
+        host = parts.hostname.lower()
+    except ValueError:  # a port out of range
+        raise _fail("ALLOWED_ORIGINS", "must hold origins of the form https://host[:port] "
+                    "with a valid host and port", value) from None
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port != default else "")
 
 
 def _site(value: Any) -> str:
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else ""
     if "://" in text:
-        text = urlsplit(text).hostname or ""
+        try:
+            text = urlsplit(text).hostname or ""
+        except ValueError:  # an unbalanced "[" in the host
+            text = ""
     if not text or "/" in text or " " in text:
         raise _fail("SITES", "must hold host names such as www.example.com", value)
     return text
 
 
 def _domain(value: Any) -> str:
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else ""
     if not text or "/" in text or ":" in text or " " in text:
         raise _fail("COOKIE_DOMAIN", "must be a domain such as example.com", value)
     return text

@@ -203,12 +203,19 @@ def parse_request(body: Any) -> tuple[dict[str, bool], bool, str | None, str | N
     return out, override, lang, source
 
 
-def infer_source(purposes: Mapping[str, bool], given: str | None, via_api: bool) -> str:
-    """The receipt's source: as given, else inferred from the shape of the choice."""
+def infer_source(purposes: Mapping[str, bool], given: str | None, via_api: bool,
+                 gpc_override: bool = False) -> str:
+    """The receipt's source: as given, else inferred from the request and the choice.
+
+    Only the dialog's own marketing toggle sends ``gpc_override``, so a browser request
+    carrying it came from a dialog, whatever the shape of the choice.
+    """
     if given:
         return given
     if via_api:
         return "api"
+    if gpc_override:
+        return "dialog"
     if purposes and all(purposes.get(p) is True for p in OPTIONAL_PURPOSES):
         return "banner-accept-all"
     if not any(purposes.values()):

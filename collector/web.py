@@ -102,8 +102,8 @@ def cross_site_refusal(s: Settings, req: Request) -> str | None:
 def json_body(max_bytes: int) -> Any:
     """The request body parsed as JSON whatever its Content-Type.
 
-    :raises ValueError: with a sentence, for an empty, oversized, non-UTF-8 or non-JSON
-        body.
+    :raises ValueError: with a sentence, for an empty, oversized, non-UTF-8, non-JSON,
+        too deeply nested or surrogate-holding body.
     """
     import json
 
@@ -116,11 +116,20 @@ def json_body(max_bytes: int) -> Any:
     if not raw.strip():
         raise ValueError("The body is empty; send a JSON object.")
     try:
-        return json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError("The body is not valid UTF-8; send UTF-8 JSON.") from None
     except ValueError:
         raise ValueError("The body is not valid JSON; send a JSON object.") from None
+    except RecursionError:
+        raise ValueError("The body nests too deeply; send a flat JSON object.") from None
+    try:
+        # JSON's "\ud800" escapes decode to lone surrogates, which no store can encode.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("The body holds an unpaired surrogate escape such as \\ud800; "
+                         "send valid Unicode.") from None
+    return value
 
 
 def state_json(state: ConsentState) -> dict[str, Any]:

@@ -51,6 +51,8 @@ BAD = [
     ("RETENTION_DAYS_AUDIT", "unlimited"), ("RETENTION_DAYS_REMEMBER", 3),
     ("CONSENT_DAYS", 999_999_999), ("RETENTION_DAYS_EVENTS", 99_999_999),
     ("POLICY_REVISION", 2**40), ("K_MIN", 10**9),
+    ("ALLOWED_ORIGINS", ["https://a.example:99999"]), ("ALLOWED_ORIGINS", ["https://[::1"]),
+    ("SITES", [None]), ("SITES", ["https://[::1"]), ("COOKIE_DOMAIN", 5),
 ]
 
 
@@ -75,6 +77,16 @@ def test_missing_toml_named(tmp_path: Any) -> None:
     bad.write_text("k_min = = 3")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(environ={"CLEARGIF_CONFIG": str(bad)})
+
+
+def test_unknown_toml_keys_refused_with_a_suggestion(tmp_path: Any) -> None:
+    toml = tmp_path / "cleargif.toml"
+    toml.write_text('k_mni = 7\n')
+    with pytest.raises(ConfigError, match="did you mean K_MIN") as info:
+        load_config(environ={"CLEARGIF_CONFIG": str(toml)})
+    assert info.value.key == "K_MNI"
+    toml.write_text('retention_days_events = 30\n')
+    assert load_config(environ={"CLEARGIF_CONFIG": str(toml)})["RETENTION_DAYS_EVENTS"] == 30
 
 
 def test_same_file_for_both_stores_refused(tmp_path: Any) -> None:

@@ -393,3 +393,53 @@ def test_api_decisions_are_recorded_as_api(client: Any, app: Any) -> None:
     client.post("/consent", json={"purposes": dict.fromkeys(ALL, True)})
     [row] = app.extensions["cleargif"].identity.receipt_rows()
     assert json.loads(row.body)["source"] == "api"
+
+
+@pytest.mark.parametrize("body,content_type", [
+    (b"", "application/x-www-form-urlencoded"),
+    (b"lang=de", "application/x-www-form-urlencoded"),
+    (b"garbage", "multipart/form-data"),
+    (b"--x\r\nnot a part\r\n--x--\r\n", "multipart/form-data; boundary=x"),
+])
+def test_a_form_without_a_choice_records_nothing(client: Any, app: Any, body: bytes,
+                                                 content_type: str) -> None:
+    r = client.post("/consent", data=body, headers={"Origin": SITE,
+                                                    "Content-Type": content_type})
+    assert r.status_code == 400 and "choice" in r.json["error"]
+    assert r.headers.getlist("Set-Cookie") == []
+    assert list(app.extensions["cleargif"].identity.receipt_rows()) == []
+
+
+def test_a_form_saving_nothing_checked_is_a_refusal(client: Any) -> None:
+    r = client.post("/consent", data={"choice": "save"}, headers={"Origin": SITE})
+    assert r.status_code == 200 and not any(
+        r.json["purposes"][p] for p in ("analytics", "personalization", "marketing"))
+
+
+@pytest.mark.parametrize("purposes,override,via_api,expected", [
+    (dict.fromkeys(ALL, True), False, False, "banner-accept-all"),
+    (dict.fromkeys(ALL, True), True, False, "dialog"),  # only the dialog sends the override
+    (dict.fromkeys(ALL, False), False, False, "banner-reject-all"),
+    ({"analytics": True, "personalization": False, "marketing": False}, False, False,
+     "dialog"),
+    (dict.fromkeys(ALL, True), True, True, "api"),
+])
+def test_infer_source(purposes: dict[str, bool], override: bool, via_api: bool,
+                      expected: str) -> None:
+    assert c.infer_source(purposes, None, via_api, override) == expected
+    assert c.infer_source(purposes, "dialog", via_api, override) == "dialog"
+
+
+def test_gpc_override_without_a_source_grants_marketing(client: Any) -> None:
+    r = client.post("/consent", json={"purposes": dict.fromkeys(ALL, True),
+                                      "gpc_override": True},
+                    headers={"Origin": SITE, "Sec-GPC": "1"})
+    assert r.status_code == 200 and r.json["purposes"]["marketing"] is True
+
+
+@pytest.mark.parametrize("body", [b"[" * 1500 + b"]" * 1500,
+                                  b'{"purposes": {"analytics": true}, "lang": "\\ud800"}'])
+def test_deep_or_surrogate_consent_bodies_are_refused(client: Any, body: bytes) -> None:
+    r = client.post("/consent", data=body, headers={"Origin": SITE,
+                                                    "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json["error"].endswith(".")

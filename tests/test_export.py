@@ -142,6 +142,8 @@ def test_revision_filter(app: Any) -> None:
 @pytest.mark.parametrize("args", [
     ["--since", "2026-13-01", "--until", "2026-03-01"],
     ["--since", "yesterday", "--until", "2026-03-01"],
+    ["--since", "20260301", "--until", "2026-03-01"],
+    ["--since", "2026-W09-1", "--until", "2026-03-01"],
     ["--since", "2026-03-02", "--until", "2026-03-01"],
     ["--since", "2026-03-01", "--until", "2026-03-01", "--by", "ip"],
     ["--since", "2026-03-01", "--until", "2026-03-01", "--by", "path,path"],

@@ -264,3 +264,36 @@ def test_serve_dev_plain_http_cookies(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert "POST /consent" not in err  # no request log
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["export", "--nope"], "Error: No such option '--nope'. Did you mean '--since'? "
+                           "See `cleargif export --help`."),
+    (["nothing"], "Error: No such command 'nothing'. See `cleargif --help`."),
+    (["token", "new"], "Error: Missing option '--scope'. See `cleargif token new --help`."),
+    (["export", "--since", "2026-01-31"], "Error: Missing option '--until'. "
+                                          "See `cleargif export --help`."),
+])
+def test_usage_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str], argv: list[str],
+                                   expected: str) -> None:
+    from collector.cli import main
+
+    monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == expected
+    assert "Usage:" not in capsys.readouterr().err
+
+
+def test_help_and_success_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.cli import main
+
+    monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
+    for argv in (["--help"], ["export", "--since", "2026-01-01", "--until", "2026-01-02"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+    assert "Usage: cleargif" in capsys.readouterr().out

@@ -81,7 +81,9 @@ def test_post_beacon_any_content_type(client: Any, app: Any) -> None:
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"[1]", b'"x"', b"\xff\xfe\xfd",
-                                  b'{"p": 5}', b'{"p": {"x": 1}}', b"{" * 10000])
+                                  b'{"p": 5}', b'{"p": {"x": 1}}', b"{" * 10000,
+                                  b"[" * 1500 + b"]" * 1500, b'{"p": "/\\ud800x"}',
+                                  b'{"e": "\\udfff"}', b'{"utm_source": "\\ud800"}'])
 def test_post_beacon_bad_bodies(client: Any, app: Any, body: bytes) -> None:
     r = client.post("/t", data=body, headers={"Origin": SITE, "Content-Type": "text/plain"})
     assert 400 <= r.status_code < 500

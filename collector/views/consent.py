@@ -71,7 +71,7 @@ def consent() -> Response:
             purposes, override, lang, source = parse_request(json_body(MAX_BODY))
     except ValueError as exc:
         return add_cors(json_error(str(exc), 400), s, request)
-    source = infer_source(purposes, source, via_api=_is_api())
+    source = infer_source(purposes, source, via_api=_is_api(), gpc_override=override)
     resp = _record(col, purposes, override, lang, source)
     target = request.form.get("return_to") if request.form else None
     if target and resp.status_code == 200 and _same_site_target(target):
@@ -89,6 +89,11 @@ def _is_api() -> bool:
 def _form_choice() -> tuple[dict[str, bool], bool, str | None, str | None]:
     """A no-script form: ``choice=accept_all|reject_all`` or one checkbox per purpose."""
     form = request.form
+    if not any(name in form for name in ("choice", "gpc_override", *OPTIONAL_PURPOSES)):
+        # An empty or unreadable body (a multipart one without its boundary, say) is no
+        # decision: recording it would write a refusal nobody made.
+        raise ValueError('The form holds no choice; send "choice" (accept_all, reject_all '
+                         'or save) and, to save, one checkbox per purpose.')
     choice = form.get("choice", "")
     if choice == "accept_all":
         return {p: True for p in OPTIONAL_PURPOSES}, False, form.get("lang"), \
