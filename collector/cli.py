@@ -75,7 +75,7 @@ def keys_new(kind: str) -> None:
               help="gunicorn worker processes.")
 @click.option("--dev", is_flag=True, help="Flask's reloader, COOKIE_SECURE=false (plain http).")
 @click.option("--demo", is_flag=True, help="Serve the demo page at / (on by default on "
-              "loopback).")
+              "loopback while ALLOWED_ORIGINS is empty).")
 @with_appcontext
 @errors_as_lines
 def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
@@ -90,6 +90,7 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         gunicorn_options,
         serve_dev,
         start_daily_purge,
+        wants_demo,
     )
 
     config = current_app.config
@@ -102,7 +103,7 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     overrides: dict[str, Any] = {}
     if dev:
         overrides["COOKIE_SECURE"] = False
-    if demo or host in LOOPBACK:
+    if wants_demo(demo, host, config):
         overrides["DEMO"] = True
     if overrides.get("DEMO"):
         # The demo page is a site of its own; count it.

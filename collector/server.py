@@ -43,6 +43,18 @@ class CollectorServer(BaseApplication):
         return create_app(self.overrides)
 
 
+def wants_demo(flag: bool, host: str, config: Mapping[str, Any]) -> bool:
+    """Whether ``cleargif serve`` shows the demo page at ``/``.
+
+    Asked for (``--demo`` or ``DEMO``), or a first run on loopback: no site configured
+    yet (``ALLOWED_ORIGINS`` empty). A collector on loopback behind a reverse proxy,
+    with its sites configured, serves no demo unless asked.
+    """
+    if flag or config.get("DEMO"):
+        return True
+    return host in LOOPBACK and not config.get("ALLOWED_ORIGINS")
+
+
 def address_problem(host: str, port: int) -> str | None:
     """Why the collector cannot listen on ``host:port``, as a sentence, or None."""
     try:

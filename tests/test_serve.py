@@ -297,3 +297,17 @@ def test_help_and_success_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             main(argv)
         assert info.value.code == 0
     assert "Usage: cleargif" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("flag", "host", "config", "expected"), [
+    (False, "127.0.0.1", {"ALLOWED_ORIGINS": []}, True),  # a newcomer's first run
+    (False, "::1", {"ALLOWED_ORIGINS": []}, True),
+    (False, "127.0.0.1", {"ALLOWED_ORIGINS": ["https://www.example.com"]}, False),  # proxy
+    (True, "127.0.0.1", {"ALLOWED_ORIGINS": ["https://www.example.com"]}, True),
+    (False, "0.0.0.0", {"ALLOWED_ORIGINS": []}, False),
+    (False, "0.0.0.0", {"ALLOWED_ORIGINS": [], "DEMO": True}, True),
+])
+def test_wants_demo(flag: bool, host: str, config: dict[str, Any], expected: bool) -> None:
+    from collector.server import wants_demo
+
+    assert wants_demo(flag, host, config) is expected
