@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
@@ -36,6 +37,9 @@ def _audit(action: str, subject: Subject, reason: str | None,
 # --- the receipt chain ------------------------------------------------------------------
 
 
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def tombstone_summary(tombstones: Iterable[ReceiptRow]) -> str:
     """``3 tombstones (retention: 2, erasure:child: 1)``."""
     by_reason = Counter(t.tombstone_reason or "no reason" for t in tombstones)
@@ -50,8 +54,11 @@ consent_group = AppGroup("consent", help="Proof of consent: the receipt chain.")
 
 
 @consent_group.command("verify")
+@click.option("--head", "noted_head", default=None, metavar="HASH",
+              help="The last hash an earlier verify printed: also prove that no receipt "
+              "was cut off the end of the chain since.")
 @errors_as_lines
-def consent_verify() -> None:
+def consent_verify(noted_head: str | None) -> None:
     """Walk the receipt chain and report any receipt altered, removed or inserted.
 
     Tombstones left by retention and erasure are accepted and counted by reason. Exit
@@ -59,7 +66,18 @@ def consent_verify() -> None:
     """
     from .extension import ext
 
-    problems, tombstones, count = check_chain(ext().identity.receipt_rows())
+    if noted_head is not None and not _HASH.fullmatch(noted_head.strip()):
+        fail("--head must be the 64 hexadecimal characters an earlier `cleargif consent "
+             "verify` printed after \"hash\".")
+    identity = ext().identity
+    rows = list(identity.receipt_rows())
+    problems, tombstones, count = check_chain(rows, identity.receipt_keys)
+    if noted_head is not None and noted_head.strip().lower() not in {r.hash for r in rows}:
+        # The chain cannot show rows cut off its end: only a hash noted earlier can.
+        problems.append(ChainProblem(rows[-1].seq if rows else 0, "-", "removed",
+                                     "the receipt with the noted hash is gone: receipts "
+                                     "were removed from the end of the chain (or the hash "
+                                     "was noted from another collector)"))
     stones = tombstone_summary(tombstones)
     noun = "receipt" if count == 1 else "receipts"
     if problems:
@@ -69,11 +87,10 @@ def consent_verify() -> None:
                    f"{'' if len(problems) == 1 else 's'}; {stones}", err=True)
         click.get_current_context().exit(1)
     click.echo(f"{count} {noun}, chain intact; {stones}")
-    last = ext().identity.query("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")
-    if last:
-        # The chain cannot show rows cut off its end: only a hash noted earlier can.
-        click.echo(f"Last receipt: {last[0][0]}, hash {last[0][1]}; note it to detect later "
-                   "removals at the end of the chain.", err=True)
+    if rows:
+        click.echo(f"Last receipt: {rows[-1].seq}, hash {rows[-1].hash}; note it, and a "
+                   "later `cleargif consent verify --head HASH` proves nothing was cut off "
+                   "the end.", err=True)
 
 
 def _yes_no(value: Any) -> str:
@@ -122,7 +139,7 @@ def consent_show(subject_id: str, reason: str | None) -> None:
     why = audit.check_reason(reason, subject_id=subject.id)
     identity = ext().identity
     entries = receipts_of(identity, subject.id)
-    problems, _, _ = check_chain(identity.receipt_rows())
+    problems, _, _ = check_chain(identity.receipt_rows(), identity.receipt_keys)
     _audit(audit.CONSENT_SHOW, subject, why, {"receipts": len(entries)})
     if not entries:
         click.echo(f"No receipts are held for consent subject {subject.id} (it never "

@@ -24,7 +24,7 @@ from .consent import ConsentPayload
 from .errors import ConfigError
 from .registry import Registry, build_registry
 from .scrub import PathPatterns, compile_path_patterns
-from .storage import EventStore, IdentityStore, open_events, open_identity
+from .storage import EventStore, IdentityStore, identity_for, open_events
 
 CONSENT_SALT = "cleargif.consent"
 CONSENT_CACHE_SIZE = 10_000
@@ -83,8 +83,7 @@ class Collector:
     def identity(self) -> IdentityStore:
         """The identity store; opened on first use, never by the hit paths."""
         if self._identity is None:
-            self._identity = open_identity(self.config["IDENTITY_URL"],
-                                           sync=self.config["SYNC"])
+            self._identity = identity_for(self.config)
         return self._identity
 
     @cached_property

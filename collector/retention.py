@@ -37,7 +37,7 @@ from flask import Flask
 from sdk.remember import RememberStore
 
 from . import rollups
-from .storage import EventStore, IdentityStore, open_events, open_identity
+from .storage import EventStore, IdentityStore, identity_for, open_events
 
 #: Rows per delete transaction.
 BATCH = 500
@@ -271,7 +271,7 @@ def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = 
     else:
         config = app_or_config
         events = open_events(config["EVENTS_URL"], sync=config["SYNC"])
-        identity = open_identity(config["IDENTITY_URL"], sync=config["SYNC"])
+        identity = identity_for(config)
         own = True
     tz = ZoneInfo(config["TIMEZONE"])
     days = {cls: config[f"RETENTION_DAYS_{cls.upper()}"] for cls in CLASSES}

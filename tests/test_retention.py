@@ -194,7 +194,8 @@ def test_each_class_loses_exactly_what_is_past_its_period(world: World) -> None:
     assert {i for i, r in rows.items() if r.body is None} == world.receipts_gone
     assert {i for i, r in rows.items() if r.body is not None} == world.receipts_kept
     assert {r.tombstone_reason for r in rows.values() if r.body is None} == {"retention"}
-    problems, tombstones = verify_chain(list(col.identity.receipt_rows()))
+    problems, tombstones = verify_chain(list(col.identity.receipt_rows()),
+                                        col.identity.receipt_keys)
     assert problems == [] and len(tombstones) == 2 and reports["receipts"].count == 2
     assert reports["receipts"].oldest_kept == local_day(NOW - 2000 * DAY, TZ).isoformat()
 

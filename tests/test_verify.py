@@ -13,8 +13,15 @@ from flask import Flask
 
 from collector import audit, create_app
 from collector.cli_privacy import tombstone_summary
-from collector.receipts import GENESIS, ReceiptRow, canonical, chain_hash, check_chain
-from tests.conftest import SITE
+from collector.receipts import (
+    GENESIS,
+    ReceiptKeys,
+    ReceiptRow,
+    canonical,
+    chain_hash,
+    check_chain,
+)
+from tests.conftest import SECRET, SITE
 from tests.test_subjects import with_privacy
 
 
@@ -44,6 +51,16 @@ def five_receipts(app: Flask) -> list[tuple[int, str, str]]:
 
 def verify(app: Flask) -> Any:
     return app.test_cli_runner().invoke(args=["consent", "verify"])
+
+
+KEYS = ReceiptKeys([SECRET])
+KEY_ID = KEYS.signing_id
+
+
+def keyed(prev: str, body: str) -> str:
+    """A hash as the collector makes it: forgeries made with the key itself, to show the
+    links still catch insertions."""
+    return chain_hash(KEYS.keys[KEY_ID], prev, body)
 
 
 def tamper(app: Flask, *statements: tuple[str, tuple[Any, ...]]) -> None:
@@ -135,8 +152,8 @@ def test_inserted_receipt_in_the_middle(app: Flask) -> None:
            ("UPDATE receipts SET seq = seq + 100 WHERE seq >= 3", ()),
            ("UPDATE receipts SET seq = seq - 99 WHERE seq >= 103", ()),
            ("INSERT INTO receipts (seq, receipt_id, subject_id, created_at, prev_hash, hash, "
-            "body) VALUES (3, ?, ?, 1, ?, ?, ?)",
-            (forged_id, rows[0][2], prev, chain_hash(prev, body), body)))
+            "body, key_id) VALUES (3, ?, ?, (SELECT created_at FROM receipts WHERE seq = 1), "
+            "?, ?, ?, ?)", (forged_id, rows[0][2], prev, keyed(prev, body), body, KEY_ID)))
     out = verify(app)
     assert out.exit_code == 1
     assert out.stdout == (f"receipt 3 {forged_id}: inserted — it sits between receipt 2 and "
@@ -149,8 +166,9 @@ def test_inserted_receipt_at_the_end(app: Flask) -> None:
     forged_id = "e" * 32
     body = forged_body(app, forged_id)
     tamper(app, ("INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, hash, "
-                 "body) VALUES (?, NULL, 1, ?, ?, ?)",
-                 (forged_id, "0" * 63 + "1", chain_hash("0" * 63 + "1", body), body)))
+                 "body, key_id) SELECT ?, subject_id, created_at, ?, ?, ?, ? FROM receipts "
+                 "WHERE seq = 1", (forged_id, "0" * 63 + "1", keyed("0" * 63 + "1", body), body,
+                                   KEY_ID)))
     out = verify(app)
     assert out.exit_code == 1
     assert out.stdout == (f"receipt 6 {forged_id}: inserted — it does not link to the "
@@ -165,9 +183,9 @@ def test_altered_removed_and_inserted_together(app: Flask) -> None:
            ("UPDATE receipts SET body = replace(body, '\"dialog\"', '\"api\"') WHERE seq = 1",
             ()),
            ("DELETE FROM receipts WHERE seq = 3", ()),
-           ("INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, hash, body) "
-            "VALUES (?, NULL, 1, ?, ?, ?)", (forged_id, GENESIS, chain_hash(GENESIS, body),
-                                            body)))
+           ("INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, hash, body, "
+            "key_id) SELECT ?, subject_id, created_at, ?, ?, ?, ? FROM receipts WHERE seq = 1",
+            (forged_id, GENESIS, keyed(GENESIS, body), body, KEY_ID)))
     out = verify(app)
     assert out.exit_code == 1
     lines = out.stdout.splitlines()
@@ -186,8 +204,8 @@ def chain(n: int) -> list[ReceiptRow]:
     rows, prev = [], GENESIS
     for seq in range(1, n + 1):
         body = canonical({"receipt_id": f"{seq:032x}"})
-        digest = chain_hash(prev, body)
-        rows.append(ReceiptRow(seq, f"{seq:032x}", prev, digest, body))
+        digest = keyed(prev, body)
+        rows.append(ReceiptRow(seq, f"{seq:032x}", prev, digest, body, key_id=KEY_ID))
         prev = digest
     return rows
 
@@ -197,9 +215,9 @@ def test_check_chain_blames_inserted_rows_not_their_successor() -> None:
     forged = [ReceiptRow(9, "x" * 32, rows[1].hash, "bad", "{}"),
               ReceiptRow(10, "y" * 32, "bad", "worse", "{}")]
     tampered = [*rows[:2], *forged, *rows[2:]]
-    tampered = [ReceiptRow(i + 1, r.receipt_id, r.prev_hash, r.hash, r.body)
+    tampered = [ReceiptRow(i + 1, r.receipt_id, r.prev_hash, r.hash, r.body, key_id=KEY_ID)
                 for i, r in enumerate(tampered)]
-    problems, tombstones, count = check_chain(tampered)
+    problems, tombstones, count = check_chain(tampered, KEYS)
     assert count == 6 and tombstones == []
     assert [(p.seq, p.receipt_id, p.kind) for p in problems] == [
         (3, "x" * 32, "inserted"), (4, "y" * 32, "inserted")]
@@ -208,10 +226,10 @@ def test_check_chain_blames_inserted_rows_not_their_successor() -> None:
 def test_check_chain_inserted_at_the_start() -> None:
     rows = chain(2)
     body = canonical({"receipt_id": "z" * 32})
-    forged = ReceiptRow(1, "z" * 32, GENESIS, chain_hash(GENESIS, body), body)
-    tampered = [forged, *(ReceiptRow(r.seq + 1, r.receipt_id, r.prev_hash, r.hash, r.body)
-                          for r in rows)]
-    problems, _, _ = check_chain(tampered)
+    forged = ReceiptRow(1, "z" * 32, GENESIS, keyed(GENESIS, body), body, key_id=KEY_ID)
+    tampered = [forged, *(ReceiptRow(r.seq + 1, r.receipt_id, r.prev_hash, r.hash, r.body,
+                                     key_id=KEY_ID) for r in rows)]
+    problems, _, _ = check_chain(tampered, KEYS)
     assert [(p.seq, p.kind) for p in problems] == [(1, "inserted")]
     assert "the start of the chain and receipt 2" in problems[0].detail
 
@@ -282,8 +300,9 @@ def test_check_chain_last_row_linking_far_back_is_blamed_itself() -> None:
     readings."""
     rows = chain(4)
     body = canonical({"receipt_id": "w" * 32})
-    forged = ReceiptRow(5, "w" * 32, rows[1].hash, chain_hash(rows[1].hash, body), body)
-    problems, _, _ = check_chain([*rows, forged])
+    forged = ReceiptRow(5, "w" * 32, rows[1].hash, keyed(rows[1].hash, body), body,
+                        key_id=KEY_ID)
+    problems, _, _ = check_chain([*rows, forged], KEYS)
     assert [(p.seq, p.receipt_id, p.kind) for p in problems] == [(5, "w" * 32, "inserted")]
     assert problems[0].detail == ("it links to receipt 2, skipping receipts 3 to 4: either "
                                   "this receipt or those were inserted")
@@ -299,3 +318,118 @@ def test_show_survives_a_body_that_is_no_receipt(app: Flask) -> None:
     document = json.loads(app.test_cli_runner().invoke(
         args=["subject", "export", "--consent-subject", rows[0][2]]).stdout)
     assert document["receipts"][0]["receipt"] == {"unreadable_body": "garbage"}
+
+
+# --- a keyed chain: what an attacker without SECRET_KEYS cannot do -------------------------
+
+def rechain_without_the_key(app: Flask, seq: int, body_edit: tuple[str, str]) -> None:
+    """Edit receipt ``seq`` and recompute every hash after it, as the unkeyed chain
+    allowed: plain SHA-256 (or any key but the collector's)."""
+    import hashlib
+
+    identity = app.extensions["cleargif"].identity
+    rows = identity.query("SELECT seq, body FROM receipts ORDER BY seq")
+    statements, prev = [], GENESIS
+    for n, body in rows:
+        if n == seq:
+            body = body.replace(*body_edit)
+        digest = hashlib.sha256((prev + "\n" + body).encode()).hexdigest()
+        statements.append(("UPDATE receipts SET body = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                           (body, prev, digest, n)))
+        prev = digest
+    tamper(app, *statements)
+
+
+def test_a_rewritten_chain_without_the_key_is_caught(app: Flask) -> None:
+    rows = five_receipts(app)
+    rechain_without_the_key(app, 4, ('"denied":[]', '"denied":["analytics"]'))
+    out = verify(app)
+    assert out.exit_code == 1
+    assert out.stdout.splitlines() == [
+        f"receipt {seq} {rows[seq - 1][1]}: altered — its body no longer matches its hash"
+        for seq in range(1, 6)]
+    proof = show(app, "--subject", rows[3][2])
+    assert "receipt chain NOT intact" in proof.stdout
+
+
+def test_a_tombstone_made_by_hand_is_caught(app: Flask) -> None:
+    rows = five_receipts(app)
+    tamper(app, ("UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = "
+                 "'erasure:request', tombstoned_at = 1 WHERE seq = 4", ()))
+    out = verify(app)
+    assert out.exit_code == 1
+    assert out.stdout == (f"receipt 4 {rows[3][1]}: altered — its tombstone is not sealed "
+                          "by the collector (a body removed by hand, or a tombstone edited)\n")
+
+
+def test_an_edited_tombstone_is_caught(app: Flask) -> None:
+    rows = five_receipts(app)
+    identity = app.extensions["cleargif"].identity
+    identity.tombstone_receipts("seq = 2", (), "retention", 1_800_000_000)
+    assert verify(app).exit_code == 0
+    tamper(app, ("UPDATE receipts SET tombstone_reason = 'erasure:child' WHERE seq = 2", ()))
+    out = verify(app)
+    assert out.exit_code == 1 and out.stdout.startswith(f"receipt 2 {rows[1][1]}: altered")
+
+
+@pytest.mark.parametrize(("column", "value", "detail"), [
+    ("subject_id", "f" * 32, "its subject id column differs from its body"),
+    ("subject_id", None, "its subject id column differs from its body"),
+    ("created_at", 1, "its creation time differs from its body"),
+])
+def test_columns_beside_the_body_are_checked(app: Flask, column: str, value: Any,
+                                             detail: str) -> None:
+    rows = five_receipts(app)
+    tamper(app, (f"UPDATE receipts SET {column} = ? WHERE seq = 3", (value,)))
+    out = verify(app)
+    assert out.exit_code == 1
+    assert out.stdout.startswith(f"receipt 3 {rows[2][1]}: altered — {detail}")
+
+
+def test_a_keyed_body_that_is_no_receipt_is_reported_not_a_crash(app: Flask) -> None:
+    rows = five_receipts(app)
+    identity = app.extensions["cleargif"].identity
+    (prev,), = identity.query("SELECT prev_hash FROM receipts WHERE seq = 5")
+    tamper(app, ("UPDATE receipts SET body = '[1]', hash = ? WHERE seq = 5",
+                 (keyed(prev, "[1]"),)))
+    out = verify(app)
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert out.stdout == f"receipt 5 {rows[4][1]}: altered — its body is not a receipt\n"
+    assert show(app, "--subject", rows[4][2]).exit_code == 0
+
+
+def test_a_key_taken_off_the_list_is_told_apart(app_config: dict[str, Any]) -> None:
+    old = with_privacy(create_app(app_config))
+    five_receipts(old)
+    old.extensions["cleargif"].close()
+    rotated = with_privacy(create_app({**app_config, "SECRET_KEYS": [SECRET, "n" * 32]}))
+    decide(rotated.test_client(), analytics=True)  # signed by the new key
+    assert verify(rotated).exit_code == 0  # old receipts still verify: their key is listed
+    rotated.extensions["cleargif"].close()
+    dropped = with_privacy(create_app({**app_config, "SECRET_KEYS": ["n" * 32]}))
+    out = verify(dropped)
+    assert out.exit_code == 1
+    lines = out.stdout.splitlines()
+    assert len(lines) == 5 and all(": unverifiable — it is signed by key " in line
+                                   for line in lines)
+    assert "put that key back" in lines[0]
+
+
+def test_head_proves_nothing_was_cut_off_the_end(app: Flask) -> None:
+    five_receipts(app)
+    out = verify(app)
+    head = out.stderr.split("hash ")[1].split(";")[0]
+    assert len(head) == 64
+    decide(app.test_client(), analytics=True)
+    assert verify_head(app, head).exit_code == 0  # the chain grew past it: fine
+    tamper(app, ("DELETE FROM receipts WHERE seq >= 5", ()))
+    out = verify_head(app, head)
+    assert out.exit_code == 1
+    assert "the receipt with the noted hash is gone" in out.stdout
+    assert verify(app).exit_code == 0  # without the noted hash a cut end cannot be seen
+    bad = verify_head(app, "not-a-hash")
+    assert bad.exit_code == 2 and bad.stderr.startswith("Error: --head must be")
+
+
+def verify_head(app: Flask, head: str) -> Any:
+    return app.test_cli_runner().invoke(args=["consent", "verify", "--head", head])

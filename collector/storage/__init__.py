@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..errors import ConfigError
-from ..receipts import ReceiptRow
+from ..receipts import KeysLoader, ReceiptKeys, ReceiptRow
 
 
 class EventStore(Protocol):
@@ -63,6 +63,10 @@ class IdentityStore(Protocol):
         """A write transaction (``with store.transaction() as conn:``), committed at the end
         of the block and rolled back if it raises."""
 
+    @property
+    def receipt_keys(self) -> ReceiptKeys:
+        """The keys the receipt chain is signed and checked with."""
+
     def receipt_rows(self) -> Iterator[ReceiptRow]:
         """Every receipt row in chain order."""
 
@@ -103,15 +107,30 @@ def open_events(url: str, *, sync: str = "normal") -> EventStore:
     raise ConfigError("EVENTS_URL", f"EVENTS_URL {url!r} is not supported; use sqlite:///path.")
 
 
-def open_identity(url: str, *, sync: str = "normal") -> IdentityStore:
-    """The identity store behind ``url`` (nothing is opened until first use)."""
+def open_identity(url: str, *, sync: str = "normal",
+                  receipt_keys: KeysLoader | None = None) -> IdentityStore:
+    """The identity store behind ``url`` (nothing is opened until first use).
+
+    :param receipt_keys: builds the receipt chain's keys when a receipt is first signed
+        or checked; without it the store refuses to touch receipts.
+    """
     if url.startswith("sqlite:///"):
         from .sqlite import SQLiteIdentity
 
-        return SQLiteIdentity(sqlite_path(url), sync=sync)
+        return SQLiteIdentity(sqlite_path(url), sync=sync, receipt_keys=receipt_keys)
     raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {url!r} is not supported; use "
                       "sqlite:///path.")
 
 
-__all__ = ["EventStore", "IdentityStore", "open_events", "open_identity", "sqlite_path"]
+def identity_for(config: Mapping[str, Any]) -> IdentityStore:
+    """The identity store of a validated configuration, its receipts keyed by
+    ``SECRET_KEYS`` (read, from configuration or key file, only when first needed)."""
+    from ..config import read_keys
+
+    return open_identity(config["IDENTITY_URL"], sync=config["SYNC"],
+                         receipt_keys=lambda: ReceiptKeys(read_keys(config, "SECRET_KEYS")))
+
+
+__all__ = ["EventStore", "IdentityStore", "identity_for", "open_events", "open_identity",
+           "sqlite_path"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from sdk.sqlite import SQLiteFile
 
-from ..errors import StorageError
-from ..receipts import GENESIS, ReceiptRow, chain_hash
+from ..errors import ConfigError, StorageError
+from ..receipts import GENESIS, KeysLoader, ReceiptKeys, ReceiptRow, tombstone_text
 from ..records import FIELDS
 
 EVENTS_SCHEMA = f"""
@@ -79,7 +79,10 @@ CREATE TABLE IF NOT EXISTS receipts (
     hash TEXT NOT NULL,
     body TEXT,
     tombstone_reason TEXT,
-    tombstoned_at INTEGER
+    tombstoned_at INTEGER,
+    -- Which receipt key signed the hash, and the tombstone's own seal ("key id:hmac").
+    key_id TEXT NOT NULL DEFAULT '',
+    tombstone_seal TEXT
 );
 CREATE INDEX IF NOT EXISTS receipts_subject ON receipts (subject_id);
 CREATE TABLE IF NOT EXISTS suppressions (
@@ -266,32 +269,58 @@ class SQLiteEvents(_SQLite):
 
 
 class SQLiteIdentity(_SQLite):
-    """The identity store on SQLite."""
+    """The identity store on SQLite.
+
+    :param receipt_keys: builds the receipt chain's keys when first needed (commands
+        that never touch a receipt need no key).
+    """
 
     schema = IDENTITY_SCHEMA
+
+    def __init__(self, path: str, *, sync: str = "normal",
+                 receipt_keys: KeysLoader | None = None) -> None:
+        super().__init__(path, sync=sync)
+        self._load_keys = receipt_keys
+        self._keys: ReceiptKeys | None = None
+
+    @property
+    def receipt_keys(self) -> ReceiptKeys:
+        """The receipt chain's keys.
+
+        :raises ConfigError: no ``SECRET_KEYS`` (the message says how to make one).
+        """
+        if self._keys is None:
+            if self._load_keys is None:
+                raise ConfigError("SECRET_KEYS", "This identity store was opened without "
+                                  "SECRET_KEYS, which receipts are signed with.")
+            self._keys = self._load_keys()
+        return self._keys
 
     def append_receipt(self, receipt_id: str, subject_id: str, created_at: int,
                        body: str) -> ReceiptRow:
         """Link the receipt to the last one and insert it, under the write lock."""
+        keys = self.receipt_keys
         try:
             with self.transaction() as conn:
                 last = conn.execute("SELECT hash FROM receipts ORDER BY seq DESC "
                                     "LIMIT 1").fetchone()
                 prev = last[0] if last else GENESIS
-                digest = chain_hash(prev, body)
+                key_id, digest = keys.sign(prev, body)
                 cur = conn.execute(
                     "INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, "
-                    "hash, body) VALUES (?, ?, ?, ?, ?, ?)",
-                    (receipt_id, subject_id, created_at, prev, digest, body))
+                    "hash, body, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (receipt_id, subject_id, created_at, prev, digest, body, key_id))
                 seq = int(cur.lastrowid or 0)
         except sqlite3.Error as exc:
             raise StorageError(f"Writing a receipt to {self.path} failed: {exc}.") from exc
-        return ReceiptRow(seq, receipt_id, prev, digest, body)
+        return ReceiptRow(seq, receipt_id, prev, digest, body, subject_id=subject_id,
+                          created_at=created_at, key_id=key_id)
 
     def receipt_rows(self) -> Iterator[ReceiptRow]:
         """Every receipt in chain order."""
         for row in self.query("SELECT seq, receipt_id, prev_hash, hash, body, "
-                              "tombstone_reason, tombstoned_at FROM receipts ORDER BY seq"):
+                              "tombstone_reason, tombstoned_at, subject_id, created_at, "
+                              "key_id, tombstone_seal FROM receipts ORDER BY seq"):
             yield ReceiptRow(*row)
 
     def receipts_of(self, subject_id: str) -> list[dict[str, Any]]:
@@ -304,7 +333,20 @@ class SQLiteIdentity(_SQLite):
 
     def tombstone_receipts(self, where: str, params: Sequence[Any], reason: str,
                            now: int) -> int:
-        """Drop bodies and subject ids but keep ids and hashes (the chain stays whole)."""
-        return self.execute(f"UPDATE receipts SET body = NULL, subject_id = NULL, "
-                            f"tombstone_reason = ?, tombstoned_at = ? WHERE body IS NOT NULL "
-                            f"AND ({where})", (reason, now, *params))
+        """Drop bodies and subject ids but keep ids and hashes (the chain stays whole);
+        each tombstone is sealed with the receipt key. All or none, in one transaction."""
+        keys = self.receipt_keys
+        try:
+            with self.transaction() as conn:
+                rows = conn.execute(f"SELECT seq, receipt_id, hash, created_at FROM receipts "
+                                    f"WHERE body IS NOT NULL AND ({where})",
+                                    tuple(params)).fetchall()
+                conn.executemany(
+                    "UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = ?, "
+                    "tombstoned_at = ?, tombstone_seal = ? WHERE seq = ?",
+                    [(reason, now, keys.seal(tombstone_text(receipt_id, digest, reason, now,
+                                                            created_at)), seq)
+                     for seq, receipt_id, digest, created_at in rows])
+        except sqlite3.Error as exc:
+            raise StorageError(f"Tombstoning receipts in {self.path} failed: {exc}.") from exc
+        return len(rows)
