@@ -128,9 +128,11 @@ def check_reason(reason: str | None, *, required: bool = False,
         return None
     if len(text) > MAX_REASON or not text.isprintable():
         raise AuditError(f"The reason must be one line of at most {MAX_REASON} characters.")
-    # Case-insensitive, and only for ids long enough to be told from ordinary words (an
-    # account named "e" must not forbid the reason "request").
-    if subject_id and len(subject_id) >= 6 and subject_id.lower() in text.lower():
+    # Case-insensitive: anywhere for ids long enough to be told from ordinary words, as a
+    # word of its own for short ones (an account named "e" must not forbid "request").
+    if subject_id and (subject_id.lower() in text.lower() if len(subject_id) >= 6 else
+                       re.search(rf"(?<![^\W_]){re.escape(subject_id)}(?![^\W_])", text,
+                                 re.IGNORECASE)):
         raise AuditError("The reason must not contain the subject's id: the audit log names "
                          "subjects only by an HMAC.")
     return text

@@ -102,6 +102,25 @@ def test_check_reason() -> None:
         audit.check_reason("x" * 201)
 
 
+@pytest.mark.parametrize(("reason", "subject_id", "refused"), [
+    ("request", "e", False),  # a short id inside a word is not the id
+    ("e", "e", True),
+    ("abc", "abc", True),
+    ("asked by ABC today", "abc", True),
+    ("abcd", "abc", False),
+    ("id r-1, by mail", "r-1", True),
+    ("r-10", "r-1", False),
+    ("ticket 55 for customer-4711-x", "customer-4711", True),  # long ids: anywhere
+])
+def test_check_reason_never_holds_the_subject_id(reason: str, subject_id: str,
+                                                 refused: bool) -> None:
+    if refused:
+        with pytest.raises(audit.AuditError, match="subject's id"):
+            audit.check_reason(reason, subject_id=subject_id)
+    else:
+        assert audit.check_reason(reason, subject_id=subject_id) == reason
+
+
 def test_actor_is_the_token_in_a_request_else_the_os_user(app: Flask,
                                                           monkeypatch: Any) -> None:
     monkeypatch.setattr(audit.getpass, "getuser", lambda: "ann")
