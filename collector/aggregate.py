@@ -4,6 +4,12 @@ Only aggregates leave the collector. A cell whose distinct visitor ids, else dis
 session ids, else hits, number fewer than ``K_MIN`` is suppressed and folded into an
 ``(other)`` row, itself suppressed when it is under ``K_MIN`` too. The fold keeps exact
 distinct counts: the id sets of folded cells are merged, not their sizes summed.
+
+Days read from daily roll-ups (:mod:`collector.rollups`) bring distinct counts that cannot
+be merged: the rows report their sums, but suppression must not count a person twice, so
+it measures a cell by a lower bound of its distinct people instead: the largest of its
+raw distinct count and of the counts of the single roll-up rows (one day, one roll-up
+cell) folded into it.
 """
 
 from __future__ import annotations
@@ -107,9 +113,14 @@ class _Acc:
     hits: int = 0
     sessions: set[str] = field(default_factory=set)
     visitors: set[str] = field(default_factory=set)
-    # Pre-counted distincts from daily roll-ups (summed: they cannot be merged).
+    # Pre-counted distincts from daily roll-ups, summed for the reported metrics (they
+    # cannot be merged, so a person seen on two days or in two roll-up cells counts twice)
     extra_visits: int = 0
     extra_visitors: int = 0
+    # … and the largest single roll-up row's count: a lower bound of the distinct people,
+    # which is what suppression may rely on.
+    most_visits: int = 0
+    most_visitors: int = 0
 
     def add(self, other: _Acc) -> None:
         self.hits += other.hits
@@ -117,6 +128,8 @@ class _Acc:
         self.visitors |= other.visitors
         self.extra_visits += other.extra_visits
         self.extra_visitors += other.extra_visitors
+        self.most_visits = max(self.most_visits, other.most_visits)
+        self.most_visitors = max(self.most_visitors, other.most_visitors)
 
     @property
     def visits(self) -> int:
@@ -127,11 +140,12 @@ class _Acc:
         return len(self.visitors) + self.extra_visitors
 
     def measure(self) -> int:
-        """Distinct visitors, else distinct sessions, else hits."""
-        if self.returning:
-            return self.returning
-        if self.visits:
-            return self.visits
+        """Distinct visitors, else distinct sessions, else hits: on raw events exact, on
+        roll-ups a lower bound (never a sum of daily counts, which overstates people)."""
+        if self.visitors or self.extra_visitors:
+            return max(len(self.visitors), self.most_visitors)
+        if self.sessions or self.extra_visits:
+            return max(len(self.sessions), self.most_visits)
         return self.hits
 
 
@@ -163,14 +177,24 @@ class Aggregator:
         if visitor_id:
             acc.visitors.add(visitor_id)
 
-    def add_counts(self, key: tuple[Any, ...], hits: int, visits: int, visitors: int) -> None:
-        """Add pre-aggregated counts (a daily roll-up row)."""
+    def add_counts(self, key: tuple[Any, ...], hits: int, visits: int, visitors: int,
+                   most_visits: int | None = None, most_visitors: int | None = None) -> None:
+        """Add pre-aggregated counts: daily roll-up rows, summed.
+
+        :param visits: the sum of the rows' distinct session counts (reported as is).
+        :param most_visits: the largest distinct session count of a single row (what
+            suppression relies on); ``visits`` when one row is added.
+        :param most_visitors: likewise for visitor ids.
+        """
         acc = self.cells.get(key)
         if acc is None:
             acc = self.cells[key] = _Acc()
         acc.hits += hits
         acc.extra_visits += visits
         acc.extra_visitors += visitors
+        acc.most_visits = max(acc.most_visits, visits if most_visits is None else most_visits)
+        acc.most_visitors = max(acc.most_visitors,
+                                visitors if most_visitors is None else most_visitors)
 
     def result(self, k_min: int) -> Result:
         """Suppress small cells and fold them into ``(other)``; rows sorted by hits."""

@@ -93,9 +93,9 @@ def load_config(test_config: Mapping[str, Any] | None = None,
     :raises ConfigError: a value is invalid; the message names the key.
     """
     env = os.environ if environ is None else environ
+    # RETENTION_DAYS_* have no entry here: a period's default applies only while its key
+    # is not given at all (an empty value is refused, see _retention).
     raw: dict[str, Any] = dict(DEFAULTS)
-    for cls in RETENTION_DEFAULTS:
-        raw[f"RETENTION_DAYS_{cls}"] = None
     path = (test_config or {}).get("CONFIG") or env.get("CLEARGIF_CONFIG")
     if path:
         raw.update(_read_toml(str(path)))
@@ -341,11 +341,18 @@ def _services(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _retention(raw: Mapping[str, Any], cls: str, default: int | None,
                remember_days: int) -> int | None:
     key = f"RETENTION_DAYS_{cls}"
-    value = raw.get(key)
-    if value is None or value == "":
+    if key not in raw:
         if cls == "REMEMBER":
             return remember_days + 7
         return default
+    value = raw[key]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        # Said but empty (CLEARGIF_X=, x = "" in TOML, null in JSON): a slip, never
+        # "use the default", and above all never "keep forever".
+        which = "a number of days or unlimited" if cls == "SUPPRESSIONS" else \
+            "a number of days"
+        raise ConfigError(key, f"{key} is set but empty; give {which}, or remove the "
+                          "setting to use the default.")
     if cls == "SUPPRESSIONS" and str(value).strip().lower() == "unlimited":
         return None
     if isinstance(value, str) and value.strip().lower() == "unlimited":

@@ -23,7 +23,10 @@ def export(events: EventStore, query: Query, k_min: int,
 
     :param progress: wraps the stream of raw events, given how many there are (the CLI
         shows a progress bar on a terminal).
+    :raises ConfigError: the query reaches rolled-up days filed in another time zone
+        (:func:`collector.rollups.check_export_timezone`).
     """
+    rollups.check_export_timezone(events, query)
     rolled = rollups.rolled_up_days(events, query.since, query.until)
     where, params = rollups.raw_filter(*event_filter(query), rolled, ZoneInfo(query.timezone))
     stream = events.iter_events(where, params)

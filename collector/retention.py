@@ -14,7 +14,10 @@ What "past its period" means, class by class (``now`` is the purge's clock):
 * **suppressions**: kept without limit unless ``RETENTION_DAYS_SUPPRESSIONS`` gives days
   (an unsubscribe must outlive the erasure of everything else).
 * **remember**: a remember-me token is deleted ``RETENTION_DAYS_REMEMBER`` days after it
-  was issued, i.e. that many days minus ``REMEMBER_DAYS`` after its absolute expiry.
+  was issued, i.e. that many days minus ``REMEMBER_DAYS`` after its absolute expiry. An
+  account's epoch row (account id, epoch, time of the last "log out everywhere") is
+  deleted once the account has no token left and the row is older than
+  ``RETENTION_DAYS_REMEMBER`` days (:meth:`sdk.remember.RememberStore.purge_accounts`).
 * **audit**: an audit entry older than ``RETENTION_DAYS_AUDIT`` days is tombstoned in
   place (who, what and about whom are cleared; its number and time stay), so the log
   keeps no gaps.
@@ -107,8 +110,11 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
 
     :param rollups_from: days before it are deleted without a roll-up (its own period
         would delete the roll-up right away); None rolls up every day.
+    :raises ConfigError: the roll-ups are filed in another time zone than ``tz``
+        (a day must never be split between raw events and roll-ups).
     """
     cutoff = rollups.day_bounds(_today(now, tz) - timedelta(days=days), tz)[0]
+    rollups.check_purge_timezone(events, tz)
     if dry_run:
         (count,), = events.query("SELECT COUNT(*) FROM events WHERE ts < ?", (cutoff,))
         pages = [d for d in rollups.days_with_events(events, cutoff, tz, pages_only=True)
@@ -118,6 +124,8 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
     else:
         count = rolled = 0
         todo = rollups.days_with_events(events, cutoff, tz)
+        if todo:
+            rollups.claim_timezone(events, tz)
         for step, day in enumerate(todo, 1):
             if (rollups_from is None or day >= rollups_from) and \
                     rollups.roll_up_day(events, day, tz) > 0:
@@ -215,10 +223,12 @@ def purge_suppressions(identity: IdentityStore, *, now: float, days: int | None,
 def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, days: int,
                    remember_days: int, tz: ZoneInfo, dry_run: bool = False) -> Report:
     """Delete remember-me tokens ``days - remember_days`` days past their absolute expiry
-    (with the defaults: their lifetime of 30 days + 7)."""
+    (with the defaults: their lifetime of 30 days + 7), then the epoch rows of accounts
+    left without a token whose epoch last changed more than ``days`` days ago."""
     keep_days = days - remember_days  # config guarantees days >= remember_days
     cutoff = now - keep_days * DAY
-    # The tables exist once a host app used remember-me; the SDK creates them.
+    accounts_cutoff = now - days * DAY
+    # The tables exist once a host app used remember-me; the SDK creates them (both).
     (exists,), = identity.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
                                 "AND name = 'remember_tokens'")
     if not exists:
@@ -226,13 +236,22 @@ def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, da
     if dry_run:
         (count,), = identity.query("SELECT COUNT(*) FROM remember_tokens WHERE "
                                    "expires_at < ?", (cutoff,))
+        # The tokens this purge is about to delete count as gone.
+        (accounts,), = identity.query(
+            "SELECT COUNT(*) FROM remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM remember_tokens t WHERE t.account = a.account AND "
+            "t.expires_at >= ?)", (accounts_cutoff, cutoff))
     else:
         # No keys: purging signs and verifies nothing.
         with RememberStore(identity_url, keys=(), days=remember_days) as store:
             count = store.purge_expired(now, keep_days=keep_days)
+            accounts = store.purge_accounts(accounts_cutoff)
     (oldest,), = identity.query("SELECT MIN(created_at) FROM remember_tokens WHERE "
                                 "expires_at >= ?", (cutoff,))
-    return Report("remember", int(count), _iso(oldest, tz), days, dry_run)
+    verb = "would forget" if dry_run else "forgot"
+    detail = f"{verb} {accounts} account epoch{'s' if accounts != 1 else ''}" \
+        if accounts else ""
+    return Report("remember", int(count), _iso(oldest, tz), days, dry_run, detail=detail)
 
 
 def purge_audit(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
@@ -263,6 +282,8 @@ def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = 
     :param now: the purge's clock, seconds since the epoch.
     :raises StorageError: a store cannot be read or written; classes already purged stay
         purged, and the next run carries on.
+    :raises ConfigError: ``TIMEZONE`` is not the zone the roll-ups are filed in; nothing
+        was purged.
     """
     if isinstance(app_or_config, Flask):
         config: Mapping[str, Any] = app_or_config.config
@@ -277,6 +298,8 @@ def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = 
     days = {cls: config[f"RETENTION_DAYS_{cls.upper()}"] for cls in CLASSES}
     common: dict[str, Any] = {"now": now, "tz": tz, "dry_run": dry_run}
     try:
+        # Checked before any class is purged: a refusal changes nothing.
+        rollups.check_purge_timezone(events, tz)
         rollups_from = _today(now, tz) - timedelta(days=days["rollups"])
         reports = [
             purge_events(events, days=days["events"], rollups_from=rollups_from,

@@ -10,10 +10,20 @@ the purge is still deleting its raw events.
 Hits of a rolled-up day are exact for every combination of dimensions. Distinct counts
 cannot be merged after the ids are gone: an export's visits and returning visitors on
 rolled-up days are sums of the daily distinct counts of the cells it groups, and the
-export says so (:data:`ROLLED_UP_NOTE`).
+export says so (:data:`ROLLED_UP_NOTE`). Those sums overstate people (one visitor on five
+days counts five times), so small-count suppression does not use them: it takes the
+largest single roll-up row's count, a lower bound of the distinct people in the cell
+(:meth:`collector.aggregate.Aggregator.add_counts`).
 
 Only page events (``pageview``, ``event``) roll up; email opens and clicks are reported
 by campaign and are deleted with the raw events when their period ends.
+
+A local day cannot be re-cut in another time zone once its raw events are gone, so the
+event store records the zone its roll-ups are filed in (:func:`claim_timezone`). While
+roll-ups exist, the purge refuses to roll up days in another ``TIMEZONE``, and an export
+in another zone refuses to read days near them (:func:`check_export_timezone`); both say
+which zone the roll-ups are in. Roll-ups made before the zone was recorded are taken to
+be in the ``TIMEZONE`` of the first purge that records it.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .aggregate import DIMENSIONS, Aggregator, Query, QueryError
+from .errors import ConfigError
 from .storage import EventStore
 
 #: The event kinds that roll up (those the aggregate export reads).
@@ -36,9 +47,17 @@ ROLLED_UP_NOTE = (
     "Rolled-up days (raw events past their retention period): hits are exact, but visits "
     "and returning_visitors there are sums of daily distinct counts per roll-up cell (day "
     "and every dimension), so a session or visitor seen on several days, or in several "
-    "cells folded into one row, counts more than once.")
+    "cells folded into one row, counts more than once. Small-count suppression does not "
+    "use these sums: it counts a cell's people as the largest single daily count of a "
+    "roll-up cell in it (or its raw distinct count, if larger), a lower bound, so such a "
+    "cell may be folded into (other) although its sums reach k.")
 
 _PAGE = "kind IN ('pageview', 'event')"
+#: The ``store_meta`` key that names the time zone of the roll-ups.
+TIMEZONE_KEY = "rollups_timezone"
+#: Two local days in two time zones overlap only if their dates are less than this many
+#: days apart (UTC offsets differ by at most 26 hours).
+_ZONE_MARGIN = timedelta(days=2)
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
@@ -120,9 +139,12 @@ def roll_up_before(events: EventStore, cutoff_ts: int, tz: ZoneInfo,
     :param progress: called with ``(days done, days in all)`` after each day.
     :returns: the days rolled up, oldest first.
     :raises ValueError: the cutoff is not the start of a local day.
+    :raises ConfigError: the roll-ups are filed in another zone than ``tz``.
     """
     check_cutoff(cutoff_ts, tz)
     days = days_with_events(events, cutoff_ts, tz, pages_only=True)
+    if days:
+        claim_timezone(events, tz)
     for done, day in enumerate(days, 1):
         roll_up_day(events, day, tz)
         if progress is not None:
@@ -147,12 +169,67 @@ def raw_filter(where: str, params: Sequence[Any], days: Sequence[date],
     return out, values
 
 
+def rollups_timezone(events: EventStore) -> str | None:
+    """The time zone the existing roll-ups are filed in; None while there are no roll-ups
+    (or they predate the record: the next purge records its own ``TIMEZONE``)."""
+    (any_rows,), = events.query("SELECT EXISTS (SELECT 1 FROM rollups)")
+    if not any_rows:
+        return None
+    rows = events.query("SELECT value FROM store_meta WHERE key = ?", (TIMEZONE_KEY,))
+    return str(rows[0][0]) if rows else None
+
+
+def check_purge_timezone(events: EventStore, tz: ZoneInfo) -> None:
+    """Refuse to roll up days in ``tz`` while the roll-ups are filed in another zone.
+
+    :raises ConfigError: (key ``TIMEZONE``) the zones differ; the message says which zone
+        the roll-ups are in.
+    """
+    filed = rollups_timezone(events)
+    if filed is not None and filed != tz.key:
+        raise ConfigError("TIMEZONE", f"TIMEZONE is {tz.key}, but the roll-ups in the event "
+                          f"store are filed by day in {filed}, and a day cannot be rolled "
+                          f"up again in another zone; set TIMEZONE back to {filed} to "
+                          "purge (see TIMEZONE in docs/configuration.md).")
+
+
+def claim_timezone(events: EventStore, tz: ZoneInfo) -> None:
+    """Record that roll-ups are filed in ``tz`` (before the first is written).
+
+    :raises ConfigError: roll-ups exist in another zone (:func:`check_purge_timezone`).
+    """
+    check_purge_timezone(events, tz)
+    events.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                   "DO UPDATE SET value = excluded.value", (TIMEZONE_KEY, tz.key))
+
+
+def check_export_timezone(events: EventStore, query: Query) -> None:
+    """Refuse an export in another zone than the roll-ups when it reaches a rolled-up day
+    (or a day next to one): its raw events are gone and the roll-up's day is another
+    stretch of time, so hits would be lost or counted twice.
+
+    :raises ConfigError: (key ``TIMEZONE``) naming the roll-ups' zone and the way out.
+    """
+    filed = rollups_timezone(events)
+    if filed is None or filed == query.timezone:
+        return
+    since = max(query.since, date.min + _ZONE_MARGIN) - _ZONE_MARGIN
+    until = min(query.until, date.max - _ZONE_MARGIN) + _ZONE_MARGIN
+    if rolled_up_days(events, since, until):
+        (last_day,), = events.query("SELECT MAX(day) FROM rollups")
+        last = date.fromisoformat(last_day)
+        raise ConfigError("TIMEZONE", f"The roll-ups of the days up to {last} are filed by "
+                          f"day in {filed}, but this export is in {query.timezone} "
+                          f"(TIMEZONE); export with TIMEZONE={filed}, or with --since "
+                          f"{last + _ZONE_MARGIN + timedelta(days=1)} or later.")
+
+
 def add_rollups(events: EventStore, query: Query, agg: Aggregator) -> int:
     """Add the query's roll-up rows to ``agg``, with the query's filters; returns how many
     grouped rows were added.
 
-    Roll-up days are local days in the ``TIMEZONE`` of the purge that wrote them; exports
-    use the same ``TIMEZONE``.
+    Roll-up days are local days in the zone of the purge that wrote them; the caller
+    checks that the query is in the same zone (:func:`check_export_timezone`).
     """
     for d in query.by:
         if d not in DIMENSIONS:  # column names are interpolated below
@@ -166,20 +243,24 @@ def add_rollups(events: EventStore, query: Query, agg: Aggregator) -> int:
     if not query.include_bots:
         where.append("(device IS NULL OR device != 'bot')")
     cols = ", ".join(query.by)
-    sql = (f"SELECT {cols + ', ' if cols else ''}SUM(hits), SUM(visits), SUM(visitors) "
-           f"FROM rollups WHERE {' AND '.join(where)}")
+    # SUM for the reported metrics; MAX, the count of one day and one roll-up cell, is
+    # the lower bound of distinct people that suppression uses.
+    sql = (f"SELECT {cols + ', ' if cols else ''}SUM(hits), SUM(visits), SUM(visitors), "
+           f"MAX(visits), MAX(visitors) FROM rollups WHERE {' AND '.join(where)}")
     if cols:
         sql += f" GROUP BY {cols}"
     added = 0
     for row in events.query(sql, params):
-        *key, hits, visits, visitors = row
+        *key, hits, visits, visitors, most_visits, most_visitors = row
         if not hits:  # no roll-up row matched (an aggregate without GROUP BY gives NULLs)
             continue
-        agg.add_counts(tuple(key), int(hits), int(visits), int(visitors))
+        agg.add_counts(tuple(key), int(hits), int(visits), int(visitors),
+                       int(most_visits), int(most_visitors))
         added += 1
     return added
 
 
-__all__ = ["CELL", "PAGE_KINDS", "ROLLED_UP_NOTE", "add_rollups", "check_cutoff",
+__all__ = ["CELL", "PAGE_KINDS", "ROLLED_UP_NOTE", "TIMEZONE_KEY", "add_rollups",
+           "check_cutoff", "check_export_timezone", "check_purge_timezone", "claim_timezone",
            "day_bounds", "day_ranges", "days_with_events", "local_day", "raw_filter",
-           "roll_up_before", "roll_up_day", "rolled_up_days"]
+           "roll_up_before", "roll_up_day", "rolled_up_days", "rollups_timezone"]

@@ -226,8 +226,9 @@ def export_subject(subject: Subject, stores: Stores, *, now: float,
 
     Sections are always present, empty when nothing is held (an unknown subject is not
     an error): ``receipts``, ``suppressions``, ``remember_me_tokens`` (metadata, never
-    secrets), ``events`` (raw records) and ``access_log`` (earlier exports and erasures
-    of this subject, from the audit log, without who did them).
+    secrets), ``remember_me_epoch`` (the account's epoch and when it last changed, kept
+    after a "log out everywhere"), ``events`` (raw records) and ``access_log`` (earlier
+    exports and erasures of this subject, from the audit log, without who did them).
 
     :param history: the audit entries naming this subject (:func:`collector.audit.read`).
     :raises StorageError: a store cannot be read.
@@ -235,6 +236,7 @@ def export_subject(subject: Subject, stores: Stores, *, now: float,
     receipts: list[dict[str, Any]] = []
     suppressions: list[dict[str, Any]] = []
     tokens: list[dict[str, Any]] = []
+    epoch: list[dict[str, Any]] = []
     if subject.kind == "consent":
         receipts = receipts_of(stores.identity, subject.id)
     elif subject.kind == "recipient":
@@ -242,6 +244,7 @@ def export_subject(subject: Subject, stores: Stores, *, now: float,
     elif subject.kind == "account" and _has_remember_tables(stores.identity):
         with RememberStore(stores.identity_url, keys=()) as remember:
             tokens = remember.export_account(subject.id)
+            epoch = remember.export_epoch(subject.id)
     found = _event_filter(subject)
     # list(): a half-read cursor would hold a read transaction (and block checkpoints).
     events = list(stores.events.iter_events(*found)) if found else []
@@ -251,6 +254,7 @@ def export_subject(subject: Subject, stores: Stores, *, now: float,
         "receipts": receipts,
         "suppressions": suppressions,
         "remember_me_tokens": tokens,
+        "remember_me_epoch": epoch,
         "events": events,
         "access_log": [{"time": e.time, "action": e.action, "reason": e.reason,
                         "detail": e.detail} for e in history if not e.is_tombstone],
@@ -261,18 +265,22 @@ def export_subject(subject: Subject, stores: Stores, *, now: float,
 def export_counts(document: dict[str, Any]) -> dict[str, int]:
     """How many entries each section of an export holds (for the audit entry)."""
     return {section: len(document[section]) for section in
-            ("receipts", "suppressions", "remember_me_tokens", "events")}
+            ("receipts", "suppressions", "remember_me_tokens", "remember_me_epoch",
+             "events")}
 
 
 def summary(document: dict[str, Any]) -> str:
-    """``2 receipts, 1 suppression entry, 0 remember-me tokens, 5 events``."""
+    """``2 receipts, 1 suppression entry, 0 remember-me tokens, 5 events``, with
+    ``1 remember-me epoch`` after the tokens when an account has one."""
     def n(count: int, one: str, many: str) -> str:
         return f"{count} {one if count == 1 else many}"
 
+    epoch = document.get("remember_me_epoch") or []
     return ", ".join([
         n(len(document["receipts"]), "receipt", "receipts"),
         n(len(document["suppressions"]), "suppression entry", "suppression entries"),
         n(len(document["remember_me_tokens"]), "remember-me token", "remember-me tokens"),
+        *([n(len(epoch), "remember-me epoch", "remember-me epochs")] if epoch else []),
         n(len(document["events"]), "event", "events"),
     ])
 

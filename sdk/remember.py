@@ -61,7 +61,13 @@ it was issued under is current. :meth:`RememberStore.bump_epoch` (password chang
 account's tokens. A new epoch is ``max(old + 1, now in milliseconds)``, so epochs never
 repeat even after :meth:`RememberStore.erase_account` dropped the row: a host that puts
 the epoch in its session ids (the Flask-Login recipe in ``docs/remember-me.md``) can
-never see an ended session come back.
+never see an ended session come back, but for one: without its row an account is back at
+epoch 0, the epoch of sessions made before its first bump.
+
+A token is valid only while its epoch *equals* the account's, and a bump deletes every
+token of the account, so once an account has no token left its row protects no token:
+:meth:`RememberStore.purge_accounts` then deletes it (after the retention period) without
+any token coming back, since deleted tokens cannot.
 
 Storage
 =======
@@ -497,6 +503,16 @@ class RememberStore:
                  "expires_at": _iso(expires), "last_used_at": _iso(used)}
                 for created, expires, used in rows]
 
+    def export_epoch(self, account: str) -> list[dict[str, Any]]:
+        """The epoch row of ``account`` for a subject-access export: ``[]`` while its epoch
+        was never bumped, else one entry with the epoch and the time it last changed
+        (UTC ISO 8601). The epoch is a counter, not a secret: it logs nobody in.
+        """
+        rows = self._read("SELECT epoch, changed_at FROM remember_accounts WHERE "
+                          "account = ?", (account,))
+        return [{"kind": "remember_me_epoch", "epoch": int(epoch),
+                 "changed_at": _iso(changed)} for epoch, changed in rows]
+
     def erase_account(self, account: str) -> int:
         """Erase every trace of ``account`` from the remember-me tables (tokens and epoch).
 
@@ -532,6 +548,34 @@ class RememberStore:
                 n = conn.execute(
                     "DELETE FROM remember_tokens WHERE selector IN (SELECT selector FROM "
                     "remember_tokens WHERE expires_at < ? LIMIT ?)", (cutoff, _BATCH)).rowcount
+            total += n
+            if n < _BATCH:
+                break
+        if total:
+            self._checkpoint("PASSIVE")
+        return total
+
+    def purge_accounts(self, before: float) -> int:
+        """Delete the epoch rows of accounts that have no token left and whose epoch last
+        changed before ``before`` (seconds since the epoch), in transactions of 500 rows.
+
+        No token can come back: a token is valid only under its account's current epoch,
+        and each bump deleted the tokens of the epochs before it, so an account without
+        tokens has none left to revive, and tokens issued later start from the row's
+        absence (epoch 0) like any account's. Sessions that carry the epoch are another
+        matter: see the module docstring.
+
+        :returns: the number of rows deleted.
+        :raises StorageError: the identity database cannot be written.
+        """
+        total = 0
+        while True:
+            with self._write() as conn:  # BEGIN IMMEDIATE: no token is issued meanwhile
+                n = conn.execute(
+                    "DELETE FROM remember_accounts WHERE account IN (SELECT a.account FROM "
+                    "remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS (SELECT 1 "
+                    "FROM remember_tokens t WHERE t.account = a.account) LIMIT ?)",
+                    (before, _BATCH)).rowcount
             total += n
             if n < _BATCH:
                 break

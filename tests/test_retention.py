@@ -58,15 +58,42 @@ def test_periods_from_the_environment_and_defaults() -> None:
         load_config(environ={"CLEARGIF_RETENTION_DAYS_AUDIT": "0"})
     assert info.value.key == "RETENTION_DAYS_AUDIT"
     cfg = load_config(environ={"CLEARGIF_RETENTION_DAYS_EVENTS": "30",
-                               "CLEARGIF_RETENTION_DAYS_SUPPRESSIONS": "Unlimited",
-                               "CLEARGIF_RETENTION_DAYS_ROLLUPS": ""})
+                               "CLEARGIF_RETENTION_DAYS_SUPPRESSIONS": "Unlimited"})
     assert cfg["RETENTION_DAYS_EVENTS"] == 30 and cfg["RETENTION_DAYS_SUPPRESSIONS"] is None
-    assert cfg["RETENTION_DAYS_ROLLUPS"] == 761  # left empty: the default applies
+    assert cfg["RETENTION_DAYS_ROLLUPS"] == 761  # not given: the default applies
+    with pytest.raises(ConfigError, match="set but empty") as info:  # given empty: a slip
+        load_config(environ={"CLEARGIF_RETENTION_DAYS_ROLLUPS": ""})
+    assert info.value.key == "RETENTION_DAYS_ROLLUPS"
     cfg = load_config({"REMEMBER_DAYS": 10, "RETENTION_DAYS_SUPPRESSIONS": 3650}, environ={})
     assert cfg["RETENTION_DAYS_REMEMBER"] == 17 and cfg["RETENTION_DAYS_SUPPRESSIONS"] == 3650
     with pytest.raises(ConfigError) as info:
         load_config({"REMEMBER_DAYS": 60, "RETENTION_DAYS_REMEMBER": 37}, environ={})
     assert info.value.key == "RETENTION_DAYS_REMEMBER" and "REMEMBER_DAYS" in str(info.value)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("source", ["env-empty", "env-null", "toml-empty", "test-none"])
+def test_a_period_given_without_a_value_is_refused(cls: str, source: str,
+                                                   tmp_path: Path) -> None:
+    """Only a key that is not given at all takes its default; an empty one is refused,
+    the suppression list's included (it is unlimited only when said so)."""
+    key = f"RETENTION_DAYS_{cls}"
+    test_config: dict[str, Any] = {}
+    environ: dict[str, str] = {}
+    if source.startswith("env"):
+        environ[f"CLEARGIF_{key}"] = "" if source == "env-empty" else "null"
+    elif source == "toml-empty":
+        toml = tmp_path / "cleargif.toml"
+        toml.write_text(f'{key.lower()} = ""\n')
+        environ["CLEARGIF_CONFIG"] = str(toml)
+    else:
+        test_config[key] = None
+    with pytest.raises(ConfigError) as info:
+        load_config(test_config, environ=environ)
+    message = str(info.value)
+    assert info.value.key == key and message.startswith(f"{key} is set but empty; give ")
+    assert message.endswith(".") and "\n" not in message
+    assert ("unlimited" in message) == (cls == "SUPPRESSIONS")
 
 
 # --- a collector with two and a half years of data, on a moved clock --------------------
@@ -262,6 +289,53 @@ def test_moving_clock_purges_day_by_day(world: World) -> None:
     assert col.events.query("SELECT COUNT(DISTINCT day) FROM rollups")[0][0] == rolled
     assert col.events.query("SELECT MIN(day) FROM rollups")[0][0] > min(
         world.page_days_to_roll)
+
+
+def test_epoch_rows_go_once_no_token_is_left(app: Any) -> None:
+    """An account's epoch row (after "log out everywhere") is purged when the account has
+    no remember-me token and the row is older than RETENTION_DAYS_REMEMBER (37 days); no
+    ended token or epoch comes back."""
+    url = app.config["IDENTITY_URL"]
+    col = app.extensions["cleargif"]
+
+    def store(ts: float) -> RememberStore:
+        return RememberStore(url, keys=[SECRET], clock=lambda: ts)
+
+    stolen: dict[str, str] = {}
+    plan = {  # account: (when its epoch was bumped, when a token was issued after that)
+        "gone": (NOW - 37 * DAY - 1, None),
+        "recent": (NOW - 37 * DAY + 1, None),
+        "live-token": (NOW - 100 * DAY, NOW - DAY),
+        "expired-token": (NOW - 100 * DAY, NOW - 80 * DAY),  # the same purge deletes it
+    }
+    for account, (bumped, issued) in plan.items():
+        with store(bumped - 60) as s:
+            stolen[account] = s.issue(account).cookie_value  # ended by the bump below
+        with store(bumped) as s:
+            s.forget_everywhere(account)
+        if issued is not None:
+            with store(issued) as s:
+                stolen[f"{account}:new"] = s.issue(account).cookie_value
+    with store(NOW - 1000 * DAY) as s:
+        s.issue("never-bumped")  # no epoch row at all; the token expired long ago
+
+    def accounts() -> set[str]:
+        return {a for (a,) in col.identity.query("SELECT account FROM remember_accounts")}
+
+    dry = retention.purge(app, NOW, dry_run=True)[4]
+    assert accounts() == set(plan) and dry.detail == "would forget 2 account epochs"
+    report = retention.purge(app, NOW)[4]
+    assert (report.count, report.detail) == (dry.count, "forgot 2 account epochs") == (
+        2, "forgot 2 account epochs")
+    assert report.line().endswith("; forgot 2 account epochs")
+    assert accounts() == {"recent", "live-token"}
+    with store(NOW) as s:
+        # The tokens ended by "log out everywhere" stay ended, row or no row.
+        for account in plan:
+            assert s.recall(stolen[account]).account is None, account
+        assert s.recall(stolen["live-token:new"]).account == "live-token"
+        assert s.epoch("gone") == 0 and s.epoch("recent") > 0
+    assert retention.purge(app, NOW)[4].detail == ""
 
 
 def test_configured_periods_and_config_mapping(tmp_path: Any, monkeypatch: Any) -> None:

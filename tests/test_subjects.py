@@ -116,7 +116,7 @@ def all_bytes(data_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file())
 
 
-SECTIONS = ("receipts", "suppressions", "remember_me_tokens", "events")
+SECTIONS = ("receipts", "suppressions", "remember_me_tokens", "remember_me_epoch", "events")
 
 
 def test_export_erase_export_again(app: Flask, client: Any, tmp_path: Path) -> None:
@@ -223,6 +223,32 @@ def test_export_erase_export_again(app: Flask, client: Any, tmp_path: Path) -> N
     text = json.dumps(log)
     for secret in [*secrets_in_clear, RECIPIENT]:
         assert secret not in text
+
+
+def test_account_export_holds_its_epoch_row(app: Flask, client: Any) -> None:
+    """The row "log out everywhere" leaves (account id, epoch, time) is the subject's data
+    too: exported as metadata, and erased."""
+    with RememberStore(app.config["IDENTITY_URL"], keys=["k" * 32],
+                       clock=lambda: 1_770_000_000.5) as remember:
+        assert export(app, "--account", ACCOUNT)["remember_me_epoch"] == []
+        remember.issue(ACCOUNT)
+        epoch = remember.forget_everywhere(ACCOUNT) and remember.epoch(ACCOUNT)
+        remember.issue(ACCOUNT)
+        remember.bump_epoch("account-7")
+    out = cli(app, "subject", "export", "--account", ACCOUNT, "--reason", "Art. 15")
+    assert out.exit_code == 0, out.output
+    document = json.loads(out.stdout)
+    assert document["remember_me_epoch"] == [{"kind": "remember_me_epoch", "epoch": epoch,
+                                              "changed_at": "2026-02-02T02:40:00Z"}]
+    assert len(document["remember_me_tokens"]) == 1
+    assert "1 remember-me token, 1 remember-me epoch, 0 events" in out.stderr
+    assert "selector" not in out.stdout and "hash" not in out.stdout
+    entry = audit.read(app.extensions["cleargif"].identity)[-1]
+    assert entry.detail is not None and entry.detail["remember_me_epoch"] == 1
+    assert "remember-me tokens deleted: 1" in erase(app, "--account", ACCOUNT).stdout
+    again = export(app, "--account", ACCOUNT)
+    assert again["remember_me_epoch"] == [] and again["remember_me_tokens"] == []
+    assert export(app, "--account", "account-7")["remember_me_epoch"][0]["epoch"] > 0
 
 
 def test_strip_events_keeps_counts_without_ids(app: Flask, client: Any,

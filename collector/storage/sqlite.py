@@ -67,6 +67,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS rollups_cell ON rollups (day, IFNULL(site, x'0
     IFNULL(os, x'00'), IFNULL(device, x'00'), IFNULL(lang, x'00'),
     IFNULL(utm_source, x'00'), IFNULL(utm_medium, x'00'), IFNULL(utm_campaign, x'00'),
     IFNULL(revision, x'00'));
+-- Facts about the stored data, such as the time zone roll-ups are filed in.
+CREATE TABLE IF NOT EXISTS store_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 IDENTITY_SCHEMA = """
@@ -335,12 +340,14 @@ class SQLiteIdentity(_SQLite):
                            now: int) -> int:
         """Drop bodies and subject ids but keep ids and hashes (the chain stays whole);
         each tombstone is sealed with the receipt key. All or none, in one transaction."""
-        keys = self.receipt_keys
         try:
             with self.transaction() as conn:
                 rows = conn.execute(f"SELECT seq, receipt_id, hash, created_at FROM receipts "
                                     f"WHERE body IS NOT NULL AND ({where})",
                                     tuple(params)).fetchall()
+                if not rows:  # nothing to seal: no key needed (a purge on a fresh folder)
+                    return 0
+                keys = self.receipt_keys
                 conn.executemany(
                     "UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = ?, "
                     "tombstoned_at = ?, tombstone_seal = ? WHERE seq = ?",

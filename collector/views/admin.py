@@ -15,7 +15,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from .. import apitokens, audit, campaigns, clock, reports
 from ..aggregate import Query, QueryError, parse_day, parse_dimensions
 from ..config import MAX_REVISION
-from ..errors import CleargifError
+from ..errors import CleargifError, ConfigError
 from ..extension import ext
 from ..web import json_error
 
@@ -88,7 +88,10 @@ def aggregate() -> Response:
         return json_error(str(exc).replace("--", ""), 400)
     except ValueError:
         return json_error(f"revision must be a whole number from 1 to {MAX_REVISION}.", 400)
-    meta, result = reports.export(col.events, query, col.config["K_MIN"])
+    try:
+        meta, result = reports.export(col.events, query, col.config["K_MIN"])
+    except ConfigError as exc:  # roll-ups filed in another TIMEZONE
+        return json_error(str(exc).replace("--", ""), 409)
     return jsonify(meta=meta, rows=result.rows)
 
 
