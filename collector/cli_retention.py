@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -44,6 +45,19 @@ class _Bars:
         self._update = None
 
 
+#: ``cleargif purge`` exits with this status (EX_TEMPFAIL) when another purge holds the lock.
+PURGE_BUSY = 75
+
+
+class _Busy(click.ClickException):
+    """Another purge holds the lock: one line, exit status :data:`PURGE_BUSY`."""
+
+    exit_code = PURGE_BUSY
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
 @click.command("purge")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; change nothing.")
 @with_appcontext
@@ -55,13 +69,22 @@ def purge(dry_run: bool) -> None:
     tombstones. Prints one line per data class: how many went and the oldest date kept.
     """
     from . import clock, retention
+    from .server import purge_lock
 
     bars = _Bars() if click.get_text_stream("stderr").isatty() else None
-    try:
-        reports = retention.purge(current_app, clock.now(), dry_run=dry_run, progress=bars)
-    finally:
-        if bars is not None:
-            bars.close()
+    # A dry run only reads; a purge must not overlap another (the daily one of a serve).
+    lock = contextlib.nullcontext(True) if dry_run else \
+        purge_lock(current_app.config["DATA_DIR"])
+    with lock as held:
+        if not held:
+            raise _Busy("Another purge is running on this data folder (it holds "
+                        "purge.lock); let it finish, or see what it does with --dry-run.")
+        try:
+            reports = retention.purge(current_app, clock.now(), dry_run=dry_run,
+                                      progress=bars)
+        finally:
+            if bars is not None:
+                bars.close()
     for report in reports:
         click.echo(report.line())
     if dry_run:

@@ -6,6 +6,7 @@ between processes. The access log stays off: it would hold addresses and full UR
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -13,7 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,30 +98,40 @@ def gunicorn_options(host: str, port: int, workers: int,
     return options
 
 
-def run_purge_once(data_dir: str, env: Mapping[str, str] | None = None) -> int | None:
-    """Run ``cleargif purge`` in a child process under an exclusive lock file.
-
-    Returns its exit status, or None when another process holds the lock (another
-    ``serve`` on the same data folder is purging).
-    """
-    if not Path(data_dir).exists():
-        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock_path = Path(data_dir) / "purge.lock"
-    with open(lock_path, "a") as lock:
+@contextlib.contextmanager
+def purge_lock(data_dir: str) -> Iterator[bool]:
+    """Hold ``DATA_DIR/purge.lock`` exclusively while the block runs; yields False at
+    once, holding nothing, when another process holds it."""
+    Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(Path(data_dir) / "purge.lock", "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return None
+            yield False
+            return
         try:
-            done = subprocess.run([sys.executable, "-m", "collector", "purge"],
-                                  env=dict(env or os.environ), check=False,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            if done.returncode != 0:
-                logging.getLogger("cleargif").error("daily purge failed: %s",
-                                                    done.stderr.strip()[-500:])
-            return done.returncode
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_purge_once(data_dir: str, env: Mapping[str, str] | None = None) -> int | None:
+    """Run ``cleargif purge`` in a child process (which takes :func:`purge_lock`).
+
+    Returns its exit status, or None when another process holds the lock (another
+    ``serve`` on the same data folder, or an operator, is purging).
+    """
+    done = subprocess.run([sys.executable, "-m", "collector", "purge"],
+                          env=dict(env or os.environ), check=False,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    from .cli_retention import PURGE_BUSY
+
+    if done.returncode == PURGE_BUSY:
+        return None
+    if done.returncode != 0:
+        logging.getLogger("cleargif").error("daily purge failed: %s",
+                                            done.stderr.strip()[-500:])
+    return done.returncode
 
 
 def start_daily_purge(data_dir: str, env: Mapping[str, str],

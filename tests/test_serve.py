@@ -219,6 +219,21 @@ def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
     assert run_purge_once(str(tmp_path), env) == 2
 
 
+def test_a_purge_by_hand_waits_for_none_and_overlaps_none(app: Any) -> None:
+    from collector.server import purge_lock
+
+    runner = app.test_cli_runner()
+    with purge_lock(app.config["DATA_DIR"]) as held:
+        assert held  # the daily purge of a serve is running
+        out = runner.invoke(args=["purge"])
+        assert out.exit_code == 75 and "Traceback" not in out.output
+        assert out.stderr.strip() == ("Error: Another purge is running on this data folder "
+                                      "(it holds purge.lock); let it finish, or see what it "
+                                      "does with --dry-run.")
+        assert runner.invoke(args=["purge", "--dry-run"]).exit_code == 0  # reads only
+    assert runner.invoke(args=["purge"]).exit_code == 0
+
+
 @pytest.mark.parametrize("args", [["--host", "nonexistent.invalid"], ["--port", "BUSY"]])
 def test_serve_bad_address_one_line(tmp_path: Path, args: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
