@@ -55,9 +55,12 @@ _CONTROL_RE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u
                                 "\u2060-\u2064\ufeff]")
 
 # RFC 5321 caps the local part at 64 characters and a label at 63: the bounds keep the
-# pattern linear on long runs without '@' as well as matching every real address.
+# pattern linear on long runs without '@' as well as matching every real address. The
+# top-level domain ends where no letter follows, so text glued on after it
+# ("jane@example.org-42", "…org_2") does not shield the address.
 _EMAIL_RE: Final = re.compile(
-    r"[\w.+'\-]{1,64}@(?:[\w\-]{1,63}\.){1,8}(?:[^\W\d_]{2,63}|xn--[\w\-]{1,59})(?![\w\-])"
+    r"[\w.+'\-]{1,64}@(?:[\w\-]{1,63}\.){1,8}(?:xn--[\w\-]{1,59}|[^\W\d_]{2,63})"
+    r"(?![^\W\d_])"
 )
 
 _UUID_RE: Final = re.compile(

@@ -34,6 +34,12 @@ EMAILS = [
     ("jane\x00@example.com", ":email"),
     ("mailto:jane@example.com", "mailto::email"),
     ("a@b.co and c@d.org", ":email and :email"),
+    # Text glued on after the top-level domain does not shield the address.
+    ("jane.doe@example.org-42", ":email-42"),
+    ("jane.doe@example.org_42", ":email_42"),
+    ("a@b.com1", ":email1"),
+    ("jane@my-site.org-foo.com", ":email"),
+    ("jane@example.community", ":email"),
 ]
 
 IPS = [
