@@ -2,11 +2,16 @@
 
 Reports keep human, Apple Mail Privacy Protection and machine opens apart, so the open
 rate counts people: unique human opens over sends with per-recipient tracking, otherwise
-human opens per send.
+human opens per send. Counts that come from fewer than ``K_MIN`` recipients are suppressed
+as cells of an export are (DESIGN 1.6); sends, which the sender gave, are not.
+
+Campaign and list names are stored as :func:`~collector.records.clean_id` leaves them, in
+events and sends alike, so a report always finds both under the name the sender used.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +19,7 @@ from typing import Any
 
 from .aggregate import OTHER
 from .errors import CleargifError
+from .records import clean_id
 from .storage import EventStore, IdentityStore
 
 #: The suppression list entry that covers every list.
@@ -43,14 +49,16 @@ def record_sends(events: EventStore, campaign: str, count: int, list_id: str | N
         raise CleargifError("The number of sends must be a whole number from 1 to "
                             "1000000000.")
     events.execute("INSERT INTO campaign_sends (campaign, list, count, recorded_at) "
-                   "VALUES (?, ?, ?, ?)", (campaign, list_id, count, now))
+                   "VALUES (?, ?, ?, ?)", (clean_id(campaign),
+                                           None if list_id is None else clean_id(list_id),
+                                           count, now))
     return sends_of(events, campaign)
 
 
 def sends_of(events: EventStore, campaign: str) -> int:
     """All sends recorded for a campaign."""
     rows = events.query("SELECT COALESCE(SUM(count), 0) FROM campaign_sends WHERE "
-                        "campaign = ?", (campaign,))
+                        "campaign = ?", (clean_id(campaign),))
     return int(rows[0][0])
 
 
@@ -100,12 +108,7 @@ def suppressions_since(identity: IdentityStore, since: int | None, after: str | 
     """
     where, params = "created_at >= ?", [since or 0]
     if after:
-        try:
-            at, _, row = after.partition("-")
-            cursor = (int(at), int(row))
-        except ValueError:
-            raise CleargifError("after must be the 'next' cursor of the previous page.") \
-                from None
+        cursor = _parse_cursor(after)
         where += " AND (created_at > ? OR (created_at = ? AND rowid > ?))"
         params += [cursor[0], cursor[0], cursor[1]]
     rows = identity.query(
@@ -118,6 +121,20 @@ def suppressions_since(identity: IdentityStore, since: int | None, after: str | 
         last = rows[limit - 1]
         nxt = f"{last[4]}-{last[0]}"
     return entries, nxt
+
+
+# A cursor is "<created_at>-<rowid>", both SQLite integers (signed 64-bit).
+_CURSOR = re.compile(r"([0-9]{1,19})-([0-9]{1,19})", re.ASCII)
+_MAX_INTEGER = 2**63 - 1
+
+
+def _parse_cursor(after: str) -> tuple[int, int]:
+    match = _CURSOR.fullmatch(after)
+    cursor = (int(match.group(1)), int(match.group(2))) if match else None
+    if cursor is None or max(cursor) > _MAX_INTEGER:
+        raise CleargifError("after must be the 'next' cursor of the previous page, as the "
+                            "answer gave it; leave it out to start from the first page.")
+    return cursor
 
 
 def unsubscribes_of(identity: IdentityStore, campaign: str) -> int:
@@ -146,94 +163,180 @@ def parse_since(text: str | None) -> int | None:
 
 # --- reports ----------------------------------------------------------------------------
 
+#: Notes every campaign report carries (JSON, the CSV metadata and the text form).
+NOTES = (
+    "Apple Mail Privacy Protection fetches every image on delivery: its opens say nothing "
+    "about reading and are not in the open rate.",
+    "Machine opens and clicks (prefetchers, link scanners, HEAD requests, clicks within "
+    "seconds of sending) are counted apart.",
+    "Counts from fewer than k distinct recipients (else fewer than k opens, clicks or "
+    "unsubscribes) are suppressed (null); link rows under k fold into (other), itself "
+    "dropped when under k. Sends are shown as recorded.",
+    "k-suppression does not resist differencing: comparing reports taken at different "
+    "times, or a report with your own send lists, can reveal suppressed counts.",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkRow:
-    """Clicks on one link id."""
+    """Clicks on one link id; ``unique_clicks`` is None without per-recipient tracking."""
 
     link: str
     clicks: int
-    unique_clicks: int
+    unique_clicks: int | None
     machine_clicks: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """Events of one kind of a campaign: how many, and from how many recipients."""
+
+    events: int
+    recipients: int
+    with_recipient: int
+
+    def measure(self) -> int:
+        """Distinct recipients, else events: the export rule of DESIGN 1.6."""
+        return self.recipients or self.events
+
+    def small(self, k_min: int) -> bool:
+        """Whether the count must be suppressed (zero singles nobody out)."""
+        return 0 < self.measure() < k_min
+
+
+_UNKNOWN_AGENT = "(agent IS NULL OR agent NOT IN ('human', 'google_proxy', 'yahoo_proxy', " \
+    "'apple_mpp', 'prefetch', 'scanner'))"
+
+
+#: Kinds of opens a report shows apart, by the agents they count (None: all others).
+_OPEN_KINDS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("human", HUMAN), ("human_via_proxy", ("google_proxy", "yahoo_proxy")),
+    ("apple_mpp", ("apple_mpp",)), ("machine", MACHINE), ("unknown", None))
+
+
+def _opens(events: EventStore, campaign: str, agents: tuple[str, ...] | None) -> _Count:
+    condition, params = _UNKNOWN_AGENT, agents or ()
+    if agents is not None:
+        condition = f"agent IN ({', '.join('?' * len(agents))})"
+    n, distinct, with_recipient = events.query(
+        "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM events WHERE "
+        f"campaign = ? AND kind = 'open' AND {condition}", (campaign, *params))[0]
+    return _Count(int(n), int(distinct), int(with_recipient))
 
 
 def report(events: EventStore, identity: IdentityStore, campaign: str,
            k_min: int) -> dict[str, Any]:
     """A campaign's report: sends, opens by kind of agent, open rate, clicks per link,
-    unsubscribes. Link rows under ``k_min`` fold into ``(other)``."""
+    unsubscribes.
+
+    Every count that comes from recipients is suppressed (``None``, and named in
+    ``suppressed``) when it comes from 1 to ``k_min - 1`` distinct recipients, else 1 to
+    ``k_min - 1`` events, as export cells are; link rows under ``k_min`` fold into
+    ``(other)``. ``unique_human_opens`` and ``unique_clicks`` are ``None`` as well when
+    no mail carried recipients: they are unknowable then.
+    """
     check_id(campaign, "campaign")
+    stored = clean_id(campaign)
     sends = sends_of(events, campaign)
-    opens: dict[str, int] = {}
-    for agent, n in events.query("SELECT agent, COUNT(*) FROM events WHERE campaign = ? AND "
-                                 "kind = 'open' GROUP BY agent", (campaign,)):
-        opens[agent or "unknown"] = n
-    human = sum(opens.get(a, 0) for a in HUMAN)
-    unique_human, with_recipient = events.query(
-        "SELECT COUNT(DISTINCT recipient), COUNT(recipient) FROM events WHERE campaign = ? AND "
-        "kind = 'open' AND agent IN (?, ?, ?)", (campaign, *HUMAN))[0]
-    per_recipient = with_recipient > 0
+    suppressed: list[str] = []
+
+    def shown(name: str, count: _Count, value: int) -> int | None:
+        if count.small(k_min):
+            suppressed.append(name)
+            return None
+        return value
+
+    counts = {name: _opens(events, stored, agents) for name, agents in _OPEN_KINDS}
+    opens = {name: shown(f"opens_{name}", count, count.events)
+             for name, count in counts.items()}
+    human = counts["human"]
+    per_recipient = human.with_recipient > 0
+    unique_human = shown("unique_human_opens", human, human.recipients) \
+        if per_recipient else None
+    rate: float | None = None
     if sends and per_recipient:
-        rate: float | None = round(unique_human / sends, 4)
         rate_kind = "unique human opens / sends"
+        if unique_human is not None:
+            rate = round(unique_human / sends, 4)
     elif sends:
-        rate = round(human / sends, 4)
         rate_kind = "human opens per send (no per-recipient tracking)"
+        if opens["human"] is not None:
+            rate = round(human.events / sends, 4)
     else:
-        rate, rate_kind = None, "no sends recorded (cleargif campaign sent)"
-    links = _link_rows(events, campaign, k_min)
+        rate_kind = "no sends recorded (cleargif campaign sent)"
+    if sends and rate is None:
+        suppressed.append("open_rate")
+    links, folded, other_dropped = _link_rows(events, stored, k_min)
+    unsubscribed = unsubscribes_of(identity, campaign)
+    unsubscribes = shown("unsubscribes", _Count(unsubscribed, 0, 0), unsubscribed)
+    notes = list(NOTES)
+    if suppressed:
+        notes.append(f"Suppressed here (under k={k_min}): {', '.join(suppressed)}.")
     return {
-        "campaign": campaign,
+        "campaign": stored,
         "sends": sends,
-        "opens": {
-            "human": human,
-            "human_via_proxy": opens.get("google_proxy", 0) + opens.get("yahoo_proxy", 0),
-            "apple_mpp": opens.get("apple_mpp", 0),
-            "machine": sum(opens.get(a, 0) for a in MACHINE),
-            "unknown": opens.get("unknown", 0),
-        },
-        "unique_human_opens": unique_human if per_recipient else None,
+        "opens": opens,
+        "unique_human_opens": unique_human,
         "open_rate": rate,
         "open_rate_is": rate_kind,
         "clicks": links,
-        "unsubscribes": unsubscribes_of(identity, campaign),
+        "unsubscribes": unsubscribes,
         "k_min": k_min,
-        "notes": ["Apple Mail Privacy Protection fetches every image on delivery: its opens "
-                  "say nothing about reading and are not in the open rate.",
-                  "Machine opens and clicks (prefetchers, link scanners, HEAD requests, "
-                  "clicks within seconds of sending) are counted apart."],
+        "suppressed": suppressed,
+        "folded_links": folded,
+        "other_suppressed": other_dropped,
+        "notes": notes,
     }
 
 
-def _link_rows(events: EventStore, campaign: str, k_min: int) -> list[dict[str, Any]]:
-    rows = events.query(
-        "SELECT link, "
-        "SUM(CASE WHEN agent IN ('prefetch', 'scanner') THEN 0 ELSE 1 END), "
-        "COUNT(DISTINCT CASE WHEN agent IN ('prefetch', 'scanner') THEN NULL "
-        "ELSE recipient END), "
-        "SUM(CASE WHEN agent IN ('prefetch', 'scanner') THEN 1 ELSE 0 END) "
-        "FROM events WHERE campaign = ? AND kind = 'click' GROUP BY link ORDER BY link",
-        (campaign,))
+_HUMAN_CLICK = "(agent IS NULL OR agent NOT IN ('prefetch', 'scanner'))"
+_LINK = "COALESCE(link, '(none)')"
+
+
+def _link_rows(events: EventStore, campaign: str,
+               k_min: int) -> tuple[list[dict[str, Any]], int, bool]:
+    """Link rows, folded: ``(rows, how many links folded, whether (other) was dropped)``.
+
+    A row's measure is as in exports: distinct recipients of human clicks, else human
+    clicks. ``(other)`` counts the folded links' recipients exactly (one person clicking
+    five small links is one recipient, not five).
+    """
+    where = "campaign = ? AND kind = 'click'"
+    select = (f"SUM(CASE WHEN {_HUMAN_CLICK} THEN 1 ELSE 0 END), "
+              f"COUNT(DISTINCT CASE WHEN {_HUMAN_CLICK} THEN recipient END), "
+              f"SUM(CASE WHEN {_HUMAN_CLICK} AND recipient IS NOT NULL THEN 1 ELSE 0 END), "
+              f"SUM(CASE WHEN {_HUMAN_CLICK} THEN 0 ELSE 1 END)")
+    rows = events.query(f"SELECT {_LINK}, {select} FROM events WHERE {where} GROUP BY 1 "
+                        "ORDER BY 1", (campaign,))
     kept: list[dict[str, Any]] = []
-    other: dict[str, Any] = {"link": OTHER, "clicks": 0, "unique_clicks": 0,
-                             "machine_clicks": 0}
-    folded = 0
-    for link, clicks, unique, machine in rows:
-        # The cell's measure as in exports: distinct recipients, else clicks.
-        measure = unique or clicks
-        if measure >= k_min:
-            kept.append({"link": link, "clicks": clicks, "unique_clicks": unique,
-                         "machine_clicks": machine})
+    folded: list[str] = []
+    for link, clicks, unique, with_recipient, machine in rows:
+        if _Count(clicks, unique, with_recipient).measure() >= k_min:
+            kept.append(_link_row(link, clicks, unique, with_recipient, machine))
         else:
-            folded += 1
-            for key, value in (("clicks", clicks), ("unique_clicks", unique),
-                               ("machine_clicks", machine)):
-                other[key] += value
-    if folded and (other["unique_clicks"] or other["clicks"]) >= k_min:
-        kept.append(other)
-    return kept
+            folded.append(link)
+    other_dropped = False
+    if folded:
+        # All folded links in one query, so that their distinct recipients stay exact.
+        clicks, unique, with_recipient, machine = events.query(
+            f"SELECT {select} FROM events WHERE {where} AND {_LINK} IN "
+            f"({', '.join('?' * len(folded))})", (campaign, *folded))[0]
+        if _Count(clicks, unique, with_recipient).measure() >= k_min:
+            kept.append(_link_row(OTHER, clicks, unique, with_recipient, machine))
+        else:
+            other_dropped = True
+    return kept, len(folded), other_dropped
+
+
+def _link_row(link: str, clicks: int, unique: int, with_recipient: int,
+              machine: int) -> dict[str, Any]:
+    row = LinkRow(link, clicks, unique if with_recipient else None, machine)
+    return {"link": row.link, "clicks": row.clicks, "unique_clicks": row.unique_clicks,
+            "machine_clicks": row.machine_clicks}
 
 
 def report_rows(rep: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A report flattened to ``metric,value`` rows (CSV)."""
+    """A report flattened to ``metric,value`` rows (CSV); suppressed values are empty."""
     rows: list[dict[str, Any]] = [{"metric": "sends", "value": rep["sends"]}]
     for kind, n in rep["opens"].items():
         rows.append({"metric": f"opens_{kind}", "value": n})
@@ -251,24 +354,33 @@ def report_rows(rep: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def report_text(rep: Mapping[str, Any]) -> str:
     """A report for people."""
+    hidden = f"suppressed (under k={rep['k_min']})"
+
+    def show(value: Any) -> str:
+        return hidden if value is None else str(value)
+
     o = rep["opens"]
     lines = [f"Campaign {rep['campaign']}",
              f"  sends                 {rep['sends']}",
-             f"  opens, human          {o['human']} (of which via Gmail/Yahoo image proxies "
-             f"{o['human_via_proxy']})",
-             f"  opens, Apple MPP      {o['apple_mpp']} (unknowable: not in the open rate)",
-             f"  opens, machine        {o['machine']}",
-             f"  opens, unknown        {o['unknown']}"]
-    if rep["unique_human_opens"] is not None:
-        lines.append(f"  unique human opens    {rep['unique_human_opens']}")
+             f"  opens, human          {show(o['human'])} (of which via Gmail/Yahoo image "
+             f"proxies {show(o['human_via_proxy'])})",
+             f"  opens, Apple MPP      {show(o['apple_mpp'])} (unknowable: not in the open "
+             "rate)",
+             f"  opens, machine        {show(o['machine'])}",
+             f"  opens, unknown        {show(o['unknown'])}"]
+    if "unique_human_opens" in rep["suppressed"] or rep["unique_human_opens"] is not None:
+        lines.append(f"  unique human opens    {show(rep['unique_human_opens'])}")
     rate = rep["open_rate"]
-    lines.append(f"  open rate             {'-' if rate is None else f'{rate:.1%}'} "
-                 f"({rep['open_rate_is']})")
+    shown_rate = hidden if "open_rate" in rep["suppressed"] else \
+        "-" if rate is None else f"{rate:.1%}"
+    lines.append(f"  open rate             {shown_rate} ({rep['open_rate_is']})")
     lines.append("  clicks (human / unique / machine) per link:")
-    for link in rep["clicks"] or [{"link": "(none)", "clicks": 0, "unique_clicks": 0,
+    for link in rep["clicks"] or [{"link": "(none)", "clicks": 0, "unique_clicks": None,
                                     "machine_clicks": 0}]:
-        lines.append(f"    {link['link']:<20} {link['clicks']} / {link['unique_clicks']} / "
+        unique = "-" if link["unique_clicks"] is None else link["unique_clicks"]
+        lines.append(f"    {link['link']:<20} {link['clicks']} / {unique} / "
                      f"{link['machine_clicks']}")
-    lines.append(f"  unsubscribes          {rep['unsubscribes']}")
-    lines.append(f"  (link rows under k={rep['k_min']} are folded into (other))")
+    lines.append(f"  unsubscribes          {show(rep['unsubscribes'])}")
+    lines.append("")
+    lines.extend(f"Note: {note}" for note in rep["notes"])
     return "\n".join(lines)

@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from itsdangerous import BadData, URLSafeSerializer
 
+from sdk.scrub import PathPatterns, compile_path_patterns
 from sdk.tokens import TokenCodec
 
 from .config import read_keys
 from .consent import ConsentPayload
 from .errors import ConfigError
 from .registry import Registry, build_registry
-from .scrub import PathPatterns, compile_path_patterns
 from .storage import EventStore, IdentityStore, identity_for, open_events
 
 CONSENT_SALT = "cleargif.consent"

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sdk.scrub import EMAIL, PathPatterns, scrub_path, scrub_text
+
 from .agents import parse_agent
-from .scrub import PathPatterns, scrub_path, scrub_text
 
 #: The fields of an event record, in storage order.
 FIELDS = ("ts", "kind", "name", "site", "path", "referrer_host", "utm_source", "utm_medium",
@@ -26,6 +27,7 @@ UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 MAX_PARAM = 2048  # longer page or referrer URLs are cut before parsing
 MAX_NAME = 64
 MAX_UTM = 100
+MAX_ID = 128  # campaign, list and link ids (sdk.tokens.MAX_FIELD_LENGTH)
 _HOST_RE = re.compile(r"^[a-z0-9.-]{1,253}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
@@ -118,6 +120,20 @@ def clean_utm(value: str | None) -> str | None:
     return text.strip().lower() or None
 
 
+@functools.lru_cache(maxsize=4096)
+def clean_id(value: str) -> str:
+    """A campaign, list or link id as stored: scrubbed like free text (DESIGN 1.1).
+
+    The SDK refuses ids this would change, so theirs are stored as sent; tokens made by
+    other code may still carry an address or a number. Campaign sends and reports look
+    names up through this too, so they keep matching the events. An ``@`` the scrubber
+    leaves (no address around it, such as a handle ``@jane``) makes the whole id
+    ``:email``: the SDK never sends one, so nothing readable is lost.
+    """
+    scrubbed = scrub_text(value, max_len=MAX_ID)
+    return EMAIL if "@" in scrubbed or "\uff20" in scrubbed else scrubbed
+
+
 # Paths repeat (a site has few pages); PathPatterns is hashable.
 _scrub_path = functools.lru_cache(maxsize=8192)(scrub_path)
 
@@ -172,12 +188,13 @@ def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
 
     ``recipient`` is given only for mails sent with per-recipient tracking. A click keeps
     its link id, the target's host (in ``site``) and its scrubbed path without query (in
-    ``path``); never the target's query string or fragment.
+    ``path``); never the target's query string or fragment. Campaign, list and link ids
+    are scrubbed by :func:`clean_id`: tokens come from senders' code, not only this SDK.
     """
     agent = parse_agent(user_agent)
     record = empty_record()
     record.update(
-        ts=int(now), kind=kind, name=kind, campaign=campaign, list=list_id,
+        ts=int(now), kind=kind, name=kind, campaign=clean_id(campaign), list=clean_id(list_id),
         recipient=recipient, agent=agent_verdict, browser=agent.browser,
         browser_major=agent.browser_major, os=agent.os, device=agent.device,
         lang=primary_lang(accept_language), purposes="",
@@ -185,5 +202,6 @@ def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
     if kind == "click" and target:
         host = host_of(target)
         path, _ = split_page(target)
-        record.update(link=link, site=host, path=scrub_path(path, patterns))
+        record.update(link=clean_id(link) if link else None, site=host,
+                      path=scrub_path(path, patterns))
     return record

@@ -10,8 +10,11 @@ A :class:`Mailer` is made from ``TOKEN_KEYS`` and the collector's public base UR
 Tracking modes: ``aggregate`` (default) counts opens and clicks per campaign and list,
 with no recipient in the pixel or the links; ``individual`` puts the recipient
 pseudonym in them (per-recipient tracking: say so in your privacy notice and only do it
-with a legal basis); ``none`` adds no pixel. Unsubscribe links always carry the
-recipient, when one is given: the suppression must know who left.
+with a legal basis); ``none`` adds no pixel. Unsubscribe links and headers always carry
+the recipient, whatever the mode: the suppression must know who left, so they are refused
+without one. A mail sent without a recipient says so with ``unsubscribe=False``::
+
+    mailer.prepare(message, "2024-spring", "newsletter", unsubscribe=False)
 
 Mail delivery: RFC 8058 section 4 makes one-click unsubscribe depend on a valid DKIM
 signature whose ``h=`` tag covers ``List-Unsubscribe`` and ``List-Unsubscribe-Post``.
@@ -39,6 +42,7 @@ from email.policy import Policy
 from html.entities import html5 as html5_entities
 from html.parser import HTMLParser
 from typing import Final, Literal
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigError, InvalidRecipient
 from .pseudonym import MIN_KEY_LENGTH, check_recipient, pseudonym
@@ -50,6 +54,15 @@ _MODES: Final = ("aggregate", "individual", "none")
 
 #: The value RFC 8058 section 3.1 requires in ``List-Unsubscribe-Post``.
 ONE_CLICK: Final = "List-Unsubscribe=One-Click"
+
+_NO_UNSUBSCRIBER: Final = (
+    "An unsubscribe link or List-Unsubscribe header needs the recipient it unsubscribes:"
+    " the collector answers one that names no one with an error, so one-click unsubscribe"
+    " would silently fail. Pass recipient=… (the recipient's pseudonym, or the account id"
+    " with pseudonym_key; in mode 'aggregate' only the unsubscribe link carries it), or"
+    " leave the unsubscribe link and headers out of a mail sent without a recipient"
+    " (unsubscribe=False in prepare() and instrument())."
+)
 
 #: Inline style of the open pixel: no box, no gap, whatever the client's defaults.
 PIXEL_STYLE: Final = (
@@ -82,14 +95,21 @@ def unescape_attribute(value: str) -> str:
 
     Unlike :func:`html.unescape`, a named reference without ``;`` followed by ``=`` or a
     letter or digit stays as written: ``?a=1&copy=2&region=eu`` is a URL, not ``©=2``
-    and ``®ion=eu`` (HTML's "character reference in attribute" rule).
+    and ``®ion=eu``, and ``&notit;`` stays ``&notit;``, not ``¬it;`` (HTML's "character
+    reference in attribute value" rule).
     """
 
     def decode(match: re.Match[str]) -> str:
         text = match.group(0)
-        if text.startswith("&#") or text.endswith(";"):
+        if text.startswith("&#"):
             return html_lib.unescape(text)
         name = text[1:]
+        if name.endswith(";"):
+            # Only a whole name: "&notit;" is "&not" followed by "it;", which the
+            # attribute rule leaves as written (html.unescape would give "¬it;").
+            return html5_entities.get(name, text)
+        # The run of letters and digits is whole, so what follows is neither; only "="
+        # keeps a legacy name such as "&copy" from being decoded.
         following = value[match.end():match.end() + 1]
         if name in html5_entities and following != "=":
             return html5_entities[name]
@@ -204,10 +224,15 @@ class Mailer:
     ) -> str:
         """Return the unsubscribe URL ``{base}/u/{token}`` (it never expires).
 
+        :param recipient: who the link unsubscribes; required, whatever the tracking
+            mode of the mail (a link that names no one cannot unsubscribe anyone).
         :raises ConfigError: the base URL is not https.
-        :raises InvalidRecipient: a recipient id that could identify a person.
+        :raises InvalidRecipient: no recipient, or a recipient id that could identify a
+            person.
         """
         self._require_https()
+        if recipient is None:
+            raise InvalidRecipient("missing", _NO_UNSUBSCRIBER)
         token = self._codec.dump_unsubscribe(
             campaign, list, recipient=self._recipient(recipient), sent_at=sent_at
         )
@@ -229,9 +254,12 @@ class Mailer:
         ``List-Unsubscribe=One-Click``. The collector's ``POST /u/<token>`` answers the
         one-click request.
 
+        :param recipient: who the headers unsubscribe; required, as for
+            :meth:`unsubscribe_url`.
         :param mailto: an address (``leave@example.com``) or a ``mailto:`` URI, for
             clients that only unsubscribe by mail.
         :raises ConfigError: the base URL is not https.
+        :raises InvalidRecipient: as for :meth:`unsubscribe_url`.
         :raises ValueError: ``mailto`` is not a usable address.
         """
         value = f"<{self.unsubscribe_url(campaign, list, recipient=recipient, sent_at=sent_at)}>"
@@ -269,7 +297,7 @@ class Mailer:
         - With ``unsubscribe`` true, a marked element whose ``href`` is empty or ``#``
           (a template placeholder) receives this mail's unsubscribe URL, the same one
           :meth:`prepare` puts in the headers; a marked element with a real ``href``
-          keeps it.
+          keeps it. Filling a placeholder needs ``recipient``, whatever the mode.
 
         Entities in ``href`` values are decoded before signing, and new values are
         attribute-escaped in the original quoting. Markup inside comments (including
@@ -282,8 +310,9 @@ class Mailer:
             ``None``.
         :raises ConfigError: an unsubscribe placeholder must be filled and the base URL
             is not https.
-        :raises InvalidRecipient: mode ``individual`` without a recipient, or a
-            recipient id that could identify a person.
+        :raises InvalidRecipient: mode ``individual`` without a recipient, an
+            unsubscribe placeholder to fill without one, or a recipient id that could
+            identify a person.
         :raises ValueError: an unknown mode, a bad campaign or list, or a bad
             ``data-link-id``.
         """
@@ -303,7 +332,6 @@ class Mailer:
             edits.append((position, position, tag))
 
         unsubscribe_url: str | None = None
-        collector_prefixes = tuple(f"{self.base_url}/{kind}/" for kind in ("o", "c", "u"))
         ordinal = 0
         for link in scan.links:
             if link.marker == "unsubscribe":
@@ -320,7 +348,7 @@ class Mailer:
             scheme = _SCHEME.match(target)
             if not scheme or scheme.group(1).lower() not in ("http", "https"):
                 continue
-            if target.startswith(collector_prefixes) or _target_problem(target):
+            if _target_problem(target) or self._is_collector_url(target):
                 continue
             ordinal += 1
             link_id = link.link_id if link.link_id is not None else f"link-{ordinal}"
@@ -338,6 +366,7 @@ class Mailer:
         *,
         mode: TrackingMode = "aggregate",
         recipient: str | None = None,
+        unsubscribe: bool = True,
         mailto: str | None = None,
         sent_at: datetime | float | None = None,
     ) -> EmailMessage:
@@ -352,14 +381,29 @@ class Mailer:
         message shares one send time, so the body's unsubscribe placeholders and the
         header hold the same URL.
 
+        :param recipient: the recipient, as for :meth:`instrument`. The unsubscribe
+            headers carry it in every mode (in mode ``aggregate`` only they do), so it
+            is required unless ``unsubscribe`` is false.
+        :param unsubscribe: false for a mail that gets no unsubscribe headers and no
+            filled placeholders from cleargif (one sent without a recipient, or a test
+            mail over http); headers already on the message are then left as they are.
         :raises ConfigError: the base URL is not https (one-click unsubscribe needs it).
-        :raises InvalidRecipient: as for :meth:`instrument`.
-        :raises ValueError: as for :meth:`instrument` and :meth:`unsubscribe_headers`.
+        :raises InvalidRecipient: no recipient while ``unsubscribe`` is true, or as for
+            :meth:`instrument`.
+        :raises ValueError: as for :meth:`instrument` and :meth:`unsubscribe_headers`,
+            and ``mailto`` with ``unsubscribe`` false.
         """
         sent = self._send_time(sent_at)
-        headers = self.unsubscribe_headers(
-            campaign, list, recipient=recipient, mailto=mailto, sent_at=sent
-        )
+        headers: dict[str, str] = {}
+        if unsubscribe:
+            headers = self.unsubscribe_headers(
+                campaign, list, recipient=recipient, mailto=mailto, sent_at=sent
+            )
+        elif mailto is not None:
+            raise ValueError(
+                "mailto goes into the List-Unsubscribe header, which unsubscribe=False"
+                " leaves out; drop mailto, or give a recipient and keep the header."
+            )
         # Every part is worked out before any is changed: a bad one leaves the message as
         # it was.
         work = []
@@ -369,7 +413,13 @@ class Mailer:
                 "".encode(charset)
                 source = part.get_content(content_manager=raw_data_manager)
                 changed = self.instrument(
-                    source, campaign, list, mode=mode, recipient=recipient, sent_at=sent
+                    source,
+                    campaign,
+                    list,
+                    mode=mode,
+                    recipient=recipient,
+                    unsubscribe=unsubscribe,
+                    sent_at=sent,
                 )
                 changed.encode(charset)
             except (LookupError, UnicodeError):
@@ -405,6 +455,19 @@ class Mailer:
                 "Mode 'individual' needs a recipient; pass recipient=… or use mode 'aggregate'.",
             )
         return self._recipient(recipient)
+
+    def _is_collector_url(self, url: str) -> bool:
+        """Tell whether ``url`` is a pixel, click or unsubscribe URL of this collector.
+
+        Scheme and host compare without case, and a default port counts as absent, as
+        browsers treat them; the path compares exactly.
+        """
+        base, target = urlsplit(self.base_url), urlsplit(url)
+        if (base.scheme, base.hostname, _port(base)) != (
+            target.scheme.lower(), target.hostname, _port(target)
+        ):
+            return False
+        return target.path.startswith(tuple(f"{base.path}/{kind}/" for kind in "ocu"))
 
     def _require_https(self) -> None:
         if not self.base_url.startswith("https://"):
@@ -658,6 +721,10 @@ def _replace_html(part: MIMEPart, html: str, charset: str) -> None:
 
 
 # -- small checks ------------------------------------------------------------------------
+
+
+def _port(parts: SplitResult) -> int | None:
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
 
 
 def _check_mode(mode: str) -> None:

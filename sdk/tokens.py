@@ -35,12 +35,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from itsdangerous import BadData, BadPayload, TimestampSigner, URLSafeTimedSerializer
 
 from .errors import ConfigError, InvalidRecipient, InvalidToken
-from .pseudonym import check_recipient
+from .pseudonym import check_recipient, identifying_shape
+from .scrub import EMAIL, IP, NUM, TOKEN, scrub_text
 
 #: Salt of email-open tokens (``/o/<token>.gif``).
 OPEN_SALT: Final = "cleargif.open"
@@ -394,10 +395,65 @@ def _send_timestamp(sent_at: datetime | float | None) -> int:
 
 
 def _check_field(name: str, value: str) -> str:
+    """Return a campaign, list or link id unchanged if a new token may carry it.
+
+    Beyond the shape every token payload must have, the id must be plain text that the
+    collector's scrubber (:mod:`sdk.scrub`, DESIGN 1.1) stores as it is: never personal
+    data, never a token-like value it would replace by a placeholder (a report would then
+    mix unrelated campaigns under ``:token``). Tokens already sent are not checked again
+    when loaded. The messages never quote the value: it may be the personal data.
+    """
     problem = _field_problem(value)
     if problem:
         raise ValueError(f"The {name} {problem}.")
+    problem = _scrub_problem(value)
+    if problem in _SHAPE_TEXT:
+        raise ValueError(
+            f"The {name} {_SHAPE_TEXT[problem]}; campaign, list and link ids are stored with"
+            " every open and click, and the event store must hold no personal data. Use a"
+            " plain name such as 'spring-2026', and keep who the mail went to in the"
+            " recipient pseudonym."
+        )
+    if problem:
+        raise ValueError(f"The {name} {problem}.")
     return value
+
+
+_SHAPE_TEXT: Final = {
+    "email": "looks like it holds an email address",
+    "ip": "looks like it holds an IP address",
+    "digits": "holds a run of 9 or more digits, which may be a phone, card or account number",
+}
+_TOKEN_LIKE: Final = (
+    "looks like a token or random id (a UUID, a signed value, or 16 or more letters and"
+    " digits mixed), which the collector stores as ':token'; use a readable name such as"
+    " 'spring-2026'"
+)
+
+
+def _scrub_problem(value: str) -> str | None:
+    """Say why the collector's scrubber would not store ``value`` as it is: a key of
+    :data:`_SHAPE_TEXT`, a sentence, or ``None`` when it stores it unchanged."""
+    shape = identifying_shape(value)
+    if shape is not None:
+        return shape
+    if value != value.strip():
+        return "starts or ends with whitespace; remove it"
+    if any(unicodedata.category(char)[0] == "C" for char in value):
+        return "contains invisible formatting characters; remove them"
+    if unicodedata.normalize("NFKC", value) != value:
+        return ("contains compatibility characters (such as full-width letters or"
+                " ligatures); write them in their plain form")
+    if unquote(value, errors="replace") != value:
+        return "contains percent-escapes; write the characters themselves"
+    scrubbed = scrub_text(value, max_len=MAX_FIELD_LENGTH)
+    if scrubbed == value:
+        return None
+    for placeholder, problem in ((EMAIL, "email"), (IP, "ip"), (NUM, "digits"),
+                                 (TOKEN, _TOKEN_LIKE)):
+        if scrubbed.count(placeholder) > value.count(placeholder):
+            return problem
+    return "would not be stored as written; use a plain name such as 'spring-2026'"
 
 
 def _field_problem(value: object) -> str | None:

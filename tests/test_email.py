@@ -14,11 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from collector import campaigns, create_app
-from sdk import Mailer, TokenCodec
-from tests.conftest import TOKEN, events, make_config
+from collector.records import build_email_event
+from sdk import InvalidRecipient, Mailer, TokenCodec
+from tests.conftest import TOKEN, events, make_config, seed
 
 BASE = "https://stats.example.com"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -102,27 +103,43 @@ def test_round_trip_report(app: Any, client: Any, mailer: Mailer) -> None:
     assert out.exit_code == 0, out.output
     rep = json.loads(out.stdout)
     assert rep["sends"] == 8
-    assert rep["opens"] == {"human": 6, "human_via_proxy": 1, "apple_mpp": 1, "machine": 1,
-                            "unknown": 0}
+    # Counts from fewer than K_MIN (5) readers are suppressed; zero singles nobody out.
+    assert rep["opens"] == {"human": 6, "human_via_proxy": None, "apple_mpp": None,
+                            "machine": None, "unknown": 0}
     assert rep["unique_human_opens"] == 6 and rep["open_rate"] == 0.75
     assert rep["clicks"] == [{"link": "spring", "clicks": 6, "unique_clicks": 6,
                               "machine_clicks": 0}]
-    assert rep["unsubscribes"] == 1
+    assert rep["unsubscribes"] is None
+    assert rep["suppressed"] == ["opens_human_via_proxy", "opens_apple_mpp", "opens_machine",
+                                 "unsubscribes"]
     text = runner.invoke(args=["campaign", "report", "spring-2026"]).stdout
     assert "Apple MPP" in text and "75.0%" in text
     csv_out = runner.invoke(args=["campaign", "report", "spring-2026", "--format", "csv"])
     assert "open_rate,0.75" in csv_out.stdout
+    # Without suppression the classifier's counts show: one each of proxy, MPP, scanner.
+    col = app.extensions["cleargif"]
+    exact = campaigns.report(col.events, col.identity, "spring-2026", 1)
+    assert exact["opens"] == {"human": 6, "human_via_proxy": 1, "apple_mpp": 1, "machine": 1,
+                              "unknown": 0}
+    assert exact["unsubscribes"] == 1 and exact["suppressed"] == []
 
 
 def test_aggregate_mode_rate_is_per_send(app: Any, client: Any, mailer: Mailer) -> None:
     pixel = mailer.open_url("c1", "news", mode="aggregate", sent_at=time.time() - 600)
     assert pixel is not None
+    col = app.extensions["cleargif"]
     for _ in range(3):
         client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
-    campaigns.record_sends(app.extensions["cleargif"].events, "c1", 6, "news", 0)
-    rep = campaigns.report(app.extensions["cleargif"].events,
-                           app.extensions["cleargif"].identity, "c1", 5)
+    campaigns.record_sends(col.events, "c1", 10, "news", 0)
+    rep = campaigns.report(col.events, col.identity, "c1", 5)
+    # 3 opens (no recipients, so opens are the measure): under k, rate and all.
+    assert rep["opens"]["human"] is None and rep["open_rate"] is None
+    assert {"opens_human", "open_rate"} <= set(rep["suppressed"])
+    for _ in range(2):
+        client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
+    rep = campaigns.report(col.events, col.identity, "c1", 5)
     assert rep["unique_human_opens"] is None and rep["open_rate"] == 0.5
+    assert rep["opens"]["human"] == 5 and rep["suppressed"] == []
     assert rep["open_rate_is"].startswith("human opens per send")
     assert all(e["recipient"] is None for e in events(app))
 
@@ -375,3 +392,207 @@ def test_sdk_client_against_collector(app: Any, client: Any) -> None:
 def test_campaign_ids_refused_with_one_line(app: Any, campaign: str) -> None:
     out = app.test_cli_runner().invoke(args=["campaign", "report", campaign])
     assert out.exit_code == 2 and "campaign" in out.stderr and "Traceback" not in out.output
+
+
+# -- one-click unsubscribe in the default mode ------------------------------------------
+
+
+def test_one_click_works_for_an_aggregate_mail(app: Any, client: Any, mailer: Mailer) -> None:
+    """prepare() in the default mode puts the recipient in the unsubscribe header only,
+    and the RFC 8058 POST to that header's URL unsubscribes."""
+    msg = EmailMessage()
+    msg.set_content('<body><a href="https://shop.example.com/">shop</a></body>', subtype="html")
+    mailer.prepare(msg, "c6", "news", recipient="r6")
+    url = str(msg["List-Unsubscribe"]).strip("<>")
+    r = client.post(path_of(url), data="List-Unsubscribe=One-Click", base_url=BASE,
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 200
+    assert campaigns.is_suppressed(app.extensions["cleargif"].identity, "news", "r6")
+    bare = EmailMessage()
+    bare.set_content("<body>hi</body>", subtype="html")
+    with pytest.raises(InvalidRecipient, match="unsubscribe=False"):
+        mailer.prepare(bare, "c6", "news")
+
+
+# -- campaign, list and link ids in the event store -------------------------------------
+
+
+class HourAgo(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(time.time()) - 3600
+
+
+def forge(salt: str, payload: dict[str, str]) -> str:
+    """A token signed an hour ago with the deployment's key by other code than this SDK."""
+    return URLSafeTimedSerializer([TOKEN], salt=salt, signer=HourAgo,
+                                  signer_kwargs={"digest_method": hashlib.sha256}).dumps(payload)
+
+
+CAMPAIGN_PII = "welcome jane.doe@example.org"
+LIST_PII = "list 203.0.113.9"
+LINK_PII = "cta-jane.doe@example.org-4111111111111111"
+
+
+def test_ids_from_other_senders_code_are_scrubbed(tmp_path: Path) -> None:
+    app = create_app(make_config(tmp_path))
+    client = app.test_client()
+    opened = forge("cleargif.open", {"c": CAMPAIGN_PII, "l": LIST_PII})
+    clicked = forge("cleargif.click", {"c": CAMPAIGN_PII, "l": LIST_PII, "k": LINK_PII,
+                                       "u": "https://shop.example.com/"})
+    for _ in range(5):
+        client.get(f"/o/{opened}.gif", headers={"User-Agent": CHROME}, base_url=BASE)
+        assert client.get(f"/c/{clicked}", headers={"User-Agent": CHROME},
+                          base_url=BASE).status_code == 302
+    stored = events(app)
+    assert {(e["campaign"], e["list"]) for e in stored} == {("welcome :email", "list :ip")}
+    # The address goes, and the card number glued to it with it.
+    assert {e["link"] for e in stored if e["kind"] == "click"} == {"::token"}
+    # Sends recorded under the sender's own name land where the events are.
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["campaign", "sent", CAMPAIGN_PII, "10", "--list", LIST_PII])
+    assert out.exit_code == 0, out.output
+    rep = json.loads(runner.invoke(args=["campaign", "report", CAMPAIGN_PII, "--format",
+                                         "json"]).stdout)
+    assert rep["campaign"] == "welcome :email"
+    assert rep["sends"] == 10 and rep["opens"]["human"] == 5 and rep["open_rate"] == 0.5
+    assert rep["clicks"] == [{"link": "::token", "clicks": 5, "unique_clicks": None,
+                              "machine_clicks": 0}]
+    app.extensions["cleargif"].close()
+    blob = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
+    for needle in (b"jane.doe", b"example.org", b"203.0.113.9", b"4111111111111111"):
+        assert needle not in blob, needle
+
+
+def test_ids_the_sdk_accepts_are_stored_as_sent(app: Any, client: Any, mailer: Mailer) -> None:
+    ids = ("Soldes d'été 2024", "Clients fidèles", "hero_cta_v2")
+    opened = str(mailer.open_url(ids[0], ids[1], sent_at=time.time() - 600))
+    clicked = mailer.click_url(*ids, "https://shop.example.com/", sent_at=time.time() - 600)
+    client.get(path_of(opened), headers={"User-Agent": CHROME}, base_url=BASE)
+    client.get(path_of(clicked), headers={"User-Agent": CHROME}, base_url=BASE)
+    assert {(e["campaign"], e["list"], e["link"]) for e in events(app)} == {
+        (ids[0], ids[1], None), ids}
+    with pytest.raises(ValueError, match="campaign"):
+        mailer.open_url(CAMPAIGN_PII, "news")
+    with pytest.raises(ValueError, match="list"):
+        mailer.click_url("c", LIST_PII, "cta", "https://shop.example.com/")
+    with pytest.raises(ValueError, match="The link id"):
+        mailer.instrument(f'<a href="https://shop.example.com/" data-link-id="{LINK_PII}">x</a>',
+                          "c", "news")
+
+
+# -- campaign reports: small counts ------------------------------------------------------
+
+
+def email_event(kind: str, recipient: str | None, agent: str = "human",
+                link: str | None = None, campaign: str = "small") -> dict[str, Any]:
+    return build_email_event(kind=kind, now=1_700_000_000, campaign=campaign, list_id="news",
+                             recipient=recipient, agent_verdict=agent, user_agent=None,
+                             accept_language=None, link=link,
+                             target="https://shop.example.com/" if link else None)
+
+
+def test_report_suppresses_counts_from_fewer_than_k_recipients(app: Any) -> None:
+    col = app.extensions["cleargif"]
+    rows = []
+    # Human opens: four readers, ten opens: the measure is the four readers.
+    rows += [email_event("open", f"r{i % 4}") for i in range(10)]
+    rows += [email_event("open", f"m{i}", "apple_mpp") for i in range(5)]  # exactly k
+    rows += [email_event("open", "s1", "scanner")]
+    # Link "big": five readers (kept at exactly k). Links l1..l5: one reader each, the
+    # same one: folded, and (other) is one reader, not five.
+    rows += [email_event("click", f"r{i}", link="big") for i in range(5)]
+    rows += [email_event("click", "r0", link=f"l{i}") for i in range(1, 6)]
+    seed(app, rows)
+    campaigns.record_sends(col.events, "small", 100, "news", 0)
+    campaigns.suppress(col.identity, "news", "r1", "small", 0)
+    campaigns.suppress(col.identity, "news", "r2", "small", 0)
+
+    rep = campaigns.report(col.events, col.identity, "small", 5)
+    assert rep["sends"] == 100  # the sender's own number is never suppressed
+    assert rep["opens"] == {"human": None, "human_via_proxy": 0, "apple_mpp": 5,
+                            "machine": None, "unknown": 0}
+    assert rep["unique_human_opens"] is None and rep["open_rate"] is None
+    assert rep["clicks"] == [{"link": "big", "clicks": 5, "unique_clicks": 5,
+                              "machine_clicks": 0}]
+    assert rep["folded_links"] == 5 and rep["other_suppressed"] is True
+    assert rep["unsubscribes"] is None
+    assert rep["suppressed"] == ["opens_human", "opens_machine", "unique_human_opens",
+                                 "open_rate", "unsubscribes"]
+    assert any("does not resist differencing" in note for note in rep["notes"])
+
+    # Under k=4 the four readers show; the small links (one reader) still fold away.
+    four = campaigns.report(col.events, col.identity, "small", 4)
+    assert four["opens"]["human"] == 10 and four["unique_human_opens"] == 4
+    assert four["open_rate"] == 0.04 and four["unsubscribes"] is None
+    assert [row["link"] for row in four["clicks"]] == ["big"]
+    # Under k=1 nothing is held back.
+    one = campaigns.report(col.events, col.identity, "small", 1)
+    assert one["unsubscribes"] == 2 and one["opens"]["machine"] == 1
+    assert [row["link"] for row in one["clicks"]] == ["big", "l1", "l2", "l3", "l4", "l5"]
+    assert one["suppressed"] == [] and one["folded_links"] == 0
+
+
+def test_report_outputs_say_what_was_suppressed(app: Any) -> None:
+    seed(app, [email_event("open", "r1"), email_event("click", "r1", link="cta")])
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["campaign", "sent", "small", "50"]).exit_code == 0
+    text = runner.invoke(args=["campaign", "report", "small"]).stdout
+    assert "opens, human          suppressed (under k=5)" in text
+    assert "unsubscribes          0" in text
+    assert "does not resist differencing" in text and "cta" not in text
+    rep = json.loads(runner.invoke(args=["campaign", "report", "small", "--format",
+                                         "json"]).stdout)
+    assert rep["opens"]["human"] is None and rep["clicks"] == []
+    csv_out = runner.invoke(args=["campaign", "report", "small", "--format", "csv"])
+    assert "opens_human,\n" in csv_out.stdout and "sends,50" in csv_out.stdout
+    assert "does not resist differencing" in csv_out.stderr
+    assert "Suppressed here (under k=5): opens_human" in csv_out.stderr
+
+
+def test_other_row_counts_distinct_recipients_exactly(app: Any) -> None:
+    col = app.extensions["cleargif"]
+    # Two links, three readers each, sharing two: 3 + 3 summed would be 6, but they are
+    # four people; with k=5 the fold must be dropped, with k=4 shown as 4.
+    seed(app, [email_event("click", r, link="a") for r in ("r1", "r2", "r3")]
+         + [email_event("click", r, link="b") for r in ("r2", "r3", "r4")])
+    rep = campaigns.report(col.events, col.identity, "small", 5)
+    assert rep["clicks"] == [] and rep["other_suppressed"] is True
+    rep = campaigns.report(col.events, col.identity, "small", 4)
+    assert rep["clicks"] == [{"link": "(other)", "clicks": 6, "unique_clicks": 4,
+                              "machine_clicks": 0}]
+
+
+def test_unique_clicks_are_unknown_without_recipients(app: Any) -> None:
+    col = app.extensions["cleargif"]
+    seed(app, [email_event("click", None, link="cta") for _ in range(6)]
+         + [email_event("click", None, "scanner", link="cta")])
+    rep = campaigns.report(col.events, col.identity, "small", 5)
+    assert rep["clicks"] == [{"link": "cta", "clicks": 6, "unique_clicks": None,
+                              "machine_clicks": 1}]
+    assert "cta                  6 / - / 1" in campaigns.report_text(rep)
+    assert "unique_clicks[cta]," in "\n".join(
+        f"{row['metric']},{'' if row['value'] is None else row['value']}"
+        for row in campaigns.report_rows(rep))
+
+
+# -- the suppression list's cursor --------------------------------------------------------
+
+
+@pytest.mark.parametrize("after", ["99999999999999999999999-1", "1-99999999999999999999",
+                                   "9223372036854775808-1", "1-9223372036854775808", "-1-5",
+                                   "1-", "-", "1", "1-2-3", " 1-2", "+1-2", "1_0-2",
+                                   "\u0661-2", "garbage"])
+def test_bad_suppression_cursors_answer_400(tmp_path: Path, after: str) -> None:
+    # TESTING off: an unexpected exception becomes the 500 a client would see.
+    app = create_app(make_config(tmp_path, TESTING=False))
+    client = app.test_client()
+    token = app.test_cli_runner().invoke(
+        args=["token", "new", "--scope", "sender", "--name", "m"]).stdout.strip()
+    r = client.get("/api/v1/suppressions", query_string={"after": after},
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 400, r.data
+    assert "cursor" in r.json["error"] and r.json["error"].endswith(".")
+    largest = f"{2**63 - 1}-{2**63 - 1}"
+    r = client.get("/api/v1/suppressions", query_string={"after": largest},
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.json["suppressions"] == []

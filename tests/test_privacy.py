@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,4 +114,49 @@ def test_receipts_hold_no_identifying_data(tmp_path: Any) -> None:
     app.extensions["cleargif"].close()
     blob = raw_bytes(tmp_path / "data")
     for needle in (CLIENT_IP, EMAIL, UA_NAME, REMEMBER):
+        assert needle.encode() not in blob, needle
+
+
+def test_email_endpoints_ignore_the_remember_cookie(tmp_path: Any) -> None:
+    """/o/, /c/ and /u/ with real tokens, GET and POST, carrying cg_remember (and a
+    session cookie): no Set-Cookie, and no trace of either value under DATA_DIR."""
+    from sdk import Mailer
+    from tests.conftest import TOKEN
+
+    app = create_app(make_config(tmp_path))
+    client = app.test_client()
+    client.set_cookie("cg_remember", REMEMBER, domain="localhost")
+    client.set_cookie("session", JWT, domain="localhost")
+    mailer = Mailer("https://stats.example.com", [TOKEN])
+    sent = time.time() - 3600
+    urls = {
+        "o": str(mailer.open_url("spring-2026", "news", mode="individual", recipient="r-1",
+                                 sent_at=sent)),
+        "c": mailer.click_url("spring-2026", "news", "cta", "https://shop.example.com/",
+                              recipient="r-1", sent_at=sent),
+        "u": mailer.unsubscribe_url("spring-2026", "news", recipient="r-1", sent_at=sent),
+    }
+    headers = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+               "Origin": SITE}
+    answers = {}
+    for kind, url in urls.items():
+        path = url.removeprefix("https://stats.example.com")
+        for method in ("GET", "POST"):
+            r = client.open(path, method=method, headers=headers,
+                            data="List-Unsubscribe=One-Click",
+                            content_type="application/x-www-form-urlencoded",
+                            environ_base={"REMOTE_ADDR": CLIENT_IP})
+            answers[kind, method] = r.status_code
+            assert r.headers.getlist("Set-Cookie") == [], (kind, method)
+            assert REMEMBER.encode() not in r.get_data()
+    # A pixel answers the GIF whatever the method (DESIGN 3); POST /o/ records nothing.
+    assert answers == {("o", "GET"): 200, ("o", "POST"): 200, ("c", "GET"): 302,
+                       ("c", "POST"): 405, ("u", "GET"): 200, ("u", "POST"): 200}
+    assert [e["kind"] for e in events(app)] == ["open", "click"]
+    assert app.extensions["cleargif"].identity.query(
+        "SELECT list, recipient FROM suppressions") == [("news", "r-1")]
+    app.extensions["cleargif"].close()
+    blob = raw_bytes(tmp_path / "data")
+    assert blob, "the stores were written"
+    for needle in (REMEMBER, "Sel3ctor", "Val1dator", JWT.split(".")[1], CLIENT_IP):
         assert needle.encode() not in blob, needle

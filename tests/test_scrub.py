@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
-from collector.scrub import PathPatterns, compile_path_patterns, scrub_path, scrub_text
+from sdk.scrub import PathPatterns, compile_path_patterns, scrub_path, scrub_text
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"

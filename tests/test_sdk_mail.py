@@ -94,8 +94,8 @@ def codec() -> TokenCodec:
     return TokenCodec([KEY])
 
 
-def newsletter(mailer: Mailer, newline: str = "\n", **kwargs: Any) -> str:
-    unsubscribe = mailer.unsubscribe_url("spring", "news", sent_at=SENT, **kwargs)
+def newsletter(mailer: Mailer, newline: str = "\n", recipient: str = "u_42") -> str:
+    unsubscribe = mailer.unsubscribe_url("spring", "news", recipient=recipient, sent_at=SENT)
     return NEWSLETTER.replace("{unsubscribe}", unsubscribe).replace("\n", newline)
 
 
@@ -204,14 +204,16 @@ def test_unsubscribe_url_and_headers(mailer: Mailer, codec: TokenCodec) -> None:
     )
     assert with_mail["List-Unsubscribe"] == f"<{url}>, <mailto:leave@cafe.example>"
     uri = "mailto:leave@cafe.example?subject=unsubscribe%20u_42"
-    with_uri = mailer.unsubscribe_headers("spring", "news", mailto=uri, sent_at=SENT)
+    with_uri = mailer.unsubscribe_headers(
+        "spring", "news", recipient="u_42", mailto=uri, sent_at=SENT
+    )
     assert with_uri["List-Unsubscribe"].endswith(f", <{uri}>")
 
 
 @pytest.mark.parametrize("mailto", ["", "leave", "a b@example.com", "x@example.com>, <https://e"])
 def test_bad_mailto_is_refused(mailer: Mailer, mailto: str) -> None:
     with pytest.raises(ValueError, match="mailto"):
-        mailer.unsubscribe_headers("spring", "news", mailto=mailto)
+        mailer.unsubscribe_headers("spring", "news", recipient="u_42", mailto=mailto)
 
 
 def test_unsubscribe_needs_an_https_base() -> None:
@@ -219,9 +221,9 @@ def test_unsubscribe_needs_an_https_base() -> None:
     assert plain.open_url("spring", "news") is not None  # opens and clicks work over http
     plain.click_url("spring", "news", "cta", "https://cafe.example/")
     for call in (
-        lambda: plain.unsubscribe_url("spring", "news"),
-        lambda: plain.unsubscribe_headers("spring", "news"),
-        lambda: plain.prepare(_message("<p>x</p>"), "spring", "news"),
+        lambda: plain.unsubscribe_url("spring", "news", recipient="u_42"),
+        lambda: plain.unsubscribe_headers("spring", "news", recipient="u_42"),
+        lambda: plain.prepare(_message("<p>x</p>"), "spring", "news", recipient="u_42"),
     ):
         with pytest.raises(ConfigError, match="https") as info:
             call()
@@ -299,7 +301,7 @@ def test_instrument_puts_the_pixel_right_after_body(mailer: Mailer, codec: Token
 def test_instrument_leaves_excluded_links_alone(mailer: Mailer) -> None:
     source = newsletter(mailer)
     out = mailer.instrument(source, "spring", "news", sent_at=SENT)
-    unsubscribe = mailer.unsubscribe_url("spring", "news", sent_at=SENT)
+    unsubscribe = mailer.unsubscribe_url("spring", "news", recipient="u_42", sent_at=SENT)
     for kept in [
         'href="tel:+33123456789"',
         'href="mailto:hello@cafe.example?subject=Hi%20there"',
@@ -341,11 +343,40 @@ def test_instrument_leaves_excluded_links_alone(mailer: Mailer) -> None:
         "https://user:pw@x.example",
         "https://t.example.com/o/x.gif",
         "https://t.example.com/c/x",
+        # Scheme and host have no case, and 443 is https's own port: still the collector.
+        "HTTPS://T.EXAMPLE.COM/u/abc",
+        "Https://t.Example.com/c/x",
+        "https://t.example.com:443/o/x.gif",
     ],
 )
 def test_instrument_exclusions(mailer: Mailer, href: str) -> None:
     source = f'<p><a href="{html.escape(href)}">x</a></p>'
     assert mailer.instrument(source, "spring", "news", mode="none") == source
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://t.example.com/U/abc",  # the path keeps its case
+        "https://t.example.com:8443/u/abc",
+        "http://t.example.com/u/abc",
+        "https://t.example.com.evil.example/u/abc",
+        "https://t.example.com/u",
+    ],
+)
+def test_lookalikes_of_collector_urls_are_tracked(
+    mailer: Mailer, codec: TokenCodec, href: str
+) -> None:
+    out = mailer.instrument(f'<p><a href="{href}">x</a></p>', "spring", "news", mode="none")
+    assert [c.target for c in clicks(out, codec, now=None)] == [href]
+
+
+def test_collector_urls_under_a_base_path_compare_host_without_case(codec: TokenCodec) -> None:
+    mailer = Mailer("https://Www.Cafe.example/cleargif/", [KEY])
+    kept = '<a href="HTTPS://WWW.CAFE.EXAMPLE/cleargif/u/abc">x</a>'
+    assert mailer.instrument(kept, "spring", "news", mode="none") == kept
+    tracked = '<a href="https://www.cafe.example/CLEARGIF/u/abc">x</a>'
+    assert "/cleargif/c/" in mailer.instrument(tracked, "spring", "news", mode="none")
 
 
 def test_instrument_exclusions_by_marker(mailer: Mailer) -> None:
@@ -519,7 +550,7 @@ def test_instrument_rejects_bad_link_ids(mailer: Mailer) -> None:
 
 
 def test_instrument_shares_one_send_time(mailer: Mailer, codec: TokenCodec) -> None:
-    out = mailer.instrument(newsletter(mailer), "spring", "news")
+    out = mailer.instrument(newsletter(mailer), "spring", "news", recipient="u_42")
     pixel = PIXEL.search(out)
     assert pixel is not None
     times = {codec.load_open(pixel.group(1), now=None).sent_at}
@@ -609,12 +640,73 @@ def test_prepare_fills_placeholders_with_the_header_url(mailer: Mailer) -> None:
     assert f'href="{header[1:-1]}"' in _html_part(message).get_content()
 
 
+def test_unsubscribe_links_and_headers_need_a_recipient(mailer: Mailer) -> None:
+    """The collector answers a /u/ token without a recipient with 400: never make one."""
+    for call in (
+        lambda: mailer.unsubscribe_url("spring", "news"),
+        lambda: mailer.unsubscribe_headers("spring", "news", mailto="leave@cafe.example"),
+        lambda: mailer.instrument(
+            '<a data-cleargif="unsubscribe" href="#">Leave</a>', "spring", "news"
+        ),
+    ):
+        with pytest.raises(InvalidRecipient) as info:
+            call()
+        assert info.value.reason == "missing"
+        assert "recipient=" in str(info.value) and "unsubscribe=False" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["aggregate", "individual", "none"])
+def test_prepare_without_a_recipient_is_refused_and_changes_nothing(
+    mailer: Mailer, mode: str
+) -> None:
+    message = _message('<body><a href="https://cafe.example/">go</a></body>')
+    before = message.as_bytes()
+    with pytest.raises(InvalidRecipient) as info:
+        mailer.prepare(message, "spring", "news", mode=mode)  # type: ignore[arg-type]
+    assert info.value.reason == "missing"
+    assert message.as_bytes() == before
+    assert "List-Unsubscribe" not in message
+
+
+def test_prepare_in_aggregate_mode_puts_the_recipient_only_in_the_unsubscribe_header(
+    mailer: Mailer, codec: TokenCodec
+) -> None:
+    message = _message('<body><a href="https://cafe.example/">go</a></body>')
+    mailer.prepare(message, "spring", "news", recipient="u_42", sent_at=SENT)
+    url = str(message["List-Unsubscribe"])[1:-1]
+    assert codec.load_unsubscribe(url[len(BASE) + 3 :]).recipient == "u_42"
+    body = _html_part(message).get_content()
+    pixel = PIXEL.search(body)
+    assert pixel is not None and codec.load_open(pixel.group(1), now=NOW).recipient is None
+    assert [c.recipient for c in clicks(body, codec)] == [None]
+
+
+def test_prepare_without_unsubscribe_adds_no_headers(codec: TokenCodec) -> None:
+    # Even over http: a test mail with unsubscribe=False needs no https collector.
+    for base in (BASE, "http://localhost:5000"):
+        mailer = Mailer(base, [KEY])
+        source = '<body><a data-cleargif="unsubscribe" href="#">Leave</a></body>'
+        message = _message(source)
+        message["List-Unsubscribe"] = "<mailto:leave@esp.example>"
+        mailer.prepare(message, "spring", "news", unsubscribe=False)
+        assert message.get_all("List-Unsubscribe") == ["<mailto:leave@esp.example>"]
+        assert "List-Unsubscribe-Post" not in message
+        body = _html_part(message).get_content()
+        assert f"{base}/o/" in body  # still tracked in aggregate
+        assert 'data-cleargif="unsubscribe" href="#"' in body  # the placeholder stays
+    with pytest.raises(ValueError, match="mailto"):
+        Mailer(BASE, [KEY]).prepare(
+            _message("<body></body>"), "spring", "news", unsubscribe=False,
+            mailto="leave@cafe.example",
+        )
+
+
 @pytest.mark.parametrize("charset", ["iso-8859-1", "us-ascii", "utf-8"])
 def test_prepare_preserves_charset(mailer: Mailer, codec: TokenCodec, charset: str) -> None:
     text = "Caf\u00e9" if charset != "us-ascii" else "Cafe"
     source = f"<html><body><p>{text}</p><a href='https://cafe.example/'>go</a></body></html>\n"
     message = _message(source, charset=charset)
-    mailer.prepare(message, "spring", "news", sent_at=SENT)
+    mailer.prepare(message, "spring", "news", recipient="u_42", sent_at=SENT)
     parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     body = _html_part(parsed)
@@ -626,7 +718,7 @@ def test_prepare_keeps_quoted_printable_and_base64(mailer: Mailer) -> None:
     for cte in ("quoted-printable", "base64"):
         message = EmailMessage()
         message.set_content("<body><p>Hi</p></body>\n", subtype="html", cte=cte)
-        mailer.prepare(message, "spring", "news")
+        mailer.prepare(message, "spring", "news", recipient="u_42")
         assert message["Content-Transfer-Encoding"] == cte
         parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -636,7 +728,7 @@ def test_prepare_keeps_quoted_printable_and_base64(mailer: Mailer) -> None:
 def test_prepare_long_lines_stay_within_smtp_limits(mailer: Mailer) -> None:
     links = "".join(f'<a href="https://cafe.example/{n}">{n}</a>' for n in range(40))
     message = _message(f"<body>{links}</body>\n")
-    mailer.prepare(message, "spring", "news")
+    mailer.prepare(message, "spring", "news", recipient="u_42")
     assert max(len(line) for line in message.as_bytes().split(b"\n")) <= 998
 
 
@@ -646,7 +738,7 @@ def test_prepare_leaves_forwarded_messages_alone(mailer: Mailer) -> None:
     inner.set_content("<a href='https://inner.example/'>x</a>", subtype="html")
     message = _message("<body><p>outer</p></body>")
     message.add_attachment(inner)
-    mailer.prepare(message, "spring", "news")
+    mailer.prepare(message, "spring", "news", recipient="u_42")
     parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     forwarded = next(parsed.iter_attachments()).get_content()
@@ -657,7 +749,7 @@ def test_prepare_single_part_html(mailer: Mailer) -> None:
     message = EmailMessage()
     message["Subject"] = "Hi"
     message.set_content("<body><a href='https://cafe.example/'>go</a></body>", subtype="html")
-    mailer.prepare(message, "spring", "news")
+    mailer.prepare(message, "spring", "news", recipient="u_42")
     parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     assert parsed.get_content_type() == "text/html"
@@ -669,7 +761,9 @@ def test_prepared_message_survives_copy(mailer: Mailer) -> None:
     import copy
     import pickle
 
-    message = mailer.prepare(_message("<body></body>"), "spring", "news", mailto="l@cafe.example")
+    message = mailer.prepare(
+        _message("<body></body>"), "spring", "news", recipient="u_42", mailto="l@cafe.example"
+    )
     header = re.compile(rb"List-Unsubscribe: .*?\nList-Unsubscribe-Post: .*?\n", re.S)
     expected = header.search(message.as_bytes())
     assert expected is not None and b"=?" not in expected.group(0)
@@ -711,6 +805,33 @@ def test_query_parameters_are_not_read_as_entities(href: str, target: str) -> No
     out = mailer.instrument(f'<html><body><a href="{href}">x</a></body></html>', "c", "l")
     token = out.split("/c/")[1].split('"')[0]
     assert TokenCodec(["k" * 32]).load_click(token).target == target
+
+
+@pytest.mark.parametrize(("raw", "decoded"), [
+    ("&notit;", "&notit;"),  # "&not" then "it;": kept, as browsers keep it in attributes
+    ("?a=1&notit;=2", "?a=1&notit;=2"),
+    ("&ampx;", "&ampx;"),
+    ("&copy=2", "&copy=2"),
+    ("&copyx", "&copyx"),
+    ("&hellip", "&hellip"),  # no legacy form without ";"
+    ("&not;", "\u00ac"),
+    ("&not", "\u00ac"),
+    ("&not/", "\u00ac/"),
+    ("&notin;", "\u2209"),
+    ("&amp;", "&"),
+    ("&AMP;", "&"),
+    ("&#x41;&#66", "AB"),
+])
+def test_unescape_attribute_follows_the_html5_attribute_rule(raw: str, decoded: str) -> None:
+    from sdk.mail import unescape_attribute
+
+    assert unescape_attribute(raw) == decoded
+
+
+def test_a_semicolon_after_a_longer_name_does_not_decode_its_prefix(codec: TokenCodec) -> None:
+    href = "https://x.example/?a=1&notit;=2"
+    out = Mailer(BASE, [KEY]).instrument(f'<a href="{href}">x</a>', "c", "l")
+    assert [c.target for c in clicks(out, codec, now=None)] == [href]
 
 
 @pytest.mark.parametrize(("charset", "payload"), [("us-ascii", "caf\u00e9".encode("latin-1")),

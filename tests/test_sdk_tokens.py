@@ -151,6 +151,111 @@ def test_campaign_names_may_hold_spaces_and_unicode(codec: TokenCodec) -> None:
     assert codec.load_open(token, now=T0).campaign == "Soldes d'été 2024"
 
 
+# Ids the audit found stored in clear, and other shapes of personal data.
+IDENTIFYING_IDS = [
+    ("welcome jane.doe@example.org", "email address"),
+    ("list 203.0.113.9", "IP address"),
+    ("cta-jane.doe@example.org-4111111111111111", "email address"),
+    ("card-4111111111111111", "9 or more digits"),
+    ("call +1 415 555 0132", "9 or more digits"),
+    ("order_123_456_789", "token"),  # one run of letters and digits: ':token'
+    ("order 123 456 789", "9 or more digits"),
+    ("jane%40example.org", "email address"),
+    ("jane\uff20example.org", "email address"),
+    ("v6 2001:db8::1", "IP address"),
+    ("host-10.0.0.1", "IP address"),
+]
+# Ids the collector's scrubber would store as a placeholder or change otherwise.
+ALTERED_IDS = [
+    ("123e4567-e89b-12d3-a456-abcdefabcdef", "token"),
+    ("spring2026newsletterA", "token"),
+    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.sig", "token"),
+    ("news.dBjftJeZ4CVPmB92K27uhbUJU1p1r", "token"),
+    (" spring", "whitespace"),
+    ("spring ", "whitespace"),
+    ("spring%20news", "percent-escapes"),
+    ("\uff53\uff50\uff52\uff49\uff4e\uff47", "compatibility"),
+    ("spring\u200bnews", "invisible"),
+]
+# Ids senders use; each must reach the event store exactly as sent.
+PLAIN_IDS = [
+    "spring-2026", "Soldes d'été 2024", "welcome-series/step-2", "Black Friday – 20% off",
+    "2024-05-01 newsletter", "Q3 2024 webinar 12:30", "news.letter", "cta", "link-1",
+    "hero_cta_v2", "product-123456", "v1.2.3", "Newsletter #42", "crm::42",
+    "best-laptops-2024-spring-edition", "Müller & Söhne", "日本語ニュース", "x" * 128,
+]
+
+
+@pytest.mark.parametrize(("value", "words"), IDENTIFYING_IDS + ALTERED_IDS)
+def test_ids_the_event_store_must_not_hold_are_refused(
+    codec: TokenCodec, value: str, words: str
+) -> None:
+    for field, call in (
+        ("campaign", lambda: codec.dump_open(value, "news")),
+        ("list", lambda: codec.dump_unsubscribe("spring", value, recipient="r1")),
+        ("link id", lambda: codec.dump_click("spring", "news", value, "https://e.example/")),
+    ):
+        with pytest.raises(ValueError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"The {field} ") and words in message
+        assert value.strip() not in message  # the value itself stays out of logs
+
+
+def test_refusals_of_identifying_ids_say_how_to_fix_them(codec: TokenCodec) -> None:
+    with pytest.raises(ValueError, match=r"plain name such as 'spring-2026'.*pseudonym"):
+        codec.dump_open("welcome jane.doe@example.org", "news")
+
+
+@pytest.mark.parametrize("value", PLAIN_IDS)
+def test_plain_ids_pass_and_are_stored_unchanged(codec: TokenCodec, value: str) -> None:
+    from collector.records import clean_id
+
+    token = codec.dump_click(value, value, value, "https://e.example/", sent_at=SENT)
+    loaded = codec.load_click(token, now=T0)
+    assert (loaded.campaign, loaded.list, loaded.link) == (value, value, value)
+    assert clean_id(value) == value
+
+
+def test_every_id_the_sdk_accepts_is_left_alone_by_the_collector_scrubber(
+    codec: TokenCodec,
+) -> None:
+    """Random ids built from the pieces of personal data and tokens: whatever passes the
+    SDK is stored as sent, so reports find opens under the name the sends were given."""
+    import random
+    import string
+
+    from sdk.scrub import scrub_text
+
+    rng = random.Random(1958)
+    pieces = [*string.ascii_letters[:8], *"0123456789", *" .-_:@%/()+#", "eyJ", "::",
+              "203.0.113.9", "2001:db8::1", "fe80::1%eth0", "12:30:45", "é", "\uff53",
+              "\u200b", "%40", "%20", "spring", "news", "2024", "x1y2", "Q3", "a" * 9,
+              "123e4567-e89b-12d3-a456-426614174000", "\u00a0", "\u0663"]
+    accepted = 0
+    for _ in range(20_000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))[:128]
+        try:
+            codec.dump_open(value, "news")
+        except ValueError:
+            continue
+        accepted += 1
+        assert scrub_text(value, max_len=128) == value, value
+    assert accepted > 2_000  # the check still lets ordinary names through
+
+
+def test_tokens_made_elsewhere_still_load_with_any_ids(codec: TokenCodec) -> None:
+    """The dump-side check is not applied when loading: an unsubscribe link in an old
+    mail keeps working, and the collector scrubs what it stores."""
+    signer = URLSafeTimedSerializer([NEW_KEY], salt=UNSUBSCRIBE_SALT,
+                                    signer_kwargs={"digest_method": hashlib.sha256})
+    token = signer.dumps({"c": "welcome jane.doe@example.org", "l": "list 203.0.113.9",
+                          "r": "r1"})
+    loaded = codec.load_unsubscribe(token)
+    assert (loaded.campaign, loaded.list) == ("welcome jane.doe@example.org",
+                                              "list 203.0.113.9")
+
+
 def test_a_token_that_would_be_too_long_is_refused_when_dumping(codec: TokenCodec) -> None:
     target = "https://example.com/" + os.urandom(1500).hex()
     with pytest.raises(ValueError, match="shorten"):

@@ -1,8 +1,9 @@
 """Free-text scrubbing for the few text fields an event may keep (DESIGN 1.1).
 
-Paths, event names and ``utm_*`` values arrive from the page and may hold whatever a site
-or a visitor put in them. Before they reach a record, everything shaped like direct or
-indirect identifying data is replaced by a placeholder:
+Paths, event names and ``utm_*`` values arrive from the page, and campaign, list and link
+ids from email tokens; they may hold whatever a site, a sender or a visitor put in them.
+Before they reach a record, everything shaped like direct or indirect identifying data
+is replaced by a placeholder:
 
 =============  ==============================================================
 ``:email``     email addresses (also percent-encoded, plus-addressed)
@@ -14,6 +15,10 @@ indirect identifying data is replaced by a placeholder:
 
 Sites may also declare path patterns (``/users/*``) so that a segment known to hold an
 identifier is recorded as ``*`` whatever it looks like.
+
+It lives in the SDK so that senders' code refuses, when it makes a token, any id the
+collector would store changed (:func:`sdk.tokens.TokenCodec`); the collector scrubs with
+the same functions.
 
 Every pattern here is linear in its input: each one either starts only at the beginning
 of a run of its characters (a negative look-behind) or has bounded repetition, so a
