@@ -542,18 +542,9 @@ class RememberStore:
             raise ValueError(f"keep_days must be a whole number of days, 0 or more, not "
                              f"{keep_days!r}.")
         cutoff = now - keep_days * _DAY
-        total = 0
-        while True:
-            with self._write() as conn:
-                n = conn.execute(
-                    "DELETE FROM remember_tokens WHERE selector IN (SELECT selector FROM "
-                    "remember_tokens WHERE expires_at < ? LIMIT ?)", (cutoff, _BATCH)).rowcount
-            total += n
-            if n < _BATCH:
-                break
-        if total:
-            self._checkpoint("PASSIVE")
-        return total
+        return self._delete_in_batches(
+            "DELETE FROM remember_tokens WHERE selector IN (SELECT selector FROM "
+            "remember_tokens WHERE expires_at < ? LIMIT ?)", cutoff)
 
     def purge_accounts(self, before: float) -> int:
         """Delete the epoch rows of accounts that have no token left and whose epoch last
@@ -568,14 +559,19 @@ class RememberStore:
         :returns: the number of rows deleted.
         :raises StorageError: the identity database cannot be written.
         """
+        return self._delete_in_batches(
+            "DELETE FROM remember_accounts WHERE account IN (SELECT a.account FROM "
+            "remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS (SELECT 1 "
+            "FROM remember_tokens t WHERE t.account = a.account) LIMIT ?)", before)
+
+    def _delete_in_batches(self, sql: str, cutoff: float) -> int:
+        """Run ``sql`` (parameters: ``cutoff``, batch size) until it deletes less than a
+        batch, each run a write transaction of its own (BEGIN IMMEDIATE: no token is
+        issued meanwhile, and logins wait at most one batch)."""
         total = 0
         while True:
-            with self._write() as conn:  # BEGIN IMMEDIATE: no token is issued meanwhile
-                n = conn.execute(
-                    "DELETE FROM remember_accounts WHERE account IN (SELECT a.account FROM "
-                    "remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS (SELECT 1 "
-                    "FROM remember_tokens t WHERE t.account = a.account) LIMIT ?)",
-                    (before, _BATCH)).rowcount
+            with self._write() as conn:
+                n = conn.execute(sql, (cutoff, _BATCH)).rowcount
             total += n
             if n < _BATCH:
                 break
