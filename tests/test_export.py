@@ -186,6 +186,14 @@ def test_api_aggregate(app: Any, client: Any) -> None:
     assert r.json["rows"][0] == {"path": "/popular", "hits": 12, "visits": 6,
                                  "returning_visitors": 6}
     assert r.headers["Cache-Control"] == "no-store"
+    # Like the CLI, by day unless told otherwise; an empty "by" gives the totals.
+    r = client.get("/api/v1/aggregate?since=2026-03-01&until=2026-03-01",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert [set(row) for row in r.json["rows"]] == [{"day", "hits", "visits",
+                                                      "returning_visitors"}]
+    r = client.get("/api/v1/aggregate?since=2026-03-01&until=2026-03-01&by=",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert [set(row) for row in r.json["rows"]] == [{"hits", "visits", "returning_visitors"}]
     r = client.get("/api/v1/aggregate?since=2026-03-01&until=nope",
                    headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 400 and "YYYY-MM-DD" in r.json["error"]

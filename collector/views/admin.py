@@ -74,14 +74,14 @@ def flag(name: str) -> bool:
 @bp.get("/aggregate")
 @require("aggregate")
 def aggregate() -> Response:
-    """The export's aggregates as JSON: ``since``, ``until``, ``by``, ``revision``,
-    ``include_bots``."""
+    """The export's aggregates as JSON: ``since``, ``until``, ``by`` (``day`` unless
+    given, as in the CLI; empty for totals), ``revision``, ``include_bots``."""
     col = ext()
     try:
         revision = request.args.get("revision")
         query = Query(since=parse_day(request.args.get("since"), "since"),
                       until=parse_day(request.args.get("until"), "until"),
-                      by=parse_dimensions(request.args.get("by")),
+                      by=parse_dimensions(request.args.get("by", "day")),
                       revision=parse_revision(revision),
                       include_bots=flag("include_bots"), timezone=col.settings.timezone)
     except QueryError as exc:
