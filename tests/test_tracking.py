@@ -181,13 +181,16 @@ def test_store_failure_answers_503(tmp_path: Any) -> None:
     assert client.get("/healthz").status_code == 200  # the file itself still answers
 
 
-def test_healthz_503_when_store_fails(tmp_path: Any) -> None:
+@pytest.mark.parametrize(("failing", "working"), [("events", "identity"),
+                                                  ("identity", "events")])
+def test_healthz_503_when_store_fails(tmp_path: Any, failing: str, working: str) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    app = create_app(make_config(tmp_path, EVENTS_URL=f"sqlite:///{blocker}/events.db"))
+    app = create_app(make_config(tmp_path, **{
+        f"{failing.upper()}_URL": f"sqlite:///{blocker}/{failing}.db"}))
     r = app.test_client().get("/healthz")
     assert r.status_code == 503 and r.json["status"] == "failing"
-    assert r.json["stores"]["identity"] == "ok"
+    assert r.json["stores"][working] == "ok" and r.json["stores"][failing] != "ok"
 
 
 def test_hit_path_never_opens_identity_store(tmp_path: Any) -> None:
