@@ -443,3 +443,16 @@ def test_deep_or_surrogate_consent_bodies_are_refused(client: Any, body: bytes) 
     r = client.post("/consent", data=body, headers={"Origin": SITE,
                                                     "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json["error"].endswith(".")
+
+
+@pytest.mark.parametrize("target", [
+    "https://evil.example/x", "//evil.example/x", "javascript:alert(1)", "/relative",
+    "https://www.example.com\\@evil.example/", "https://user@www.example.com/",
+    "https://www.example.com/\r\nSet-Cookie: x=1", "http://[::1", "https://[", "",
+    "https://www.example.com:99999/",
+])
+def test_return_to_never_leaves_the_listed_sites(client: Any, target: str) -> None:
+    r = client.post("/consent", data={"choice": "reject_all", "return_to": target},
+                    headers={"Origin": SITE})
+    assert r.status_code == 200 and "Location" not in r.headers
+    assert r.json["decided"] is True

@@ -109,12 +109,19 @@ def _form_choice() -> tuple[dict[str, bool], bool, str | None, str | None]:
 
 
 def _same_site_target(target: str) -> bool:
+    """Whether a no-script form may be sent back to ``target``: an absolute http(s) URL
+    (no user name, whitespace, control characters or backslash, as for email click
+    targets) on a listed origin. Anything else gets the JSON answer, never a redirect."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(target)
+    from sdk.tokens import check_target
+
+    try:
+        parts = urlsplit(check_target(target))
+    except ValueError:
+        return False
     origin = f"{parts.scheme}://{parts.netloc}".lower()
-    return parts.scheme in ("http", "https") and origin_allowed(ext().settings, request,
-                                                                 origin)
+    return origin_allowed(ext().settings, request, origin)
 
 
 def _record(col: Collector, purposes: dict[str, bool], gpc_override: bool, lang: str | None,
