@@ -1,8 +1,8 @@
-/*! cleargif.js: consent banner and beacons for a cleargif collector. Sends, only to that
- * collector: GET /consent and /consent/config (the choice, texts); POST /consent (a choice:
- * purposes, language, button); POST /t or GET /t.gif (page views, events: path without query
- * but utm_source/medium/campaign, no fragment; referrer origin; event name). No ids, nothing
- * else, nothing after "Reject all". Keeps the choice (no ids) in localStorage.
+/*! cleargif.js: consent banner and beacons. Sends only to its collector: GET /consent and
+ * /consent/config; POST /consent (the choice, language, button); POST /t or GET /t.gif (page
+ * views and events: path without query but utm_source/medium/campaign, no fragment; referrer
+ * origin; event name). No ids. After "Reject all" nothing, unless the site counts "always".
+ * Keeps the choice (no ids) in localStorage.
  */
 (function (w, d) {
   'use strict';
@@ -24,10 +24,10 @@
 .cg-b{position:fixed;z-index:2147483646;inset-inline:1em;bottom:1em;max-width:42em;margin:auto;padding:1em 1.25em;border:1px solid #767676;border-radius:8px;box-shadow:0 4px 24px #0004}
 h2{font-size:1.15em;font-weight:700;margin-bottom:.4em}
 .cg-r{display:flex;flex-wrap:wrap;gap:.5em;margin-top:.9em}
-button{flex:1 1 auto;padding:.5em 1em;border:2px solid #1b1b1b;border-radius:6px;background:#1b1b1b;color:#fff;font-weight:600;cursor:pointer}
+button{flex:auto;padding:.5em 1em;border:2px solid #1b1b1b;border-radius:6px;background:#1b1b1b;color:#fff;font-weight:600;cursor:pointer}
 a{color:#0b4fa3}
 :focus-visible{outline:3px solid #0b62d6;outline-offset:2px}
-dialog{width:min(38em,calc(100% - 2em));max-height:calc(100% - 2em);overflow:auto;margin:auto;padding:1.25em;border:0;border-radius:8px}
+dialog{width:38em;margin:auto;padding:1.25em;border:0;border-radius:8px}
 dialog::backdrop{background:#0009}
 .cg-p,summary{padding:.6em 0;border-top:1px solid #ddd}
 label{display:flex;gap:.6em;align-items:center;font-weight:600}
@@ -40,59 +40,53 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   const me = d.currentScript || d.querySelector('script[src*="cleargif.js"]');
   if (!me?.src || !w.fetch || !w.Element?.prototype.attachShadow) return;
 
-  const base = new URL('../../', me.src).href; // served from <collector>/static/js/
+  const base = new URL('../../', me.src).href;
   const lang = (me.dataset.lang || navigator.language || 'en').split('-')[0].toLowerCase();
   const listeners = [], queue = [], ran = {};
   let state = null, cfg = null, T = {}, lastPath = null, busy = 0, again = 0, wantDialog = 0;
-  let gSent = '', root, banner, footer, dialog, boxes, opener;
+  let gSent = '', root, banner, footer, dialog, boxes, opener, prior;
 
-  // Wraps every entry point: never throw into the host page.
+  // never throw into the host page
   const guard = (fn, fallback) => function (...a) {
     try { return fn.apply(this, a); } catch (e) { return fallback; }
   };
   const each = f => PURPOSES.reduce((o, k) => ((o[k] = f(k)), o), {});
   const json = v => JSON.stringify(v);
-  const ref = (() => {
-    try {
-      const o = new URL(d.referrer).origin;
-      return o == location.origin ? '' : o.slice(0, CAP);
-    } catch (e) { return ''; }
-  })();
+  const ref = guard(() => {
+    const o = new URL(d.referrer).origin;
+    return o == location.origin ? '' : o.slice(0, CAP);
+  }, '')();
 
-  function call(method, path, body) {
-    return fetch(base + path, {
-      method, credentials: 'include', cache: 'no-store', body: body && json(body)
-    }).then(r => {
-      if (!r.ok) throw Error(r.status);
-      return r.json();
-    });
-  }
+  const call = (method, path, body) => fetch(base + path, {
+    method, credentials: 'include', cache: 'no-store', body: body && json(body)
+  }).then(r => r.ok ? r.json() : Promise.reject(r.status));
 
-  function mirror(v) {
-    try {
-      if (v === undefined) return JSON.parse(localStorage.getItem(KEY));
-      if (v) localStorage.setItem(KEY, json(v));
-      else localStorage.removeItem(KEY);
-    } catch (e) { return null; }
-  }
+  const mirror = guard(v => {
+    if (v === undefined) return JSON.parse(localStorage.getItem(KEY));
+    if (v) localStorage.setItem(KEY, json(v));
+    else localStorage.removeItem(KEY);
+  }, null);
 
   const gpc = () => !!state?.gpc || navigator.globalPrivacyControl === true;
 
-  // A collector on another site keeps no cookie: a current local copy stands in.
-  function update(s) {
+  // Cross-site a local copy stands in for the cookie. o: the dialog overrode GPC
+  function update(s, override) {
     const m = mirror(), prev = state;
+    let o = m?.gpc_override;
     if (s.decided) {
-      mirror({ revision: s.revision, purposes: each(k => !!s.purposes[k]), decided_at: s.decided_at });
+      o = s.purposes.marketing && (s.gpc || (override ?? (m?.decided_at == s.decided_at && o)));
+      mirror({ revision: s.revision, purposes: each(k => !!s.purposes[k]), decided_at: s.decided_at,
+        gpc_override: !!o });
     } else if (m?.purposes && m.revision === cfg.revision &&
         Date.now() - Date.parse(m.decided_at) < cfg.consent_days * 864e5) {
       const chosen = each(k => !!m.purposes[k]);
-      const p = each(k => chosen[k] && !(k != 'marketing' ? s.dnt : gpc()));
+      const p = each(k => chosen[k] && !(k != 'marketing' && s.dnt));
       p.necessary = true;
       s = { ...s, decided: true, purposes: p, chosen, decided_at: m.decided_at, local: true };
     } else if (m) {
       mirror(null);
     }
-    if (gpc() && !s.gpc) s.purposes.marketing = false;
+    if (gpc() && !o) s.purposes.marketing = false;
     state = s;
     const reload = PURPOSES.some(k => prev?.purposes[k] && !s.purposes[k] && ran[k]);
     clearCookies();
@@ -110,37 +104,30 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
 
   const view = () => state && JSON.parse(json(state));
 
-  function emit(fn) {
-    try { fn(view()); } catch (e) {}
-  }
+  const emit = guard(fn => fn(view()));
 
-  function clearCookies() {
-    const names = [], host = location.hostname.split('.');
-    for (const s of cfg.services || []) if (!state.purposes[s.purpose]) names.push(...(s.cookies || []));
-    for (const c of cfg.cookies || []) if (!state.purposes[c.purpose]) names.push(c.name);
+  const clearCookies = guard(() => {
+    const names = (cfg.cookies || []).filter(c => !state.purposes[c.purpose])
+      .map(c => String(c.name).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
     if (!names.length) return;
-    const glob = n => String(n).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-    const re = RegExp('^(' + names.map(glob).join('|') + ')$');
-    try {
-      for (const c of d.cookie.split(/; */)) {
-        const n = c.split('=')[0];
-        if (!n || !re.test(n)) continue;
-        for (let i = 0; i <= host.length; i++) {
-          d.cookie = `${n}=; Max-Age=0; path=/${i ? '; domain=' + host.slice(i - 1).join('.') : ''}`;
-        }
+    const host = location.hostname.split('.'), re = RegExp(`^(${names.join('|')})$`);
+    for (const c of d.cookie.split(/; */)) {
+      const n = c.split('=')[0];
+      if (!n || !re.test(n)) continue;
+      for (let i = 0; i <= host.length; i++) {
+        d.cookie = `${n}=; Max-Age=0; path=/${i ? '; domain=' + host.slice(i - 1).join('.') : ''}`;
       }
-    } catch (e) {}
-  }
+    }
+  });
 
   // Google Consent Mode v2
   function signals() {
-    const g = w.gtag;
-    if (typeof g != 'function') return;
-    const gcm = (p = {}) => {
+    const g = w.gtag, gcm = p => {
       const o = { security_storage: 'granted' };
-      for (const k in GCM) o[k] = p[GCM[k]] ? 'granted' : 'denied';
+      for (const k in GCM) o[k] = p?.[GCM[k]] ? 'granted' : 'denied';
       return o;
     };
+    if (typeof g != 'function') return;
     if (!gSent) {
       g('consent', 'default', { ...gcm(), wait_for_update: 500 });
       gSent = json(gcm());
@@ -152,7 +139,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     }
   }
 
-  // Document order, once; external scripts are awaited as the parser would.
+  // in document order, once
   function activate() {
     if (busy) return (again = 1);
     busy = 1;
@@ -190,7 +177,6 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     })();
   }
 
-  // Anonymous counts only where the site allows them, never after a refusal.
   function allowed() {
     const c = cfg.counting;
     return state.purposes.analytics || c == 'always' ||
@@ -218,14 +204,14 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     const e = d.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
       if (typeof v == 'function') e.addEventListener(k, guard(v));
-      else if (v === true) e.setAttribute(k, '');
-      else if (v !== false && v != null) e.setAttribute(k, v);
+      else if (v !== false && v != null) e.setAttribute(k, v === true ? '' : v);
     }
     e.append(...kids.filter(c => c != null));
     return e;
   }
 
-  const button = (text, click) => h('button', { type: 'button', click }, [text]);
+  // no choice from a script's .click()
+  const button = (text, click) => h('button', { type: 'button', click: e => e.isTrusted && click() }, [text]);
   const box = (cls, extra) => ({ class: 'cg ' + cls, dir: T.dir || 'ltr', lang: cfg.lang, ...extra });
   const all = v => each(() => v);
   const policy = () => cfg.policy_url &&
@@ -236,6 +222,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     if (root) return root;
     const host = d.createElement('cleargif-root');
     root = host.attachShadow({ mode: 'open' });
+    root.addEventListener('focusin', e => root.contains(e.relatedTarget) || (prior = e.relatedTarget));
     try {
       const sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS);
@@ -273,7 +260,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   function open() {
     wantDialog = !cfg;
     if (!cfg || dialog) return;
-    const p = state.decided ? state.purposes : {};
+    const p = state.purposes;
     opener = d.activeElement;
     while (opener?.shadowRoot?.activeElement) opener = opener.shadowRoot.activeElement;
     boxes = {};
@@ -285,21 +272,22 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
         checked: locked || (!dnt && !!p[k]), disabled: locked || dnt });
       return h('div', { class: 'cg-p' }, [
         h('label', { for: id }, [boxes[k], label(k)]),
-        h('p', { id: id + 'd' }, [T.purposes?.[k]?.description, ' ', note && h('strong', {}, [note])])
+        h('p', { id: id + 'd' }, [T.purposes?.[k]?.description, ' ', h('strong', {}, [note])])
       ]);
     });
     const cells = (tag, xs) => h('tr', {}, xs.map(x => h(tag, {}, [x])));
-    const onclose = function () { if (dialog === this) shut(); };
-    dialog = h('dialog', box('', { 'aria-labelledby': 'cg-pt', keydown: keys, close: onclose }), [
+    dialog = h('dialog', box('', { 'aria-labelledby': 'cg-pt', keydown: keys, close() {
+      if (dialog === this) shut();
+    } }), [
       h('h2', { id: 'cg-pt' }, [T.preferences]),
       h('p', {}, [policy()]),
       ...rows,
       h('details', {}, [
         h('summary', {}, [T.cookies_heading]),
         h('table', {}, [
-          h('thead', {}, [cells('th', [T.cookie_name, T.cookie_purpose, T.cookie_lifetime])]),
-          h('tbody', {}, (cfg.cookies || []).map(c =>
-            cells('td', [c.name + (c.service ? ` (${c.service})` : ''), label(c.purpose), c.lifetime])))
+          cells('th', [T.cookie_name, T.cookie_purpose, T.cookie_lifetime]),
+          ...(cfg.cookies || []).map(c =>
+            cells('td', [c.name + (c.service ? ` (${c.service})` : ''), label(c.purpose), c.lifetime]))
         ])
       ]),
       h('div', { class: 'cg-r' }, [
@@ -312,32 +300,33 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     mount().append(dialog);
     if (dialog.showModal) dialog.showModal();
     else dialog.setAttribute('open', '');
-    (dialog.querySelector('input:enabled') || focusable()[0]).focus();
+    dialog.querySelector('input:enabled,button').focus();
   }
-
-  const focusable = () =>
-    [...dialog.querySelectorAll('button,input,summary,a[href]')].filter(x => !x.disabled);
 
   function keys(e) {
     if (e.key == 'Escape') {
       e.preventDefault();
       return shut();
     }
-    const f = focusable(), i = f.indexOf(root.activeElement);
+    const f = [...dialog.querySelectorAll('a[href],input:enabled,summary,button')];
+    const i = f.indexOf(root.activeElement);
     if (e.key == 'Tab' && (e.shiftKey ? i <= 0 : i == f.length - 1)) {
       e.preventDefault();
       f[e.shiftKey ? f.length - 1 : 0].focus();
     }
   }
 
-  function shut() {
+  // focus goes back, else to a way to reopen the dialog
+  function shut(kb) {
     const x = dialog;
-    if (!x) return;
     dialog = null;
-    if (x.open && x.close) x.close();
-    x.remove();
-    // Back to the opener, or to "Cookie settings" when a decision hid the banner.
-    (opener?.isConnected && opener.getClientRects().length ? opener : footer)?.focus();
+    if (x) {
+      x.close?.();
+      x.remove();
+    } else if (!kb) return;
+    for (const e of [x && opener, prior, d.querySelector(HOOK), footer]) {
+      if (e && e != d.body && e.getClientRects().length) return e.focus({ preventScroll: kb === false });
+    }
   }
 
   function save() {
@@ -347,13 +336,14 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   }
 
   function choose(p, source, override) {
-    return post(p, source, override).then(s => s && shut());
+    const kb = !!root.activeElement?.matches(':focus-visible');
+    return post(p, source, override).then(s => s && shut(kb));
   }
 
   function post(purposes, source, override) {
     if (gpc() && !override) purposes.marketing = false;
     return call('POST', 'consent', { purposes, gpc_override: !!override, lang: cfg.lang, source })
-      .then(update).catch(() => null);
+      .then(s => update(s, !!override)).catch(() => null);
   }
 
   // grants need a user gesture
@@ -364,7 +354,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   function set(o) {
     if (!state) return Promise.resolve(null);
     o = o?.purposes || o || {};
-    const act = navigator.userActivation, cur = state.decided ? state.purposes : {};
+    const act = navigator.userActivation, cur = state.purposes;
     const p = each(k => (k in o ? !!o[k] : !!cur[k]) &&
       (cur[k] || (act ? act.isActive : Date.now() - gest < 1e3)));
     return post(p, 'api');
@@ -384,13 +374,9 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   const tick = guard(check);
   for (const m of ['pushState', 'replaceState']) {
     const orig = history[m];
-    if (typeof orig == 'function') {
-      history[m] = function () {
-        const r = orig.apply(this, arguments);
-        tick();
-        return r;
-      };
-    }
+    history[m] = function () {
+      try { return orig.apply(this, arguments); } finally { tick(); }
+    };
   }
   w.addEventListener('popstate', tick);
   d.addEventListener('click', guard(e => {
@@ -404,7 +390,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     consent: {
       get: guard(view, null),
       set: guard(set, Promise.resolve(null)),
-      show: guard(() => open())
+      show: guard(open)
     },
     on: guard((name, fn) => {
       if (name != 'consent' || typeof fn != 'function') return;
@@ -416,6 +402,6 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
       if (state) send(name);
       else if (queue.length < 20) queue.push(name);
     }),
-    pageview: guard(() => check())
+    pageview: guard(check)
   };
 })(globalThis, globalThis.document);

@@ -32,7 +32,7 @@ DEEP_FOCUS = """() => {
   return {tag: a.tagName.toLowerCase(), name: name.trim(), inDialog: !!a.closest('dialog'),
           outline: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2};
 }"""
-NO_IDS_KEYS = {"revision", "purposes", "decided_at"}
+NO_IDS_KEYS = {"revision", "purposes", "decided_at", "gpc_override"}
 
 
 @pytest.fixture(autouse=True)
@@ -145,6 +145,20 @@ def consent_ids(value: str) -> list[str]:
     _, payload = URLSafeSerializer("unused").loads_unsafe(value.strip('"'))
     assert isinstance(payload, dict), payload
     return [payload["subject_id"], payload["receipt_id"]]
+
+
+def local_copy(tab: Tab) -> dict[str, Any]:
+    """The choice as the snippet keeps it in the site's localStorage."""
+    copy: dict[str, Any] = json.loads(tab.page.evaluate("localStorage.getItem('cleargif.consent')"))
+    return copy
+
+
+def consent_posts(tab: Tab) -> list[dict[str, Any]]:
+    """The bodies of the POST /consent requests the page sends from now on."""
+    bodies: list[dict[str, Any]] = []
+    tab.page.on("request", lambda r: r.url.endswith("/consent") and r.method == "POST"
+                and bodies.append(r.post_data_json))
+    return bodies
 
 
 def page_readable(tab: Tab) -> str:
@@ -350,6 +364,61 @@ def test_gpc_keeps_marketing_blocked_after_accept_all(
     assert last["ad_storage"] == last["ad_user_data"] == last["ad_personalization"] == "granted"
 
 
+def test_dialog_overrides_gpc_seen_only_by_script_and_accept_all_never_does(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    # No Sec-GPC header: the collector cannot see GPC and grants marketing; the page must
+    # honour the dialog's own switch, and remember that it was that switch.
+    tab = new_tab("/gated.html", init_script=GPC_INIT)
+    page = tab.page
+    bodies = consent_posts(tab)
+    ready(tab)
+    page.get_by_role("button", name="Privacy settings").click()
+    expect(dialog(tab, texts).get_by_text(texts["gpc_notice"])).to_be_visible()
+    switch(tab, texts, "marketing").check()
+    answer = press(tab, dialog(tab, texts), texts["save"])
+    assert bodies[-1]["gpc_override"] is True and bodies[-1]["purposes"]["marketing"] is True
+    assert answer["gpc"] is False and answer["purposes"]["marketing"] is True
+    page.wait_for_function("() => __order.includes('M')")
+    assert state(tab)["purposes"]["marketing"] is True
+    assert local_copy(tab)["gpc_override"] is True
+    page.reload()
+    ready(tab)
+    assert state(tab)["purposes"]["marketing"] is True, "the override outlives the page"
+    page.wait_for_function("() => __order.includes('M')")
+    # "Accept all" never overrides GPC: it withdraws marketing (its tag ran, so the page
+    # reloads) and the local copy forgets the override.
+    page.get_by_role("button", name="Privacy settings").click()
+    press(tab, dialog(tab, texts), texts["accept_all"], reloads=True)
+    ready(tab)
+    assert bodies[-1]["purposes"]["marketing"] is False and bodies[-1]["gpc_override"] is False
+    assert state(tab)["purposes"]["marketing"] is False
+    assert local_copy(tab)["gpc_override"] is False
+    page.wait_for_function("() => __order.length >= 3")
+    page.wait_for_timeout(200)
+    assert page.evaluate("__order") == ["A", "B", "C"]
+    assert tab.page_errors == []
+
+
+def test_dialog_override_of_gpc_survives_a_reload_cross_site(
+        new_tab: Callable[..., Tab], site: Site, texts: dict[str, Any]) -> None:
+    tab = new_tab("/gated.html", origin=site.cross_url, init_script=GPC_INIT,
+                  extra_http_headers={"Sec-GPC": "1"})
+    page = tab.page
+    ready(tab)
+    page.get_by_role("button", name="Privacy settings").click()
+    switch(tab, texts, "marketing").check()
+    answer = press(tab, dialog(tab, texts), texts["save"])
+    assert answer["gpc"] is True and answer["purposes"]["marketing"] is True
+    page.wait_for_function("() => __order.includes('M')")
+    # The collector's cookie does not reach this site: only the local copy knows the override.
+    page.reload()
+    ready(tab)
+    now = state(tab)
+    assert now["local"] is True and now["purposes"]["marketing"] is True
+    page.wait_for_function("() => __order.includes('M')")
+    assert tab.page_errors == []
+
+
 def test_dnt_disables_analytics_and_personalization_in_the_dialog(
         new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
     tab = new_tab("/index.html?utm_campaign=t-dnt", extra_http_headers={"DNT": "1"})
@@ -377,9 +446,10 @@ def focus(tab: Tab) -> dict[str, Any]:
 
 
 def tab_to(tab: Tab, name: str, limit: int = 15) -> None:
-    """Press Tab until the control named ``name`` has focus."""
+    """Press Tab until the control named ``name`` has focus (from the page's start, too)."""
     for _ in range(limit):
-        if focus(tab)["name"] == name:
+        now = tab.page.evaluate(DEEP_FOCUS)
+        if now is not None and now["name"] == name:
             return
         tab.page.keyboard.press("Tab")
     raise AssertionError(f"{name!r} is not reachable with Tab")
@@ -446,6 +516,60 @@ def test_keyboard_only(new_tab: Callable[..., Tab], texts: dict[str, Any]) -> No
     expect(dialog(tab, texts)).to_have_count(0)
     assert focus(tab)["name"] == texts["preferences"]
     assert tab.page_errors == []
+
+
+def wait_focus(tab: Tab, name: str) -> dict[str, Any]:
+    """Wait until the control named ``name`` has focus (the answer to a choice is async)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        now: dict[str, Any] | None = tab.page.evaluate(DEEP_FOCUS)
+        if now is not None and now["name"] == name:
+            return now
+        assert time.monotonic() < deadline, f"focus is on {now}, not on {name!r}"
+        tab.page.wait_for_timeout(50)
+
+
+def test_keyboard_focus_after_a_decision_is_not_lost(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    host_link, host_hook = "A link of the host page", "Privacy settings"
+    # A banner button hides with the banner: focus goes to "Cookie settings", which reopens.
+    tab = new_tab("/index.html")
+    ready(tab)
+    tab_to(tab, texts["reject_all"])
+    post_consent(tab, lambda: tab.page.keyboard.press("Enter"))
+    expect(banner(tab, texts)).to_be_hidden()
+    now = wait_focus(tab, texts["preferences"])
+    assert now["tag"] == "button" and not now["inDialog"] and now["outline"]
+    # Focus that came into the banner from the page goes back there.
+    tab = new_tab("/index.html")
+    ready(tab)
+    tab.page.get_by_role("link", name=host_link).focus()
+    for _ in range(5):
+        tab.page.keyboard.press("Shift+Tab")
+        if focus(tab)["name"] == texts["accept_all"]:
+            break
+    post_consent(tab, lambda: tab.page.keyboard.press("Enter"))
+    assert wait_focus(tab, host_link)["tag"] == "a"
+    # The host page has its own preferences button (so no footer link): focus goes there,
+    # after a banner button and after the dialog opened from the banner.
+    tab = new_tab("/gated.html")
+    ready(tab)
+    tab_to(tab, texts["reject_all"])
+    post_consent(tab, lambda: tab.page.keyboard.press("Enter"))
+    wait_focus(tab, host_hook)
+    tab = new_tab("/gated.html")
+    ready(tab)
+    tab_to(tab, texts["preferences"])
+    tab.page.keyboard.press("Enter")
+    expect(dialog(tab, texts)).to_be_visible()
+    tab_to(tab, texts["save"])
+    post_consent(tab, lambda: tab.page.keyboard.press("Enter"))
+    expect(dialog(tab, texts)).to_have_count(0)
+    assert not wait_focus(tab, host_hook)["inDialog"]
+    tab.page.keyboard.press("Enter")  # the host's button reopens the dialog
+    expect(dialog(tab, texts)).to_be_visible()
+    tab.page.keyboard.press("Escape")
+    wait_focus(tab, host_hook)
 
 
 def test_gated_scripts_and_iframes_run_once_in_order_after_their_purpose(
@@ -550,6 +674,66 @@ def test_cross_site_choice_sticks_through_local_storage(
     refused.page.wait_for_timeout(300)
     assert len(refused.hits) == sent, "a refusal kept locally sends nothing"
     assert tab.page_errors == [] and refused.page_errors == []
+
+
+def test_withdrawal_clears_the_services_cookies_cross_site(
+        new_tab: Callable[..., Tab], site: Site, texts: dict[str, Any]) -> None:
+    # Page on localhost, collector on 127.0.0.1: the collector's answer cannot expire the
+    # page's cookies, so the snippet must clear the declared ones itself.
+    tab = new_tab("/gated.html", origin=site.cross_url)
+    page = tab.page
+
+    def page_cookies() -> set[str]:
+        return {c["name"] for c in tab.ctx.cookies(site.cross_url)}
+
+    accept_all(tab, texts)
+    page.wait_for_function("() => __order.includes('M')")
+    page.evaluate("document.cookie = 'host_pref=1; path=/'")
+    assert {"_ga", "_ga_XYZ", "host_pref"} <= page_cookies()
+    page.get_by_role("button", name="Privacy settings").click()
+    switch(tab, texts, "marketing").uncheck()
+    press(tab, dialog(tab, texts), texts["save"], reloads=True)
+    ready(tab)
+    assert not {"_ga", "_ga_XYZ"} & page_cookies()
+    assert "host_pref" in page_cookies(), "only the declared cookies go"
+    assert tab.page_errors == []
+
+
+def test_path_and_event_name_are_cut_to_1_kb(new_tab: Callable[..., Tab]) -> None:
+    tab = new_tab("/index.html")
+    ready(tab)
+    long_path = "/" + "p" * 3000 + "?utm_source=" + "u" * 50
+    tab.page.evaluate("""path => {
+        history.pushState({}, '', path);
+        cleargif.track('e'.repeat(3000));
+    }""", long_path)
+    settle(tab, "caps-done")
+    sent = [hit(h) for h in tab.hits]
+    assert all(h["method"] == "POST" for h in tab.hits)
+    assert [f["p"] for f in pageviews(tab)] == ["/index.html", long_path[:1024]]
+    events = [f for f in sent if f["e"].startswith("eee")]
+    assert [(f["p"], f["e"]) for f in events] == [(long_path[:1024], "e" * 1024)]
+
+
+def test_a_page_script_cannot_press_the_banner_buttons(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    tab = new_tab("/index.html")
+    page = tab.page
+    bodies = consent_posts(tab)
+    ready(tab)
+    page.evaluate("""() => {
+        const buttons = document.querySelector('cleargif-root').shadowRoot
+            .querySelector('[role=dialog]').querySelectorAll('button');
+        for (const b of buttons) b.click();
+        for (const b of buttons) b.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+    }""")
+    page.wait_for_timeout(300)
+    assert bodies == [], "no choice from a script's click"
+    expect(banner(tab, texts)).to_be_visible()
+    expect(dialog(tab, texts)).to_have_count(0)
+    assert state(tab)["decided"] is False
+    accept_all(tab, texts)  # a real click does
+    assert state(tab)["purposes"]["analytics"] is True
 
 
 CSP_PROBE = """
@@ -749,8 +933,10 @@ def test_demo_page(browser: Any, collector: Collector, texts: dict[str, Any]) ->
         page = ctx.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        response = page.goto(collector.url + "/")
+        with page.expect_response(lambda r: r.url.endswith("/static/js/cleargif.js")) as js:
+            response = page.goto(collector.url + "/")
         assert response is not None and response.status == 200
+        assert js.value.headers.get("content-encoding") == "gzip", "the snippet comes compressed"
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
         expect(page.locator("#demo-state")).to_contain_text('"decided": false')
         expect(page.locator("#demo-analytics")).to_contain_text("Blocked")
