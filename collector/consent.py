@@ -169,8 +169,24 @@ def decide(requested: Mapping[str, Any], *, source: str, gpc_override: bool, dnt
     return Decision(tuple(granted), denied, override and "marketing" in granted)
 
 
-def parse_request(body: Any) -> tuple[dict[str, bool], bool, str | None, str | None]:
-    """Validate a ``POST /consent`` body: ``(purposes, gpc_override, lang, source)``.
+@dataclass(frozen=True, slots=True)
+class ChoiceRequest:
+    """A validated ``POST /consent`` body (JSON or form).
+
+    :ivar gpc: the page saw ``navigator.globalPrivacyControl`` (GPC that only script can
+        see). It can only deny: it counts as GPC, never as consent.
+    """
+
+    purposes: dict[str, bool]
+    gpc_override: bool = False
+    lang: str | None = None
+    source: str | None = None
+    gpc: bool = False
+
+
+def parse_request(body: Any) -> ChoiceRequest:
+    """Validate a ``POST /consent`` JSON body:
+    ``{purposes, gpc_override?, lang?, source?, gpc?}``.
 
     :raises ValueError: with a sentence for the JSON error answer.
     """
@@ -200,7 +216,10 @@ def parse_request(body: Any) -> tuple[dict[str, bool], bool, str | None, str | N
     source = body.get("source")
     if source is not None and source not in SOURCES:
         raise ValueError('"source" must be one of ' + ", ".join(SOURCES) + ".")
-    return out, override, lang, source
+    gpc = body.get("gpc", False)
+    if not isinstance(gpc, bool):
+        raise ValueError('"gpc" must be true or false.')
+    return ChoiceRequest(out, override, lang, source, gpc)
 
 
 def infer_source(purposes: Mapping[str, bool], given: str | None, via_api: bool,

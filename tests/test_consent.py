@@ -456,3 +456,31 @@ def test_return_to_never_leaves_the_listed_sites(client: Any, target: str) -> No
                     headers={"Origin": SITE})
     assert r.status_code == 200 and "Location" not in r.headers
     assert r.json["decided"] is True
+
+
+@pytest.mark.parametrize(("body", "marketing", "override"), [
+    ({"purposes": dict.fromkeys(ALL, True), "gpc": True, "source": "banner-accept-all"},
+     False, False),
+    ({"purposes": dict.fromkeys(ALL, True), "gpc": True, "gpc_override": True,
+      "source": "dialog"}, True, True),
+    ({"purposes": dict.fromkeys(ALL, True), "gpc": False, "source": "banner-accept-all"},
+     True, False),
+])
+def test_gpc_seen_by_the_page_counts_as_gpc(client: Any, app: Any, body: dict[str, Any],
+                                            marketing: bool, override: bool) -> None:
+    """navigator.globalPrivacyControl without a Sec-GPC header: the page says so, and the
+    decision and its receipt treat it as GPC (which can only deny)."""
+    import json
+
+    r = client.post("/consent", json=body, headers={"Origin": SITE})
+    assert r.status_code == 200
+    assert r.json["purposes"]["marketing"] is marketing and r.json["gpc"] is body["gpc"]
+    [row] = app.extensions["cleargif"].identity.receipt_rows()
+    receipt = json.loads(row.body)
+    assert receipt["gpc"] is body["gpc"] and receipt["gpc_override"] is override
+    assert ("marketing" in receipt["granted"]) is marketing
+
+
+def test_gpc_in_the_body_must_be_a_boolean(client: Any) -> None:
+    r = client.post("/consent", json={"purposes": {}, "gpc": "yes"}, headers={"Origin": SITE})
+    assert r.status_code == 400 and r.json["error"] == '"gpc" must be true or false.'

@@ -6,6 +6,7 @@ proven is not recorded at all (503).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import clock
 from ..config import OPTIONAL_PURPOSES, PURPOSES
 from ..consent import (
+    ChoiceRequest,
     ConsentPayload,
     decide,
     evaluate,
@@ -66,13 +68,15 @@ def consent() -> Response:
                         s, request)
     try:
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            purposes, override, lang, source = _form_choice()
+            choice = _form_choice()
         else:
-            purposes, override, lang, source = parse_request(json_body(MAX_BODY))
+            choice = parse_request(json_body(MAX_BODY))
     except ValueError as exc:
         return add_cors(json_error(str(exc), 400), s, request)
-    source = infer_source(purposes, source, via_api=_is_api(), gpc_override=override)
-    resp = _record(col, purposes, override, lang, source)
+    source = infer_source(choice.purposes, choice.source, via_api=_is_api(),
+                          gpc_override=choice.gpc_override)
+    resp = _record(col, choice.purposes, choice.gpc_override, choice.lang, source,
+                   page_gpc=choice.gpc)
     target = request.form.get("return_to") if request.form else None
     if target and resp.status_code == 200 and _same_site_target(target):
         redirected = Response(status=303, headers={"Location": target})
@@ -86,7 +90,7 @@ def _is_api() -> bool:
     return "Sec-Fetch-Site" not in request.headers and "Origin" not in request.headers
 
 
-def _form_choice() -> tuple[dict[str, bool], bool, str | None, str | None]:
+def _form_choice() -> ChoiceRequest:
     """A no-script form: ``choice=accept_all|reject_all`` or one checkbox per purpose."""
     form = request.form
     if not any(name in form for name in ("choice", "gpc_override", *OPTIONAL_PURPOSES)):
@@ -96,16 +100,16 @@ def _form_choice() -> tuple[dict[str, bool], bool, str | None, str | None]:
                          'or save) and, to save, one checkbox per purpose.')
     choice = form.get("choice", "")
     if choice == "accept_all":
-        return {p: True for p in OPTIONAL_PURPOSES}, False, form.get("lang"), \
-            "banner-accept-all"
+        return ChoiceRequest({p: True for p in OPTIONAL_PURPOSES}, False, form.get("lang"),
+                             "banner-accept-all")
     if choice == "reject_all":
-        return {p: False for p in OPTIONAL_PURPOSES}, False, form.get("lang"), \
-            "banner-reject-all"
+        return ChoiceRequest({p: False for p in OPTIONAL_PURPOSES}, False, form.get("lang"),
+                             "banner-reject-all")
     if choice not in ("", "save"):
         raise ValueError('"choice" must be accept_all, reject_all or save.')
     purposes = {p: form.get(p, "").lower() in TRUE_WORDS for p in OPTIONAL_PURPOSES}
     override = form.get("gpc_override", "").lower() in TRUE_WORDS
-    return purposes, override, form.get("lang"), "dialog"
+    return ChoiceRequest(purposes, override, form.get("lang"), "dialog")
 
 
 def _same_site_target(target: str) -> bool:
@@ -125,12 +129,18 @@ def _same_site_target(target: str) -> bool:
 
 
 def _record(col: Collector, purposes: dict[str, bool], gpc_override: bool, lang: str | None,
-            source: str) -> Response:
-    """Write a receipt for the decision, then set ``cg_consent`` and the purpose cookies."""
+            source: str, *, page_gpc: bool = False) -> Response:
+    """Write a receipt for the decision, then set ``cg_consent`` and the purpose cookies.
+
+    :param page_gpc: the page saw GPC that the request's headers do not carry; it counts
+        as GPC for this decision and its receipt (GPC only ever denies).
+    """
     s = col.settings
     signer = col.consent_signer  # fail closed before anything is written when no key exists
     at = clock.now()
     current = consent_state(col, request, at)
+    if page_gpc and not current.gpc:
+        current = dataclasses.replace(current, gpc=True)
     decision = decide(purposes, source=source, gpc_override=gpc_override, dnt=current.dnt,
                       gpc=current.gpc)
     old = col.load_consent(request.cookies.get(CONSENT_COOKIE))

@@ -342,7 +342,8 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
 
   function post(purposes, source, override) {
     if (gpc() && !override) purposes.marketing = false;
-    return call('POST', 'consent', { purposes, gpc_override: !!override, lang: cfg.lang, source })
+    return call('POST', 'consent',
+      { purposes, gpc_override: !!override, gpc: gpc(), lang: cfg.lang, source })
       .then(s => update(s, !!override)).catch(() => null);
   }
 

@@ -366,8 +366,8 @@ def test_gpc_keeps_marketing_blocked_after_accept_all(
 
 def test_dialog_overrides_gpc_seen_only_by_script_and_accept_all_never_does(
         new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
-    # No Sec-GPC header: the collector cannot see GPC and grants marketing; the page must
-    # honour the dialog's own switch, and remember that it was that switch.
+    # No Sec-GPC header: the page tells the collector, which records GPC and the dialog's
+    # override; the page must honour that switch, and remember that it was that switch.
     tab = new_tab("/gated.html", init_script=GPC_INIT)
     page = tab.page
     bodies = consent_posts(tab)
@@ -377,7 +377,8 @@ def test_dialog_overrides_gpc_seen_only_by_script_and_accept_all_never_does(
     switch(tab, texts, "marketing").check()
     answer = press(tab, dialog(tab, texts), texts["save"])
     assert bodies[-1]["gpc_override"] is True and bodies[-1]["purposes"]["marketing"] is True
-    assert answer["gpc"] is False and answer["purposes"]["marketing"] is True
+    assert bodies[-1]["gpc"] is True
+    assert answer["gpc"] is True and answer["purposes"]["marketing"] is True
     page.wait_for_function("() => __order.includes('M')")
     assert state(tab)["purposes"]["marketing"] is True
     assert local_copy(tab)["gpc_override"] is True
@@ -907,7 +908,8 @@ def test_gpc_seen_only_by_script_blocks_marketing(
             and bodies.append(r.post_data_json))
     answer = accept_all(tab, texts)
     assert bodies[0]["purposes"]["marketing"] is False and not bodies[0]["gpc_override"]
-    assert answer["purposes"]["marketing"] is False
+    assert bodies[0]["gpc"] is True  # the collector cannot see script-only GPC: it is told
+    assert answer["purposes"]["marketing"] is False and answer["gpc"] is True
     page.wait_for_function("() => __order.length >= 3")
     page.wait_for_timeout(200)
     assert page.evaluate("__order") == ["A", "B", "C"], "marketing tags stay blocked"
