@@ -62,10 +62,13 @@ def chain_hash(key: bytes, prev_hash: str, body_text: str) -> str:
     return hmac.new(key, (prev_hash + "\n" + body_text).encode(), hashlib.sha256).hexdigest()
 
 
-def tombstone_text(receipt_id: str, digest: str, reason: str, tombstoned_at: int,
-                   created_at: int) -> str:
-    """What a tombstone's seal covers: which receipt, its hash, why, when, and its age."""
-    return f"tombstone\n{receipt_id}\n{digest}\n{reason}\n{tombstoned_at}\n{created_at}"
+def tombstone_text(seq: int, receipt_id: str, prev_hash: str, digest: str, reason: str,
+                   tombstoned_at: int, created_at: int) -> str:
+    """What a tombstone's seal covers: its place in the chain (sequence number and link
+    back, so the receipts before it cannot be removed unseen), which receipt, its hash,
+    why, when, and its age."""
+    return (f"tombstone\n{seq}\n{receipt_id}\n{prev_hash}\n{digest}\n{reason}\n"
+            f"{tombstoned_at}\n{created_at}")
 
 
 #: Receipt keys are derived from SECRET_KEYS, apart from the cookie signatures.
@@ -187,8 +190,9 @@ def verify_chain(rows: Iterable[ReceiptRow],
 def _row_problem(row: ReceiptRow, keys: ReceiptKeys) -> tuple[str, str] | None:
     """``(kind, detail)`` of what is wrong with one row on its own, or ``None``."""
     if row.body is None:
-        text = tombstone_text(row.receipt_id, row.hash, row.tombstone_reason or "",
-                              row.tombstoned_at or 0, row.created_at or 0)
+        text = tombstone_text(row.seq, row.receipt_id, row.prev_hash, row.hash,
+                              row.tombstone_reason or "", row.tombstoned_at or 0,
+                              row.created_at or 0)
         sealed = keys.check_seal(text, row.tombstone_seal)
         if sealed is None:
             return ("unverifiable", f"its tombstone is sealed by key "

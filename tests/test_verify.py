@@ -433,3 +433,20 @@ def test_head_proves_nothing_was_cut_off_the_end(app: Flask) -> None:
 
 def verify_head(app: Flask, head: str) -> Any:
     return app.test_cli_runner().invoke(args=["consent", "verify", "--head", head])
+
+
+def test_a_receipt_before_a_tombstone_cannot_be_removed_unseen(app: Flask) -> None:
+    """Delete receipt 1, relink the tombstone after it to the start of the chain and
+    renumber: without the key the tombstone's seal no longer matches."""
+    rows = five_receipts(app)
+    identity = app.extensions["cleargif"].identity
+    identity.tombstone_receipts("seq = 2", (), "erasure:request", 1_800_000_000)
+    assert verify(app).exit_code == 0
+    tamper(app, ("DELETE FROM receipts WHERE seq = 1", ()),
+           ("UPDATE receipts SET prev_hash = ? WHERE seq = 2", (GENESIS,)),
+           ("UPDATE receipts SET seq = seq + 100 WHERE seq >= 2", ()),
+           ("UPDATE receipts SET seq = seq - 101 WHERE seq >= 102", ()))
+    out = verify(app)
+    assert out.exit_code == 1
+    assert out.stdout.startswith(f"receipt 1 {rows[1][1]}: altered — its tombstone is not "
+                                 "sealed by the collector")

@@ -342,8 +342,8 @@ class SQLiteIdentity(_SQLite):
         each tombstone is sealed with the receipt key. All or none, in one transaction."""
         try:
             with self.transaction() as conn:
-                rows = conn.execute(f"SELECT seq, receipt_id, hash, created_at FROM receipts "
-                                    f"WHERE body IS NOT NULL AND ({where})",
+                rows = conn.execute(f"SELECT seq, receipt_id, prev_hash, hash, created_at "
+                                    f"FROM receipts WHERE body IS NOT NULL AND ({where})",
                                     tuple(params)).fetchall()
                 if not rows:  # nothing to seal: no key needed (a purge on a fresh folder)
                     return 0
@@ -351,9 +351,9 @@ class SQLiteIdentity(_SQLite):
                 conn.executemany(
                     "UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = ?, "
                     "tombstoned_at = ?, tombstone_seal = ? WHERE seq = ?",
-                    [(reason, now, keys.seal(tombstone_text(receipt_id, digest, reason, now,
-                                                            created_at)), seq)
-                     for seq, receipt_id, digest, created_at in rows])
+                    [(reason, now, keys.seal(tombstone_text(seq, receipt_id, prev, digest,
+                                                            reason, now, created_at)), seq)
+                     for seq, receipt_id, prev, digest, created_at in rows])
         except sqlite3.Error as exc:
             raise StorageError(f"Tombstoning receipts in {self.path} failed: {exc}.") from exc
         return len(rows)
