@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import click
+from click.exceptions import NoArgsIsHelpError
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
@@ -325,6 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     group.params = [p for p in group.params if p.name not in ("app", "env_file", "debug")]
     try:
         code = group.main(args=argv, prog_name="cleargif", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # "cleargif" or "cleargif consent" alone: the help
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else "", err=True)
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         # Click's own form is three lines (usage, a hint, the error); keep to one.
         command = exc.ctx.command_path if exc.ctx is not None else "cleargif"

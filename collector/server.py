@@ -20,6 +20,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from .errors import StorageError
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 PURGE_EVERY_SECONDS = 24 * 3600
 
@@ -101,9 +103,18 @@ def gunicorn_options(host: str, port: int, workers: int,
 @contextlib.contextmanager
 def purge_lock(data_dir: str) -> Iterator[bool]:
     """Hold ``DATA_DIR/purge.lock`` exclusively while the block runs; yields False at
-    once, holding nothing, when another process holds it."""
-    Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(Path(data_dir) / "purge.lock", "a") as lock:
+    once, holding nothing, when another process holds it.
+
+    :raises StorageError: the lock file cannot be created (the message says where).
+    """
+    path = Path(data_dir) / "purge.lock"
+    try:
+        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = open(path, "a")  # noqa: SIM115 - closed by the with block below
+    except OSError as exc:
+        raise StorageError(f"Cannot create the purge lock {path} ({exc.strerror}); check "
+                           "that DATA_DIR exists and is writable.") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

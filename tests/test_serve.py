@@ -326,3 +326,30 @@ def test_wants_demo(flag: bool, host: str, config: dict[str, Any], expected: boo
     from collector.server import wants_demo
 
     assert wants_demo(flag, host, config) is expected
+
+
+def test_a_purge_on_an_unusable_data_folder_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    env["CLEARGIF_DATA_DIR"] = str(blocker / "data")
+    done = subprocess.run([sys.executable, "-m", "collector", "purge"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"Error: Cannot create the purge lock {blocker}/data/purge.lock (Not a directory); "
+        "check that DATA_DIR exists and is writable."]
+
+
+@pytest.mark.parametrize("argv", [[], ["consent"]])
+def test_a_group_alone_prints_its_help(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str],
+                                       argv: list[str]) -> None:
+    from collector.cli import main
+
+    monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SystemExit):
+        main(argv)
+    err = capsys.readouterr().err
+    assert err.startswith(f"Usage: cleargif{' ' if argv else ''}{' '.join(argv)} [OPTIONS]")
+    assert "Error" not in err and "Commands:" in err
