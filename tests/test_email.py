@@ -596,3 +596,20 @@ def test_bad_suppression_cursors_answer_400(tmp_path: Path, after: str) -> None:
     r = client.get("/api/v1/suppressions", query_string={"after": largest},
                    headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json["suppressions"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/campaigns/c5/sends", "/api/v1/suppressions"])
+@pytest.mark.parametrize(("body", "status"), [
+    (b"[" * 1500 + b"]" * 1500, 400), (b'{"count": "\\ud800"}', 400), (b"", 400),
+    (b"\xff\xfe", 400), (b"{", 400), (b'{"pad": "' + b"x" * 5_000_000 + b'"}', 413),
+], ids=["deep", "surrogate", "empty", "not-utf8", "broken", "huge"])
+def test_sender_api_bad_bodies_get_a_sentence(tmp_path: Path, path: str, body: bytes,
+                                              status: int) -> None:
+    app = create_app(make_config(tmp_path, TESTING=False))
+    runner = app.test_cli_runner()
+    sender = runner.invoke(args=["token", "new", "--scope", "sender", "--name", "m"]).stdout
+    r = app.test_client().post(path, data=body, headers={
+        "Authorization": f"Bearer {sender.strip()}", "Content-Type": "application/json"})
+    assert r.status_code == status and r.json["error"].endswith(".")
+    assert app.extensions["cleargif"].identity.query("SELECT COUNT(*) FROM suppressions") == [
+        (0,)]

@@ -17,7 +17,7 @@ from ..aggregate import Query, QueryError, parse_day, parse_dimensions
 from ..config import MAX_REVISION
 from ..errors import CleargifError, ConfigError
 from ..extension import ext
-from ..web import json_error
+from ..web import json_body, json_error
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -95,12 +95,28 @@ def aggregate() -> Response:
     return jsonify(meta=meta, rows=result.rows)
 
 
+#: Largest request bodies: a sends record is a few words; a suppression batch holds up to
+#: 10,000 entries of a list and a recipient id (at most 128 characters each).
+MAX_SENDS_BODY = 4 * 1024
+MAX_SUPPRESSIONS_BODY = 4 * 1024 * 1024
+
+
+def _body(max_bytes: int) -> tuple[Any, Response | None]:
+    """The JSON body (whatever its Content-Type), or a 400/413 answer saying what is wrong."""
+    try:
+        return json_body(max_bytes), None
+    except ValueError as exc:
+        return None, json_error(str(exc), 413 if "larger" in str(exc) else 400)
+
+
 @bp.post("/campaigns/<campaign>/sends")
 @require("sender")
 def campaign_sends(campaign: str) -> Response:
     """Record sends: ``{"count": N, "list": "…"}``."""
     col = ext()
-    body = request.get_json(silent=True, force=True)
+    body, problem = _body(MAX_SENDS_BODY)
+    if problem is not None:
+        return problem
     if not isinstance(body, dict) or "count" not in body:
         return json_error('Send a JSON object such as {"count": 1200, "list": "news"}.', 400)
     try:
@@ -151,7 +167,9 @@ def add_suppressions() -> Response:
     from sdk.pseudonym import check_recipient
 
     col = ext()
-    body = request.get_json(silent=True, force=True)
+    body, problem = _body(MAX_SUPPRESSIONS_BODY)
+    if problem is not None:
+        return problem
     items = body.get("suppressions") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items or len(items) > 10_000:
         return json_error('Send {"suppressions": [{"list": "news", "recipient": "…"}]} with '
