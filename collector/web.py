@@ -140,4 +140,8 @@ def state_json(state: ConsentState) -> dict[str, Any]:
             "purposes": dict(state.purposes),
             "chosen": dict(state.chosen) if state.chosen is not None else None,
             "gpc": state.gpc, "dnt": state.dnt,
+            # The dialog's own toggle granted marketing over GPC (the page may see GPC
+            # that no header carried, so it needs to know).
+            "gpc_override": bool(state.decided and state.payload is not None
+                                 and state.payload.gpc_override),
             "decided_at": iso(state.decided_at) if state.decided_at is not None else None}

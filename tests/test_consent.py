@@ -172,7 +172,8 @@ def test_no_cookie_before_consent(client: Any) -> None:
     assert r.headers.getlist("Set-Cookie") == []
     assert r.json == {"revision": 1, "decided": False, "purposes": {
         "necessary": True, "analytics": False, "personalization": False, "marketing": False},
-        "chosen": None, "gpc": False, "dnt": False, "decided_at": None}
+        "chosen": None, "gpc": False, "dnt": False, "gpc_override": False,
+        "decided_at": None}
 
 
 # choice, headers -> the cookies the response sets (not expired)
@@ -479,6 +480,19 @@ def test_gpc_seen_by_the_page_counts_as_gpc(client: Any, app: Any, body: dict[st
     receipt = json.loads(row.body)
     assert receipt["gpc"] is body["gpc"] and receipt["gpc_override"] is override
     assert ("marketing" in receipt["granted"]) is marketing
+
+
+def test_get_consent_says_when_the_dialog_overrode_gpc(client: Any) -> None:
+    """The page may see GPC that no header carries; after a reload (or on another page of
+    the site, whose local copy is its own) only the state tells it of the override."""
+    body = {"purposes": dict.fromkeys(ALL, True), "gpc": True, "gpc_override": True,
+            "source": "dialog"}
+    assert client.post("/consent", json=body, headers={"Origin": SITE}).status_code == 200
+    state = client.get("/consent").json
+    assert state["purposes"]["marketing"] is True and state["gpc_override"] is True
+    body = {"purposes": dict.fromkeys(ALL, True), "source": "banner-accept-all"}
+    client.post("/consent", json=body, headers={"Origin": SITE})
+    assert client.get("/consent").json["gpc_override"] is False
 
 
 def test_gpc_in_the_body_must_be_a_boolean(client: Any) -> None:

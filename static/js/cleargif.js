@@ -74,7 +74,8 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     const m = mirror(), prev = state;
     let o = m?.gpc_override;
     if (s.decided) {
-      o = s.purposes.marketing && (s.gpc || (override ?? (m?.decided_at == s.decided_at && o)));
+      o = s.purposes.marketing &&
+        (s.gpc || s.gpc_override || (override ?? (m?.decided_at == s.decided_at && o)));
       mirror({ revision: s.revision, purposes: each(k => !!s.purposes[k]), decided_at: s.decided_at,
         gpc_override: !!o });
     } else if (m?.purposes && m.revision === cfg.revision &&

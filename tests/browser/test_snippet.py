@@ -386,6 +386,12 @@ def test_dialog_overrides_gpc_seen_only_by_script_and_accept_all_never_does(
     ready(tab)
     assert state(tab)["purposes"]["marketing"] is True, "the override outlives the page"
     page.wait_for_function("() => __order.includes('M')")
+    # Without the local copy (cleared, or another page of the site) the collector says so.
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    ready(tab)
+    assert state(tab)["purposes"]["marketing"] is True, "the state carries the override"
+    page.wait_for_function("() => __order.includes('M')")
     # "Accept all" never overrides GPC: it withdraws marketing (its tag ran, so the page
     # reloads) and the local copy forgets the override.
     page.get_by_role("button", name="Privacy settings").click()
