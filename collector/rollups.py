@@ -28,8 +28,12 @@ be in the ``TIMEZONE`` of the first purge that records it.
 
 from __future__ import annotations
 
+import functools
+import os
+import zoneinfo
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -179,6 +183,30 @@ def rollups_timezone(events: EventStore) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def same_zone(a: str, b: str) -> bool:
+    """Whether two time zone names are one zone: the same name, or aliases whose tz
+    database entries are the same (``UTC`` and ``Etc/UTC``, ``Asia/Calcutta`` and
+    ``Asia/Kolkata``), which cut days alike."""
+    if a == b:
+        return True
+    data_a, data_b = _tzif(a), _tzif(b)
+    return data_a is not None and data_a == data_b
+
+
+@functools.lru_cache(maxsize=64)
+def _tzif(key: str) -> bytes | None:
+    """The tz database file of zone ``key``, where zoneinfo would find it."""
+    for root in zoneinfo.TZPATH:
+        path = os.path.join(root, *key.split("/"))
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                return f.read()
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).read_bytes()
+    except (ImportError, OSError):
+        return None
+
+
 def check_purge_timezone(events: EventStore, tz: ZoneInfo) -> None:
     """Refuse to roll up days in ``tz`` while the roll-ups are filed in another zone.
 
@@ -186,7 +214,7 @@ def check_purge_timezone(events: EventStore, tz: ZoneInfo) -> None:
         the roll-ups are in.
     """
     filed = rollups_timezone(events)
-    if filed is not None and filed != tz.key:
+    if filed is not None and not same_zone(filed, tz.key):
         raise ConfigError("TIMEZONE", f"TIMEZONE is {tz.key}, but the roll-ups in the event "
                           f"store are filed by day in {filed}, and a day cannot be rolled "
                           f"up again in another zone; set TIMEZONE back to {filed} to "
@@ -211,7 +239,7 @@ def check_export_timezone(events: EventStore, query: Query) -> None:
     :raises ConfigError: (key ``TIMEZONE``) naming the roll-ups' zone and the way out.
     """
     filed = rollups_timezone(events)
-    if filed is None or filed == query.timezone:
+    if filed is None or same_zone(filed, query.timezone):
         return
     since = max(query.since, date.min + _ZONE_MARGIN) - _ZONE_MARGIN
     until = min(query.until, date.max - _ZONE_MARGIN) + _ZONE_MARGIN
@@ -263,4 +291,4 @@ def add_rollups(events: EventStore, query: Query, agg: Aggregator) -> int:
 __all__ = ["CELL", "PAGE_KINDS", "ROLLED_UP_NOTE", "TIMEZONE_KEY", "add_rollups",
            "check_cutoff", "check_export_timezone", "check_purge_timezone", "claim_timezone",
            "day_bounds", "day_ranges", "days_with_events", "local_day", "raw_filter",
-           "roll_up_before", "roll_up_day", "rolled_up_days", "rollups_timezone"]
+           "roll_up_before", "roll_up_day", "rolled_up_days", "rollups_timezone", "same_zone"]

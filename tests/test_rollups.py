@@ -341,6 +341,33 @@ def test_rolled_up_suppression_never_shows_what_raw_suppressed(tmp_path: Any) ->
     app.extensions["cleargif"].close()
 
 
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("UTC", "UTC", True), ("UTC", "Etc/UTC", True), ("Asia/Calcutta", "Asia/Kolkata", True),
+    ("Europe/Berlin", "Europe/Paris", False),  # alike today, not in their history
+    ("UTC", "Europe/Berlin", False), ("Nowhere/Zone", "Etc/Nowhere", False),
+])
+def test_same_zone_knows_aliases(a: str, b: str, same: bool) -> None:
+    from collector.rollups import same_zone
+
+    assert same_zone(a, b) is same and same_zone(b, a) is same
+
+
+def test_an_alias_of_the_roll_ups_zone_reads_them(seeded: Any, tmp_path: Any,
+                                                   monkeypatch: Any) -> None:
+    from collector import clock, create_app
+
+    monkeypatch.setattr(clock, "now", lambda: day_bounds(date(2026, 6, 1), TZ)[0])
+    purge_days_before(seeded, DAYS[10])
+    # As if the roll-ups had been filed under the old name of India's zone.
+    store_of(seeded).execute("UPDATE store_meta SET value = 'Asia/Calcutta'")
+    for zone, code in (("Asia/Kolkata", 0), ("Asia/Calcutta", 0), ("Asia/Dhaka", 2)):
+        app = create_app(make_config(tmp_path, TIMEZONE=zone, K_MIN=1))
+        with app.app_context():
+            out = app.test_cli_runner().invoke(args=[
+                "export", "--since", DAYS[0].isoformat(), "--until", DAYS[-1].isoformat()])
+        assert out.exit_code == code, (zone, out.output)
+
+
 def test_roll_ups_remember_their_time_zone(seeded: Any, tmp_path: Any,
                                           monkeypatch: Any) -> None:
     """Changing TIMEZONE while roll-ups exist would lose or double-count hits: exports
