@@ -328,10 +328,12 @@ def main(argv: list[str] | None = None) -> None:
         code = group.main(args=argv, prog_name="cleargif", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # "cleargif" or "cleargif consent" alone: the help
         click.echo(exc.ctx.get_help() if exc.ctx is not None else "", err=True)
+        _close(exc.ctx)
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
         # Click's own form is three lines (usage, a hint, the error); keep to one.
         command = exc.ctx.command_path if exc.ctx is not None else "cleargif"
+        _close(exc.ctx)
         message = exc.format_message()
         joint = " " if message.endswith((".", "?")) else ". "
         click.echo(f"Error: {message}{joint}See `{command} --help`.", err=True)
@@ -343,3 +345,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _close(ctx: click.Context | None) -> None:
+    # A usage error is raised while click builds the context, before its "with" block:
+    # close it here, or the app context FlaskGroup pushed into it stays pushed.
+    while ctx is not None:
+        ctx.close()
+        ctx = ctx.parent

@@ -353,3 +353,6 @@ def test_a_group_alone_prints_its_help(tmp_path: Path, monkeypatch: pytest.Monke
     err = capsys.readouterr().err
     assert err.startswith(f"Usage: cleargif{' ' if argv else ''}{' '.join(argv)} [OPTIONS]")
     assert "Error" not in err and "Commands:" in err
+    from flask import current_app
+
+    assert not current_app, "no app context is left pushed behind"
