@@ -7,9 +7,11 @@ rule testable as a table.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,14 +266,62 @@ class CookiePlan:
     new_visit: bool = False
 
 
-def parse_stamped(value: str | None) -> tuple[str, int] | None:
-    """Parse ``<32 hex>.<unix seconds>``; anything else (a forged value) is None."""
-    if not value or len(value) > 64:
-        return None
-    ident, _, stamp = value.partition(".")
-    if not is_random_id(ident) or not stamp.isdigit() or len(stamp) > 12:
-        return None
-    return ident, int(stamp)
+#: Keys of the id cookies are derived from SECRET_KEYS, apart from the other uses.
+ID_COOKIE_INFO = b"cleargif id cookies v1"
+
+
+class IdSigner:
+    """Signs and checks the id cookies ``cg_sid`` and ``cg_vid``:
+    ``<32 hex id>.<unix seconds>.<MAC>``, the MAC over the cookie's name, id and time.
+
+    Only the collector makes ids. Without the MAC a page script (which can write a
+    cookie of that name for the site's domain) or a visitor could plant an id derived
+    from personal data, such as a hash of an email address, or pad a small cell with
+    made-up visitors; a forged, unsigned or renamed value is treated as absent. The
+    newest key signs, every listed key verifies.
+    """
+
+    def __init__(self, secret_keys: Sequence[str] | Callable[[], Sequence[str]]) -> None:
+        """:param secret_keys: ``SECRET_KEYS``, oldest first, or a function that reads
+            them when an id cookie is first made or checked (hits that set no id cookie
+            need no key)."""
+        self._source = secret_keys
+        self._derived: list[bytes] | None = None
+
+    @property
+    def _keys(self) -> list[bytes]:
+        if self._derived is None:
+            source = self._source
+            secret_keys = source() if callable(source) else source
+            if not secret_keys:
+                raise ValueError("Id cookies need at least one key in SECRET_KEYS.")
+            self._derived = [hmac.new(k.encode(), ID_COOKIE_INFO, hashlib.sha256).digest()
+                             for k in reversed(secret_keys)]  # newest first
+        return self._derived
+
+    def _mac(self, key: bytes, name: str, ident: str, stamp: int) -> str:
+        return hmac.new(key, f"{name}\n{ident}.{stamp}".encode(),
+                        hashlib.sha256).hexdigest()[:32]
+
+    def stamp(self, name: str, ident: str, stamp: int) -> str:
+        """The cookie value for id ``ident`` of cookie ``name`` at ``stamp``."""
+        return f"{ident}.{stamp}.{self._mac(self._keys[0], name, ident, stamp)}"
+
+    def parse(self, name: str, value: str | None) -> tuple[str, int] | None:
+        """``(id, seconds)`` of a value this collector signed for cookie ``name``; None for
+        anything else (forged, unsigned, signed for another cookie, or by a dropped key)."""
+        if not value or len(value) > 96:
+            return None
+        ident, _, rest = value.partition(".")
+        stamp, _, mac = rest.partition(".")
+        if not is_random_id(ident) or not stamp.isdigit() or len(stamp) > 12 or \
+                len(mac) != 32:
+            return None
+        number = int(stamp)
+        if not any(hmac.compare_digest(self._mac(key, name, ident, number), mac)
+                   for key in self._keys):
+            return None
+        return ident, number
 
 
 def stale_cookies(state: ConsentState, cookie_names: Iterable[str],
@@ -286,11 +336,13 @@ def stale_cookies(state: ConsentState, cookie_names: Iterable[str],
 
 
 def plan_cookies(state: ConsentState, cookies: Mapping[str, str], *, now: float,
-                 visitor_days: int, registry: Registry,
+                 visitor_days: int, registry: Registry, ids: IdSigner,
                  issue: bool = True) -> CookiePlan:
     """Which cookies a response sets and expires, and the ids a hit may record.
 
     :param cookies: the request's cookies, name to value.
+    :param ids: signs new id cookies and checks the ones sent (a value it did not sign
+        is no id).
     :param issue: False for responses that must not create cookies (prefetches, plain
         consent reads); expiry still happens, as on every collector response.
     """
@@ -300,23 +352,26 @@ def plan_cookies(state: ConsentState, cookies: Mapping[str, str], *, now: float,
     session_id = visitor_id = None
     new_visit = False
     if state.granted("analytics"):
-        current = parse_stamped(cookies.get(SESSION_COOKIE))
+        current = ids.parse(SESSION_COOKIE, cookies.get(SESSION_COOKIE))
         if current and 0 <= now_i - current[1] < VISIT_IDLE_SECONDS:
             session_id = current[0]
             if now_i - current[1] >= SESSION_REFRESH_SECONDS and issue:
-                sets.append(SetCookie(SESSION_COOKIE, f"{session_id}.{now_i}", None))
+                sets.append(SetCookie(SESSION_COOKIE,
+                                      ids.stamp(SESSION_COOKIE, session_id, now_i), None))
         elif issue:
             session_id, new_visit = new_id(), True
-            sets.append(SetCookie(SESSION_COOKIE, f"{session_id}.{now_i}", None))
+            sets.append(SetCookie(SESSION_COOKIE, ids.stamp(SESSION_COOKIE, session_id, now_i),
+                                  None))
         elif SESSION_COOKIE in cookies:
             expire.append(SESSION_COOKIE)  # a visit that ended, or a forged value
     if state.granted("personalization"):
-        current = parse_stamped(cookies.get(VISITOR_COOKIE))
+        current = ids.parse(VISITOR_COOKIE, cookies.get(VISITOR_COOKIE))
         if current and 0 <= now_i - current[1] < visitor_days * DAY:
             visitor_id = current[0]  # fixed at first issue: never re-sent, never extended
         elif issue:
             visitor_id = new_id()
-            sets.append(SetCookie(VISITOR_COOKIE, f"{visitor_id}.{now_i}", visitor_days * DAY))
+            sets.append(SetCookie(VISITOR_COOKIE, ids.stamp(VISITOR_COOKIE, visitor_id, now_i),
+                                  visitor_days * DAY))
         elif VISITOR_COOKIE in cookies:
             expire.append(VISITOR_COOKIE)
     return CookiePlan(set=tuple(sets), expire=tuple(dict.fromkeys(expire)),

@@ -21,7 +21,7 @@ from sdk.scrub import PathPatterns, compile_path_patterns
 from sdk.tokens import TokenCodec
 
 from .config import read_keys
-from .consent import ConsentPayload
+from .consent import ConsentPayload, IdSigner
 from .errors import ConfigError
 from .registry import Registry, build_registry
 from .storage import EventStore, IdentityStore, identity_for, open_events
@@ -90,6 +90,12 @@ class Collector:
     def consent_signer(self) -> URLSafeSerializer:
         """Signs ``cg_consent`` with ``SECRET_KEYS`` (newest signs, all verify)."""
         return URLSafeSerializer(read_keys(self.config, "SECRET_KEYS"), salt=CONSENT_SALT)
+
+    @cached_property
+    def id_signer(self) -> IdSigner:
+        """Signs and checks ``cg_sid`` and ``cg_vid`` with ``SECRET_KEYS`` (read when an id
+        cookie is first made or checked)."""
+        return IdSigner(lambda: read_keys(self.config, "SECRET_KEYS"))
 
     @cached_property
     def token_codec(self) -> TokenCodec:

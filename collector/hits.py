@@ -194,7 +194,8 @@ def process_hit(col: Collector, facts: HitFacts, count: bool = True) -> HitOutco
     site = site_of(inp)
     reason = drop_reason(col, facts, inp, site, count)
     plan = plan_cookies(state, facts.cookies, now=at, visitor_days=s.visitor_days,
-                        registry=col.registry, issue=reason is None)
+                        registry=col.registry, ids=col.id_signer,
+                        issue=reason is None)
     if reason is not None:
         # A lost drop counter is not worth a retry from the browser.
         with contextlib.suppress(StorageError):

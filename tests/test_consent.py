@@ -9,7 +9,7 @@ import pytest
 from collector import consent as c
 from collector.config import load_config
 from collector.registry import build_registry
-from tests.conftest import SITE, set_cookies
+from tests.conftest import SITE, events, set_cookies
 
 NOW = 1_800_000_000
 DAY = 86400
@@ -22,6 +22,7 @@ def payload(granted: tuple[str, ...] = ("analytics",), revision: int = 1, age: i
 
 
 ALL = ("analytics", "personalization", "marketing")
+IDS = c.IdSigner(["test-secret-key-0123456789abcdef"])
 
 
 # state, dnt, gpc, revision, age, override -> decided, analytics, personalization, marketing
@@ -103,14 +104,14 @@ def registry() -> Any:
 def test_plan_issues_and_keeps_ids(registry: Any) -> None:
     state = c.evaluate(payload(ALL), revision=1, consent_days=180, now=NOW, dnt=False,
                        gpc=False)
-    plan = c.plan_cookies(state, {}, now=NOW, visitor_days=390, registry=registry)
+    plan = c.plan_cookies(state, {}, now=NOW, visitor_days=390, registry=registry, ids=IDS)
     names = {s.name: s for s in plan.set}
     assert names["cg_sid"].max_age is None  # a browser-session cookie
     assert names["cg_vid"].max_age == 390 * DAY
     assert plan.new_visit
     again = c.plan_cookies(state, {"cg_sid": names["cg_sid"].value,
                                    "cg_vid": names["cg_vid"].value},
-                           now=NOW + 10, visitor_days=390, registry=registry)
+                           now=NOW + 10, visitor_days=390, registry=registry, ids=IDS)
     assert again.session_id == plan.session_id and again.visitor_id == plan.visitor_id
     assert again.set == ()  # nothing re-sent within a minute; cg_vid never extended
 
@@ -119,11 +120,11 @@ def test_plan_visit_ends_after_idle(registry: Any) -> None:
     state = c.evaluate(payload(("analytics",)), revision=1, consent_days=180, now=NOW,
                        dnt=False, gpc=False)
     sid = "c" * 32
-    same = c.plan_cookies(state, {"cg_sid": f"{sid}.{NOW - 29 * 60}"}, now=NOW,
-                          visitor_days=390, registry=registry)
+    same = c.plan_cookies(state, {"cg_sid": IDS.stamp("cg_sid", sid, NOW - 29 * 60)}, now=NOW,
+                          visitor_days=390, registry=registry, ids=IDS)
     assert same.session_id == sid and same.set  # refreshed last-seen
-    ended = c.plan_cookies(state, {"cg_sid": f"{sid}.{NOW - 31 * 60}"}, now=NOW,
-                           visitor_days=390, registry=registry)
+    ended = c.plan_cookies(state, {"cg_sid": IDS.stamp("cg_sid", sid, NOW - 31 * 60)}, now=NOW,
+                           visitor_days=390, registry=registry, ids=IDS)
     assert ended.session_id != sid and ended.new_visit
 
 
@@ -131,18 +132,28 @@ def test_plan_visitor_expiry_is_fixed(registry: Any) -> None:
     state = c.evaluate(payload(("analytics", "personalization")), revision=1,
                        consent_days=180, now=NOW, dnt=False, gpc=False)
     vid = "d" * 32
-    old = c.plan_cookies(state, {"cg_vid": f"{vid}.{NOW - 391 * DAY}"}, now=NOW,
-                         visitor_days=390, registry=registry)
+    old = c.plan_cookies(state, {"cg_vid": IDS.stamp("cg_vid", vid, NOW - 391 * DAY)},
+                         now=NOW,
+                         visitor_days=390, registry=registry, ids=IDS)
     assert old.visitor_id != vid
 
 
-@pytest.mark.parametrize("forged", ["jane@example.com", "x" * 32 + ".1", "a" * 32,
-                                    "A" * 32 + ".1700000000", "", "1.2.3.4"])
+OTHER_KEY = c.IdSigner(["another-collector-key-0000000001"])
+MD5_OF_EMAIL = "9e26471d35a78862c17e467d87cddedf"  # md5("jane@example.com")
+
+
+@pytest.mark.parametrize("forged", [
+    "jane@example.com", "x" * 32 + ".1", "a" * 32, "A" * 32 + ".1700000000", "", "1.2.3.4",
+    f"{MD5_OF_EMAIL}.{NOW}",  # unsigned: an id a page script derived from an address
+    f"{MD5_OF_EMAIL}.{NOW}." + "0" * 32,  # a made-up MAC
+    OTHER_KEY.stamp("cg_sid", MD5_OF_EMAIL, NOW),  # signed, but not by this collector
+    IDS.stamp("cg_sid", MD5_OF_EMAIL, NOW)[:-1],  # truncated
+])
 def test_plan_never_keeps_forged_ids(registry: Any, forged: str) -> None:
     state = c.evaluate(payload(ALL), revision=1, consent_days=180, now=NOW, dnt=False,
                        gpc=False)
     plan = c.plan_cookies(state, {"cg_sid": forged, "cg_vid": forged}, now=NOW,
-                          visitor_days=390, registry=registry)
+                          visitor_days=390, registry=registry, ids=IDS)
     assert plan.session_id and plan.session_id not in forged
     assert plan.visitor_id and plan.visitor_id not in forged
 
@@ -498,3 +509,33 @@ def test_get_consent_says_when_the_dialog_overrode_gpc(client: Any) -> None:
 def test_gpc_in_the_body_must_be_a_boolean(client: Any) -> None:
     r = client.post("/consent", json={"purposes": {}, "gpc": "yes"}, headers={"Origin": SITE})
     assert r.status_code == 400 and r.json["error"] == '"gpc" must be true or false.'
+
+
+def test_id_cookies_are_bound_to_their_name_and_keys(registry: Any) -> None:
+    state = c.evaluate(payload(ALL), revision=1, consent_days=180, now=NOW, dnt=False,
+                       gpc=False)
+    sid = IDS.stamp("cg_sid", "e" * 32, NOW)
+    swapped = c.plan_cookies(state, {"cg_vid": sid}, now=NOW, visitor_days=390,
+                             registry=registry, ids=IDS)
+    assert swapped.visitor_id != "e" * 32  # a session id is not a visitor id
+    rotated = c.IdSigner(["test-secret-key-0123456789abcdef",  # oldest first
+                          "another-collector-key-0000000001"])
+    kept = c.plan_cookies(state, {"cg_sid": sid}, now=NOW + 5, visitor_days=390,
+                          registry=registry, ids=rotated)
+    assert kept.session_id == "e" * 32  # an older listed key still verifies
+    assert IDS.parse("cg_sid", rotated.stamp("cg_sid", "e" * 32, NOW)) is None  # newest signs
+
+
+def test_a_planted_id_cookie_never_reaches_the_events(client: Any, app: Any) -> None:
+    """A page script can write cg_vid for the site's domain: a value it made up (here a
+    hash of an email address) is replaced, never stored."""
+    r = client.post("/consent", json={"purposes": dict.fromkeys(ALL, True)},
+                    headers={"Origin": SITE})
+    assert r.status_code == 200
+    client.set_cookie("cg_vid", f"{MD5_OF_EMAIL}.{NOW}", domain="localhost")
+    client.set_cookie("cg_sid", f"{MD5_OF_EMAIL}.{NOW}", domain="localhost")
+    r = client.get("/t.gif?p=/x", headers={"Origin": SITE})
+    assert r.status_code == 200
+    [event] = events(app)
+    assert event["visitor_id"] and MD5_OF_EMAIL not in (event["visitor_id"],
+                                                         event["session_id"])

@@ -58,7 +58,7 @@ def consent() -> Response:
         at = clock.now()
         state = consent_state(col, request, at)
         plan = plan_cookies(state, request.cookies, now=at, visitor_days=s.visitor_days,
-                            registry=col.registry, issue=False)
+                            registry=col.registry, ids=col.id_signer, issue=False)
         return add_cors(apply_plan(jsonify(state_json(state)), s, plan), s, request)
     refusal = cross_site_refusal(s, request)
     if refusal:
@@ -166,7 +166,7 @@ def _record(col: Collector, purposes: dict[str, bool], gpc_override: bool, lang:
     set_cookie(resp, s, CONSENT_COOKIE, str(signer.dumps(payload.to_json())),
                s.consent_days * 86400)
     plan = plan_cookies(state, request.cookies, now=at, visitor_days=s.visitor_days,
-                        registry=col.registry)
+                        registry=col.registry, ids=col.id_signer)
     return apply_plan(resp, s, plan)
 
 
