@@ -173,7 +173,10 @@ def _excluded(s: Settings, addr: str | None) -> bool:
         ip = ipaddress.ip_address((addr or "").split("%")[0])
     except ValueError:
         return False
-    return any(ip in net for net in s.exclude_networks)
+    # A dual-stack server sees IPv4 clients as ::ffff:a.b.c.d; 10.0.0.0/8 must still match.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return any(ip in net or (mapped is not None and mapped in net)
+               for net in s.exclude_networks)
 
 
 def process_hit(col: Collector, facts: HitFacts, count: bool = True) -> HitOutcome:

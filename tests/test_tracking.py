@@ -124,9 +124,14 @@ def test_excluded_networks(tmp_path: Any) -> None:
     client.get("/t.gif?p=/", headers={"Origin": SITE}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
     client.get("/t.gif?p=/", headers={"Origin": SITE},
                environ_base={"REMOTE_ADDR": "2001:db8::7"})
+    # An IPv4 client as a dual-stack server sees it.
+    client.get("/t.gif?p=/", headers={"Origin": SITE},
+               environ_base={"REMOTE_ADDR": "::ffff:10.1.2.3"})
     assert events(app) == []
     client.get("/t.gif?p=/", headers={"Origin": SITE}, environ_base={"REMOTE_ADDR": "192.0.2.1"})
-    assert len(events(app)) == 1
+    client.get("/t.gif?p=/", headers={"Origin": SITE},
+               environ_base={"REMOTE_ADDR": "::ffff:192.0.2.1"})
+    assert len(events(app)) == 2
 
 
 def test_trusted_proxies(tmp_path: Any) -> None:
