@@ -249,6 +249,13 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
     counts = {name: _opens(events, stored, agents) for name, agents in _OPEN_KINDS}
     opens = {name: shown(f"opens_{name}", count, count.events)
              for name, count in counts.items()}
+    # Human opens include those through image proxies: with both shown, their difference
+    # (direct opens) must not single anyone out either (secondary suppression).
+    direct = _opens(events, stored, ("human",))
+    if opens["human"] is not None and opens["human_via_proxy"] is not None and \
+            direct.small(k_min):
+        opens["human_via_proxy"] = None
+        suppressed.append("opens_human_via_proxy")
     human = counts["human"]
     per_recipient = human.with_recipient > 0
     unique_human = shown("unique_human_opens", human, human.recipients) \

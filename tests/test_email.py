@@ -613,3 +613,18 @@ def test_sender_api_bad_bodies_get_a_sentence(tmp_path: Path, path: str, body: b
     assert r.status_code == status and r.json["error"].endswith(".")
     assert app.extensions["cleargif"].identity.query("SELECT COUNT(*) FROM suppressions") == [
         (0,)]
+
+
+def test_report_opens_cannot_be_subtracted_down_to_fewer_than_k(app: Any) -> None:
+    """Human opens include proxied ones; with both shown, human minus proxied gives the
+    direct opens, which must not come from fewer than k readers either."""
+    col = app.extensions["cleargif"]
+    rows = [email_event("open", f"p{i}", "google_proxy", campaign="diff") for i in range(6)]
+    rows += [email_event("open", "alone", "human", campaign="diff")]  # one direct reader
+    seed(app, rows)
+    rep = campaigns.report(col.events, col.identity, "diff", 5)
+    assert rep["opens"]["human"] == 7 and rep["opens"]["human_via_proxy"] is None
+    assert "opens_human_via_proxy" in rep["suppressed"]
+    seed(app, [email_event("open", f"d{i}", "human", campaign="diff") for i in range(4)])
+    rep = campaigns.report(col.events, col.identity, "diff", 5)  # five direct readers now
+    assert rep["opens"]["human"] == 11 and rep["opens"]["human_via_proxy"] == 6
