@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sdk.scrub import identifying_kinds
+
 from .config import read_keys
 from .errors import CleargifError
 from .receipts import iso
@@ -116,7 +118,9 @@ def token_actor(name: str) -> str:
 def check_reason(reason: str | None, *, required: bool = False,
                  subject_id: str | None = None) -> str | None:
     """A reason as stored: stripped, one line, at most :data:`MAX_REASON` characters, and
-    never holding the subject's id (the log must not name anyone in clear).
+    never holding the subject's id nor anything the event scrubber takes for an email
+    address, an IP address or a phone, card or account number
+    (:func:`sdk.scrub.identifying_kinds`): the log must not name anyone in clear.
 
     :raises AuditError: with a sentence saying what to change.
     """
@@ -135,6 +139,11 @@ def check_reason(reason: str | None, *, required: bool = False,
                                  re.IGNORECASE)):
         raise AuditError("The reason must not contain the subject's id: the audit log names "
                          "subjects only by an HMAC.")
+    if identifying_kinds(text):
+        raise AuditError("The reason must not hold personal data such as an email address, "
+                         "an IP address or a phone, card or account number: the audit log "
+                         "names subjects only by an HMAC. Say why in a few words, such as "
+                         "'request' or 'child'.")
     return text
 
 

@@ -9,13 +9,14 @@ traffic repeats the same origins, referrers, paths and languages.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sdk.scrub import EMAIL, PathPatterns, scrub_path, scrub_text
+from sdk.scrub import EMAIL, IP, TOKEN, PathPatterns, scrub_path, scrub_text
 
 from .agents import parse_agent
 
@@ -28,6 +29,9 @@ MAX_PARAM = 2048  # longer page or referrer URLs are cut before parsing
 MAX_NAME = 64
 MAX_UTM = 100
 MAX_ID = 128  # campaign, list and link ids (sdk.tokens.MAX_FIELD_LENGTH)
+#: The snippet (static/js/cleargif.js, ``CAP``) cuts the path and the event name at this
+#: many characters: a value that long may have lost its end.
+SNIPPET_CAP = 1024
 _HOST_RE = re.compile(r"^[a-z0-9.-]{1,253}$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}$")
 
@@ -67,9 +71,54 @@ def site_of(inp: PageInput) -> str | None:
     return host_of(inp.page) or host_of(inp.origin) or host_of(inp.referer_header)
 
 
+@functools.lru_cache(maxsize=1024)
+def target_site(url: str | None) -> str | None:
+    """The host of a click target as stored: ``:ip`` for an address, else scrubbed like
+    free text (``call-4155550132.example.com`` is ``call-:num.example.com``)."""
+    host = host_of(url)
+    if host is None:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return scrub_text(host, max_len=253) or None
+    return IP
+
+
+def drop_partial_tail(text: str) -> str:
+    """``text`` without its last run (back to the last ``/`` or white space).
+
+    For a value that was cut, by the snippet or by a cap here: the cut may have gone
+    through an address (``jane.doe@g``), which no pattern recognises any more.
+    """
+    for i in range(len(text) - 1, -1, -1):
+        if text[i] == "/" or text[i].isspace():
+            return text[:i + 1]
+    return ""
+
+
+def _cut_page(page: str) -> str:
+    """``page`` capped at :data:`MAX_PARAM`, its partial end dropped when it was (or may
+    have been) cut: the last ``utm_*`` pair when the cut is in the query, the last path
+    segment otherwise."""
+    if len(page) < SNIPPET_CAP and len(page) <= MAX_PARAM:
+        return page
+    text = page[:MAX_PARAM]
+    if "#" in text:
+        return text  # the cut is in the fragment, which is never kept
+    query = text.find("?")
+    if query >= 0:
+        return text[:max(text.rfind("&"), query)]
+    return drop_partial_tail(text)
+
+
 def split_page(page: str | None) -> tuple[str, dict[str, str]]:
-    """A page URL or path into ``(path, utm)``; the query is dropped but for ``utm_*``."""
-    text = (page or "/")[:MAX_PARAM].strip()
+    """A page URL or path into ``(path, utm)``; the query is dropped but for ``utm_*``.
+
+    A value at least :data:`SNIPPET_CAP` long, or over :data:`MAX_PARAM`, may have been
+    cut: its partial last segment or ``utm_*`` pair is dropped (see :func:`_cut_page`).
+    """
+    text = _cut_page(page or "/").strip()
     try:
         parts = urlsplit(text)
     except ValueError:
@@ -106,18 +155,37 @@ def primary_lang(accept_language: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def clean_name(value: str | None, default: str = "pageview") -> str:
-    """An event name, scrubbed and capped."""
-    text = unquote((value or "").strip())[:MAX_NAME * 4]
-    return scrub_text(text, max_len=MAX_NAME) if text else default
+    """An event name, scrubbed and capped.
+
+    A name longer than ``4 * MAX_NAME`` (or cut by the snippet) loses its partial last
+    word before scrubbing; one that is a single such run is stored as ``:token``.
+    """
+    raw = (value or "").strip()
+    if not raw:
+        return default
+    text = unquote(raw)
+    if len(text) > MAX_NAME * 4 or len(raw) >= SNIPPET_CAP:
+        text = drop_partial_tail(text[:MAX_NAME * 4]).strip()
+        if not text:
+            return TOKEN
+    return scrub_text(text, max_len=MAX_NAME)
 
 
 @functools.lru_cache(maxsize=4096)
 def clean_utm(value: str | None) -> str | None:
-    """A ``utm_*`` value, scrubbed and capped."""
+    """A ``utm_*`` value, scrubbed and capped.
+
+    A value longer than ``4 * MAX_UTM`` loses its partial last word before scrubbing.
+    ``+`` is a space in a query: the value is scrubbed before it becomes one (a
+    plus-addressed email is seen whole) and again in the form that is stored.
+    """
     if not value:
         return None
-    text = scrub_text(value.strip()[:MAX_UTM * 4], max_len=MAX_UTM).replace("+", " ")
-    return text.strip().lower() or None
+    text = value.strip()
+    if len(text) > MAX_UTM * 4:
+        text = drop_partial_tail(text[:MAX_UTM * 4])
+    text = scrub_text(text, max_len=MAX_UTM * 8).replace("+", " ").lower()
+    return scrub_text(text, max_len=MAX_UTM).strip() or None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -187,8 +255,9 @@ def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
     """The record of an email open or click (DESIGN 5).
 
     ``recipient`` is given only for mails sent with per-recipient tracking. A click keeps
-    its link id, the target's host (in ``site``) and its scrubbed path without query (in
-    ``path``); never the target's query string or fragment. Campaign, list and link ids
+    its link id, the target's host (in ``site``, by :func:`target_site`: ``:ip`` for an
+    address, otherwise scrubbed) and its scrubbed path without query (in ``path``); never
+    the target's query string or fragment. Campaign, list and link ids
     are scrubbed by :func:`clean_id`: tokens come from senders' code, not only this SDK.
     """
     agent = parse_agent(user_agent)
@@ -200,8 +269,7 @@ def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
         lang=primary_lang(accept_language), purposes="",
     )
     if kind == "click" and target:
-        host = host_of(target)
         path, _ = split_page(target)
-        record.update(link=clean_id(link) if link else None, site=host,
+        record.update(link=clean_id(link) if link else None, site=target_site(target),
                       path=scrub_path(path, patterns))
     return record

@@ -5,21 +5,20 @@ The collector stores the recipient id of an open or click as it is, so the id mu
 nothing outside the sender's own systems. :func:`pseudonym` derives such an id from an
 account id under a key the sender keeps to itself (never one of ``TOKEN_KEYS``, which the
 collector holds too); :func:`check_recipient` refuses ids that look like an email
-address, an IP address or a phone or card number.
+address, an IP address or a phone or card number, as the collector's scrubber
+(:func:`sdk.scrub.identifying_kinds`) finds them, so the two never disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import re
 import string
 import unicodedata
 from typing import Final
-from urllib.parse import unquote
 
 from .errors import ConfigError, InvalidRecipient
+from .scrub import identifying_kinds, skeleton
 
 #: Length of a :func:`pseudonym`: 24 letters carry about 137 bits.
 PSEUDONYM_LENGTH: Final = 24
@@ -33,11 +32,6 @@ MAX_RECIPIENT_LENGTH: Final = 128
 _ALPHABET: Final = string.ascii_letters
 # Domain separation, so the same key used for something else never yields these values.
 _CONTEXT: Final = b"cleargif.pseudonym\x00"
-
-# 9+ digits, counted across the separators people put in phone and card numbers.
-_DIGIT_RUN: Final = re.compile(r"\d(?:[\s.\-()/]*\d){8,}")
-_IPV4: Final = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d])")
-_IPV6_CANDIDATE: Final = re.compile(r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 
 _USE_PSEUDONYM: Final = "pass pseudonym(account_id, key) instead"
 #: How each shape found by identifying_shape() is named in error messages.
@@ -90,9 +84,9 @@ def check_recipient(recipient: str) -> str:
 
     Refused: a non-string, an empty id, one over 128 characters, one holding whitespace
     or control or invisible formatting characters, and anything that looks like an email
-    address (an ``@``, also percent-encoded), an IPv4 or IPv6 address, or a run of 9 or
-    more digits counted across spaces, dots, dashes, slashes and parentheses (phone and
-    card numbers).
+    address (an ``@``, also percent-encoded or a look-alike), an IPv4 or IPv6 address, or
+    a run of 9 or more digits (phone and card numbers), as :func:`identifying_shape`
+    finds them.
 
     :raises InvalidRecipient: with a ``reason`` code and a sentence suggesting
         :func:`pseudonym`; the refused value is never part of the message.
@@ -121,47 +115,23 @@ def check_recipient(recipient: str) -> str:
 def identifying_shape(text: str) -> str | None:
     """Say which directly identifying shape ``text`` holds, or return ``None``.
 
-    The answer is ``"email"`` (an ``@``, also percent-encoded or full-width), ``"ip"``
-    (something that parses as an IPv4 or IPv6 address) or ``"digits"`` (9 or more digits
-    counted across spaces, dots, dashes, slashes and parentheses: phone and card
-    numbers), checked in that order. :func:`check_recipient` refuses recipient ids on
-    these grounds, and :class:`~sdk.tokens.TokenCodec` campaign, list and link ids.
+    The answer is ``"email"`` (an email address, or any ``@`` at all), ``"ip"`` (an IPv4
+    or IPv6 address) or ``"digits"`` (9 or more digits counted across the separators of
+    phone and card numbers: spaces, dots, dashes and Unicode hyphens, ``_ + / ( )``,
+    single commas and colons), checked in that order. The shapes are found by the
+    collector's scrubber (:func:`sdk.scrub.identifying_kinds`), on the same decoded,
+    normalised text and its skeleton, so full-width or circled digits, an ``@`` written
+    as U+FE6B or percent-encoded, and characters hidden inside the id count as well.
+    :func:`check_recipient` refuses recipient ids on these grounds, and
+    :class:`~sdk.tokens.TokenCodec` campaign, list and link ids.
     """
-    # Percent-decoding first catches "ann%40example.com"; the fullwidth at sign is what
-    # some form inputs turn "@" into.
-    candidates = (text, unquote(text))
-    if any("@" in candidate or "\uff20" in candidate for candidate in candidates):
+    kinds = identifying_kinds(text)
+    # Stricter than the scrubber for ids: an "@" with no address around it ("@ann") is a
+    # handle, which names a person as well.
+    if "email" in kinds or "@" in skeleton(text):
         return "email"
-    if any(_has_ip_address(candidate) for candidate in candidates):
+    if "ip" in kinds:
         return "ip"
-    if any(_DIGIT_RUN.search(candidate) for candidate in candidates):
+    if "num" in kinds:
         return "digits"
     return None
-
-
-def _has_ip_address(text: str) -> bool:
-    """Tell whether ``text`` contains something that parses as an IP address."""
-    for match in _IPV4.finditer(text):
-        try:
-            ipaddress.IPv4Address(match.group())
-        except ValueError:
-            continue
-        return True
-    for match in _IPV6_CANDIDATE.finditer(text):
-        candidate = match.group().strip(".")
-        # "crm::42" style namespacing is common in ids; an address worth refusing has at
-        # least two groups ("2001:db8::1"), so a lone group after "::" is let through.
-        forms = [candidate]
-        if candidate.startswith(":") and not candidate.startswith("::"):
-            forms.append(candidate[1:])
-        if candidate.endswith(":") and not candidate.endswith("::"):
-            forms.append(candidate[:-1])
-        for form in forms:
-            if sum(1 for group in form.split(":") if group) < 2:
-                continue
-            try:
-                ipaddress.IPv6Address(form)
-            except ValueError:
-                continue
-            return True
-    return False

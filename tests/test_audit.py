@@ -121,6 +121,37 @@ def test_check_reason_never_holds_the_subject_id(reason: str, subject_id: str,
         assert audit.check_reason(reason, subject_id=subject_id) == reason
 
 
+@pytest.mark.parametrize(("reason", "refused"), [
+    ("jane\uff20example.com wants out", True),
+    ("Jane Doe, jane.doe@example.org, +44 20 7946 0958", True),
+    ("asked by jane%40example.com", True),
+    ("asked by jane\u034f@example.com", True),
+    ("request from 203.0.113.77", True),
+    ("request from 2001:db8::77", True),
+    ("card 4111+1111+1111+1111 charged", True),
+    ("customer 123456789", True),
+    ("call 0049/30/1234567", True),
+    ("request", False),
+    ("child", False),
+    ("access request 2026-031", False),
+    ("ticket 4711, by mail on 2026-03-01", False),
+    ("follow-up to @privacy team", False),
+])
+def test_check_reason_refuses_personal_data(reason: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(audit.AuditError, match="must not hold personal data") as info:
+            audit.check_reason(reason)
+        assert reason not in str(info.value)
+    else:
+        assert audit.check_reason(reason) == reason
+
+
+def test_record_refuses_reasons_with_personal_data(app: Flask) -> None:
+    with pytest.raises(audit.AuditError, match="personal data"):
+        write(app, reason="jane\uff20example.com wants out")
+    assert identity(app).query("SELECT COUNT(*) FROM audit") == [(0,)]
+
+
 def test_actor_is_the_token_in_a_request_else_the_os_user(app: Flask,
                                                           monkeypatch: Any) -> None:
     monkeypatch.setattr(audit.getpass, "getuser", lambda: "ann")

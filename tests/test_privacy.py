@@ -160,3 +160,167 @@ def test_email_endpoints_ignore_the_remember_cookie(tmp_path: Any) -> None:
     assert blob, "the stores were written"
     for needle in (REMEMBER, "Sel3ctor", "Val1dator", JWT.split(".")[1], CLIENT_IP):
         assert needle.encode() not in blob, needle
+
+
+# --- shapes the privacy review found stored, end to end ------------------------------------
+
+# A page path exactly as long as the snippet's cap, ending in the start of an address: the
+# snippet cut it there, and "jdoe.xy@hid" no longer looks like one.
+SNIPPET_CUT = "/" + "a/" * 506 + "jdoe.xy@hid"
+
+# (how the hit is sent, its fields, what must not reach any file)
+REVIEW_HITS: list[tuple[str, dict[str, str], list[str]]] = [
+    ("post", {"p": "/x", "utm_source": "4111+1111+1111+1111"}, ["4111"]),
+    ("post", {"p": "/pay/4111:1111:1111:1111"}, ["4111"]),
+    ("post", {"p": "/x", "e": "card 4111\u20131111\u20131111\u20131111"}, ["4111"]),
+    ("post", {"p": "/x", "e": "4111,1111,1111,1111"}, ["4111"]),
+    ("post", {"p": "/x", "utm_campaign": "call 0049/30/1234567"}, ["1234567"]),
+    ("post", {"p": "/share/jdoe\u034f@hidden.example"}, ["jdoe", "hidden"]),
+    ("post", {"p": "/x", "utm_medium": "jdoe\u2066@hidden.example"}, ["jdoe", "hidden"]),
+    ("post", {"p": "/x", "e": "jdoe@hidden\u3002example"}, ["jdoe", "hidden"]),
+    ("post", {"p": '/u/"jdoe.x"@hidden.example'}, ["jdoe", "hidden"]),
+    ("post", {"p": "/u/jdoe}@hidden.example"}, ["jdoe", "hidden"]),
+    ("post", {"p": "/share/jdoe%25252540hidden.example"}, ["jdoe", "hidden"]),
+    ("get", {"p": "/share/jdoe%2525252540hidden.example"}, ["jdoe", "hidden"]),
+    ("get", {"p": "/search%253Fname%253DJdoe%2BRoe%2526dob%253D1985-04-12"},
+     ["Jdoe", "Roe", "1985"]),
+    ("post", {"p": "/" + "a1" * 1018 + "/jdoe.x@gmail.example"}, ["jdoe", "gmail"]),
+    ("post", {"p": SNIPPET_CUT}, ["jdoe"]),
+    ("post", {"p": "/x", "utm_source": "a1" * 193 + " jdoe.x@gmail.example"},
+     ["jdoe", "gmail"]),
+    ("post", {"p": "/users/./jdoe-roe"}, ["jdoe"]),
+    ("post", {"p": "/Users/jdoe-roe"}, ["jdoe"]),
+    ("post", {"p": "/users;v=1/jdoe-roe"}, ["jdoe"]),
+]
+
+# Click targets whose host is an address or holds a phone number (DESIGN 5: site).
+CLICK_TARGETS = [
+    ("http://192.168.1.77/welcome", ":ip", ["192.168.1.77"]),
+    ("http://[2001:db8::77]/welcome", ":ip", ["2001:db8::77"]),
+    ("https://shop-4155550132.example.com/x", "shop-:num.example.com", ["4155550132"]),
+]
+
+
+def test_review_shapes_reach_no_file(tmp_path: Any) -> None:
+    from sdk import Mailer
+    from tests.conftest import TOKEN
+
+    app = create_app(make_config(tmp_path, PATH_PATTERNS=["/users/*"]))
+    client = app.test_client()
+    headers = {"Origin": SITE, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}
+    assert len(SNIPPET_CUT) == 1024
+    for method, fields, _ in REVIEW_HITS:
+        if method == "get":
+            r = client.get("/t.gif", query_string=fields, headers=headers)
+            assert r.status_code == 200
+        else:
+            r = client.post("/t", json=fields, headers=headers)
+            assert r.status_code == 204
+    mailer = Mailer("https://stats.example.com", [TOKEN])
+    sent = time.time() - 3600
+    for target, _, _ in CLICK_TARGETS:
+        url = mailer.click_url("spring-2026", "news", "cta", target, sent_at=sent)
+        r = client.get(url.removeprefix("https://stats.example.com"), headers=headers)
+        assert r.status_code == 302 and r.headers["Location"] == target
+    stored = events(app)
+    assert len(stored) == len(REVIEW_HITS) + len(CLICK_TARGETS)
+    clicks = [e for e in stored if e["kind"] == "click"]
+    assert [e["site"] for e in clicks] == [site for _, site, _ in CLICK_TARGETS]
+    paths = [e["path"] for e in stored if e["kind"] == "pageview"]
+    assert paths.count("/users/*") == 3
+    assert "/search" in paths
+    app.extensions["cleargif"].close()
+    blob = raw_bytes(tmp_path / "data")
+    for needle in {n for *_, needles in REVIEW_HITS + CLICK_TARGETS for n in needles}:
+        assert needle.encode() not in blob, needle
+
+
+def test_the_snippet_cap_is_the_one_the_collector_assumes() -> None:
+    import re
+
+    from collector.records import SNIPPET_CAP
+
+    script = (Path(__file__).resolve().parents[1] / "static" / "js" / "cleargif.js")
+    match = re.search(r"const CAP = (\d+);", script.read_text(encoding="utf-8"))
+    assert match is not None and int(match.group(1)) == SNIPPET_CAP
+
+
+# --- record helpers: cut values, the final form of utm values, click hosts ----------------
+
+
+@pytest.mark.parametrize(
+    ("page", "path", "utm"),
+    [
+        ("/a/b?utm_source=news", "/a/b", {"utm_source": "news"}),
+        ("/" + "a" * 1022, "/" + "a" * 1022, {}),  # under the snippet's cap: as sent
+        # Over the server's cap: the partial last segment goes.
+        ("/" + "a1" * 1018 + "/jane.doe@gmail.com", "/" + "a1" * 1018 + "/", {}),
+        # At the snippet's cap: it may have been cut there.
+        (SNIPPET_CUT, SNIPPET_CUT.removesuffix("jdoe.xy@hid"), {}),
+        ("/" + "a" * 1023, "/", {}),
+        # A cut in the query drops the last utm pair only.
+        ("/a?utm_source=news&utm_campaign=" + "x" * 1100, "/a", {"utm_source": "news"}),
+        ("/a?utm_campaign=" + "x" * 1100, "/a", {}),
+        # A cut in the fragment changes nothing: the fragment is never kept.
+        ("/a?utm_source=news#" + "x" * 1100, "/a", {"utm_source": "news"}),
+        ("https://www.example.com/p/" + "b" * 1030, "/p/", {}),
+    ],
+)
+def test_split_page_drops_what_a_cut_left_partial(page: str, path: str,
+                                                  utm: dict[str, str]) -> None:
+    from collector.records import split_page
+
+    assert split_page(page) == (path, utm)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("signup", "signup"),
+        ("word " * 60 + "jane.doe@gmail.com", ("word " * 60).strip()[:64]),
+        ("x" * 300, ":token"),
+        ("%20" * 10 + "word " * 200, ("word " * 13).strip()),
+        ("y" * 1024, ":token"),
+    ],
+)
+def test_clean_name_drops_what_a_cut_left_partial(name: str, expected: str) -> None:
+    from collector.records import clean_name
+
+    assert clean_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Spring+Sale", "spring sale"),
+        ("jane+news@example.com", ":email"),  # plus-addressing is seen whole
+        ("4111+1111+1111+1111", ":num"),
+        ("4111++++1111++++1111", ":num"),  # a number only once '+' reads as a space
+        ("a1" * 193 + " jane.doe@gmail.com", ":token"),
+        ("word " * 79 + "jane.doe@gmail.com", ("word " * 20).strip()),
+    ],
+)
+def test_clean_utm_scrubs_the_stored_form(value: str, expected: str) -> None:
+    from collector.records import clean_utm
+
+    assert clean_utm(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "site"),
+    [
+        ("https://shop.example.com/x", "shop.example.com"),
+        ("https://Shop.Example.com:8443/x", "shop.example.com"),
+        ("http://192.168.1.77/", ":ip"),
+        ("http://[2001:db8::77]/", ":ip"),
+        ("http://[::ffff:192.0.2.1]:80/", ":ip"),
+        ("https://jane-doe-4155550132.example.com/x", ":token.example.com"),
+        ("https://call-4155550132.example.com/x", "call-:num.example.com"),
+        ("mailto:jane@example.com", None),
+        (None, None),
+    ],
+)
+def test_target_site(url: str | None, site: str | None) -> None:
+    from collector.records import target_site
+
+    assert target_site(url) == site

@@ -7,7 +7,14 @@ import dataclasses
 import pytest
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
-from sdk.scrub import PathPatterns, compile_path_patterns, scrub_path, scrub_text
+from sdk.scrub import (
+    PathPatterns,
+    compile_path_patterns,
+    identifying_kinds,
+    scrub_path,
+    scrub_text,
+    skeleton,
+)
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwi"
@@ -42,6 +49,54 @@ EMAILS = [
     ("jane@example.community", ":email"),
 ]
 
+# Addresses that invisible, combining or look-alike characters hid from the patterns.
+HIDDEN_EMAILS = [
+    ("jane\u034f@example.com", ":email"),  # combining grapheme joiner
+    ("jane\u0332@example.com", ":email"),  # combining low line
+    ("jane\ufe0f@example.com", ":email"),  # variation selector
+    ("jane\u180e@example.com", ":email"),  # Mongolian vowel separator
+    ("jane\u2066@example.com", ":email"),  # bidi isolates
+    ("jane\u2067@example.com", ":email"),
+    ("jane\u2068@example.com", ":email"),
+    ("jane@example\u2069.com", ":email"),
+    ("jane\u061c@example.com", ":email"),  # Arabic letter mark
+    ("jane\U000e0020@example.com", ":email"),  # tag space
+    ("jane\u2028@example.com", ":email"),  # line separator
+    ("jane@example\u3002com", ":email"),  # ideographic full stop
+    ("jane@example\uff0ecom", ":email"),
+    ("jane@example\uff61com", ":email"),
+    ("jane@例え。com", ":email"),
+    ("jane\u0332.doe@example.com", ":email"),  # no fragment ("jane") is left before it
+    ("/share/jane\u034f@example.com", "/share/:email"),
+    # Only the address is taken from the skeleton: the words around keep their marks.
+    ("नमस्ते jane\u034f@example.com दुनिया", "नमस्ते :email दुनिया"),
+    ("مَرْحَبًا jane@example\u3002com", "مَرْحَبًا :email"),
+]
+
+# Local parts RFC 5322 allows (quoted, specials), and IP-literal domains.
+RFC_EMAILS = [
+    ('"jane.doe"@example.com', ":email"),
+    ('"jane doe"@example.com', ":email"),
+    ("jane}@example.com", ":email"),
+    ("{jane}@example.com", ":email"),
+    ("jane!#$&'*+=?^`|~-x@example.com", ":email"),
+    ("jane%doe@example.com", ":email"),
+    ('jane"@example.com', ":email"),
+    ("jane@[192.168.1.1]", ":email"),
+    ("jane@[IPv6:2001:db8::1]", ":email"),
+    # '/' never enters a local part: a path keeps its segments.
+    ("/users/jane@example.com/settings", "/users/:email/settings"),
+    ('/u/"jane.doe"@example.com', "/u/:email"),
+]
+
+# Percent-encoding in layers: decoded until it stops changing, a leftover %40 read as '@'.
+ENCODED_EMAILS = [
+    ("jane%25252540example.com", ":email"),
+    ("jane%2525252540example.com", ":email"),
+    ("jane%" + "25" * 7 + "40example.com", ":email"),
+    ("jane%" + "25" * 12 + "40example.com", ":email"),
+]
+
 IPS = [
     ("192.168.0.1", ":ip"),
     ("8.8.8.8", ":ip"),
@@ -58,6 +113,9 @@ IPS = [
     ("::ffff:192.0.2.128", ":ip"),
     ("[2001:db8::1]:443", "[:ip]:443"),
     ("reached 2001:db8::1.", "reached :ip."),
+    ("host.192.168.0.1", "host.:ip"),
+    ("host_fe80::1ff:fe23:4567:890a", "host_:ip"),
+    ("192\u3002168\u30021\u30021", ":ip"),
 ]
 
 NUMBERS = [
@@ -76,6 +134,28 @@ NUMBERS = [
     ("ssn 078-05-1120", "ssn :num"),
     ("٤١١١٤١١١٤", ":num"),
     ("４１１１ １１１１ １１１１ １１１１", ":num"),
+]
+
+# Phone and card numbers written with the other separators people and forms use.
+SEPARATED_NUMBERS = [
+    ("4111+1111+1111+1111", ":num"),
+    ("4111:1111:1111:1111", ":num"),
+    ("4111,1111,1111,1111", ":num"),
+    ("4111\u20131111\u20131111\u20131111", ":num"),  # en dash
+    ("4111\u20141111\u20141111\u20141111", ":num"),  # em dash
+    ("415\u2010555\u20100132", ":num"),  # Unicode hyphen
+    ("415\u2011555\u20110132", ":num"),
+    ("415\u2012555\u20120132", ":num"),
+    ("415\u2015555\u20150132", ":num"),
+    ("4111\u22121111\u22121111\u22121111", ":num"),  # minus sign
+    ("4111    1111    1111", ":num"),
+    ("4111        1111        1111", ":num"),
+    ("4111 - 1111 - 1111 - 1111", ":num"),
+    ("0049/30/1234567", ":num"),
+    ("call 0049/30/1234567 now", "call :num now"),
+    ("4111\u00b71111\u00b71111", ":num"),
+    ("4111\u0332 1111 1111 1111", ":num"),
+    ("\u2463\u2460\u2464\u2464\u2464\u2464\u24ea\u2460\u2463\u2461", ":num"),
 ]
 
 TOKENS = [
@@ -122,10 +202,27 @@ KEPT = [
     "price 1,299.00",
     "café-crème",
     "newsletter-signup-confirmation",
+    # Scripts with combining marks, emoji with variation selectors, look-alike dots.
+    "नमस्ते दुनिया",
+    "مَرْحَبًا بِالْعَالَم",
+    "\u2b50\ufe0f star",
+    "ジェーン・ドウ",
+    "送信。完了",
+    # Separators that join numbers only where they are one character.
+    "10:30, 11:45",
+    "01/05/2024",
+    "1,2,3",
+    "crm::42",
+    "a:b:c",
+    "2024-spring:7781",
 ]
 
 
-@pytest.mark.parametrize(("value", "expected"), EMAILS + IPS + NUMBERS + TOKENS)
+REPLACED = (EMAILS + HIDDEN_EMAILS + RFC_EMAILS + ENCODED_EMAILS + IPS + NUMBERS
+            + SEPARATED_NUMBERS + TOKENS)
+
+
+@pytest.mark.parametrize(("value", "expected"), REPLACED)
 def test_scrub_text_replaces(value: str, expected: str) -> None:
     assert scrub_text(value) == expected
 
@@ -135,7 +232,7 @@ def test_scrub_text_keeps(value: str) -> None:
     assert scrub_text(value) == value
 
 
-@pytest.mark.parametrize(("value", "_expected"), EMAILS + IPS + NUMBERS + TOKENS)
+@pytest.mark.parametrize(("value", "_expected"), REPLACED)
 def test_scrub_text_is_idempotent(value: str, _expected: str) -> None:
     once = scrub_text(value)
     assert scrub_text(once) == once
@@ -204,6 +301,27 @@ ADVERSARIAL = [
     ("1" * 8 + " x ") * 10_000,
     "/" * 100_000,
     "a/" * 50_000,
+    # Number separators and gaps, quoted local parts, IP-literal domains.
+    "1," * 50_000,
+    "1:" * 50_000,
+    "1+" * 50_000,
+    "1/" * 50_000,
+    "1\u2013" * 50_000,
+    ("1" * 8 + " " * 8 + "x") * 6_000,
+    '"' * 100_000,
+    ('"' + "a" * 61 + " ") * 1_600 + "@",
+    ("a@[" + "1" * 45) * 2_000,
+    "_:" * 50_000,
+    "host_fe80::1 " * 8_000,
+    # Skeletons: hidden characters, look-alike dots, '@' left encoded.
+    "a\u034f" * 50_000,
+    "a\u034f@" * 33_000,
+    "jane\u034f@example.com " * 4_000,
+    "4111+1111+1111+1111\u0332 " * 4_000,
+    "a\u3002" * 50_000,
+    "\U000e0020" * 100_000,
+    ("%" + "25" * 30 + "40x") * 1_500,
+    "नमस्ते दुनिया " * 7_000,
 ]
 
 
@@ -211,6 +329,7 @@ ADVERSARIAL = [
 def test_huge_adversarial_input_returns(value: str) -> None:
     assert len(scrub_text(value)) <= 200
     assert len(scrub_path(value)) <= 512
+    assert identifying_kinds(value) <= {"email", "ip", "num"}
 
 
 # --- paths ---------------------------------------------------------------------------------
@@ -240,6 +359,23 @@ def test_huge_adversarial_input_returns(value: str) -> None:
         ("/blog/2024/05/hello-world", "/blog/2024/05/hello-world"),
         ("/page/42", "/page/42"),
         ("/about-us", "/about-us"),
+        # Digits are counted within a segment: dated blog paths stay.
+        ("/2024/05/01/123", "/2024/05/01/123"),
+        ("/pay/4111:1111:1111:1111", "/pay/:num"),
+        ("/share/jane%25252540example.com", "/share/:email"),
+        # A query or fragment that percent-encoding hid is dropped after decoding.
+        ("/search%3Fname%3DJane%2BDoe%26dob%3D1985-04-12", "/search"),
+        ("/search%253Fname%253DJane", "/search"),
+        ("/a%23name=Jane", "/a"),
+        ("/a/b%3F/c", "/a/b"),
+        # Dot segments are resolved (RFC 3986), encoded ones too.
+        ("/a/./b/../c", "/a/c"),
+        ("/a/b/.", "/a/b/"),
+        ("/a/b/..", "/a/"),
+        ("/..", "/"),
+        ("/../../a", "/a"),
+        ("/users/%2E%2E/admin", "/admin"),
+        ("/a/.hidden/..x", "/a/.hidden/..x"),
     ],
 )
 def test_scrub_path(path: str, expected: str) -> None:
@@ -267,6 +403,20 @@ def test_scrub_path(path: str, expected: str) -> None:
         (["/*/*", "/users/*"], "/team/jane", "/*/*"),
         (["/users/*/"], "/users/jane/x", "/users/*/x"),
         ([], "/users/jane", "/users/jane"),
+        # Dot segments, case and ;parameters do not let a segment escape its pattern.
+        (["/users/*"], "/users/./jane-doe", "/users/*"),
+        (["/users/*"], "/users/x/../jane-doe", "/users/*"),
+        (["/users/*"], "/x/../users/jane", "/users/*"),
+        (["/users/*"], "/users/%2e/jane-doe", "/users/*"),
+        (["/users/*"], "/Users/jane-doe", "/users/*"),
+        (["/users/*"], "/USERS/jane-doe/settings", "/users/*/settings"),
+        (["/Users/*"], "/users/jane-doe", "/Users/*"),
+        (["/users/*"], "/users;v=1/jane-doe", "/users/*"),
+        (["/users/*"], "/users;v=1/jane-doe;x=2/edit", "/users/*/edit"),
+        (["/users/*"], "/users%3Bv=1/jane-doe", "/users/*"),
+        (["/users/*"], "/us\u034fers/jane-doe", "/users/*"),
+        (["/users/*"], "/users /jane-doe", "/users/*"),
+        (["/users/*"], "/users;v=1", "/users;v=1"),
     ],
 )
 def test_path_patterns(patterns: list[str], path: str, expected: str) -> None:
@@ -286,6 +436,9 @@ def test_path_patterns(patterns: list[str], path: str, expected: str) -> None:
         ("/users/**", "whole segment"),
         ("/users?id=*", "query or fragment"),
         ("/a#b", "query or fragment"),
+        ("/users/./*", "'.' or '..' segment"),
+        ("/users/../*", "'.' or '..' segment"),
+        ("/users;v=1/*", "';' parameters"),
     ],
 )
 def test_bad_path_pattern_says_how_to_fix(pattern: str, hint: str) -> None:
@@ -325,3 +478,63 @@ def test_scrub_path_caps_length(path: str, max_len: int, expected: str) -> None:
 def test_scrub_path_rejects_zero_cap() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         scrub_path("/a", max_len=0)
+
+
+# --- identifying_kinds and skeleton: what the SDK and the audit log refuse ---------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kinds"),
+    [
+        ("jane@example.com", {"email"}),
+        ("jane\ufe6bexample.com", {"email"}),
+        ("jane\u034f@example.com", {"email"}),
+        ("jane@example\u3002com", {"email"}),
+        ("jane%2525252540example.com", {"email"}),
+        ('"jane doe"@example.com', {"email"}),
+        ("192.168.1.20", {"ip"}),
+        ("host_fe80::1ff:fe23:4567:890a", {"ip"}),
+        ("2001:db8::1", {"ip"}),
+        ("4111+1111+1111+1111", {"num"}),
+        ("4111_1111_1111_1111", {"num"}),
+        ("\u2463\u2460\u2464\u2464\u2464\u2464\u24ea\u2460\u2463\u2461", {"num"}),
+        ("0049/30/1234567", {"num"}),
+        # No token rule: digits inside a token-like id still count.
+        ("user4111111111111111", {"num"}),
+        ("Jane Doe, jane.doe@example.org, +44 20 7946 0958", {"email", "num"}),
+        ("from 10.0.0.1 or jane@example.com", {"email", "ip"}),
+        # Nothing: words, short numbers, tokens without 9 digits, pseudonyms.
+        ("request", set()),
+        ("ticket 4711", set()),
+        ("2024-05-01T12:30", set()),
+        ("crm::42", set()),
+        ("123e4567-e89b-12d3-aaaa-abcdefabcdef", set()),
+        ("AbCdEfGhIjKlMnOpQrStUvWx", set()),
+        ("@jane", set()),
+    ],
+)
+def test_identifying_kinds(value: str, kinds: set[str]) -> None:
+    assert identifying_kinds(value) == kinds
+
+
+@pytest.mark.parametrize("value", [v for v, _ in EMAILS + HIDDEN_EMAILS + RFC_EMAILS
+                                   + ENCODED_EMAILS + IPS + NUMBERS + SEPARATED_NUMBERS])
+def test_identifying_kinds_finds_what_scrub_text_replaces(value: str) -> None:
+    """The SDK's refusals and the collector's placeholders come from the same patterns."""
+    expected = {p.lstrip(":") for p in (":email", ":ip", ":num") if p in scrub_text(value)}
+    assert expected <= identifying_kinds(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain", "plain"),
+        ("jane%2540example.com", "jane@example.com"),
+        ("jane\u034f\u2066\U000e0020@example\u3002com", "jane@example.com"),
+        ("jane%" + "25" * 12 + "40example.com", "jane@example.com"),
+        ("नमस्ते", "नमसत"),  # combining marks left out (the stored text keeps them)
+        ("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", "jane@example.com"),
+    ],
+)
+def test_skeleton(value: str, expected: str) -> None:
+    assert skeleton(value) == expected

@@ -147,6 +147,30 @@ def test_individual_mode_needs_an_acceptable_recipient(mailer: Mailer) -> None:
         mailer.open_url("spring", "news", mode="everything")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("recipient", "reason"),
+    [
+        ("jane\ufe6bexample.com", "email"),
+        ("jane\u034f@example.com", "email"),
+        ("4111+1111+1111+1111", "digits"),
+        ("4111_1111_1111_1111", "digits"),
+        ("\u2463\u2460\u2464\u2464\u2464\u2464\u24ea\u2460\u2463\u2461", "digits"),
+    ],
+)
+def test_every_url_refuses_recipients_the_scrubber_would_catch(
+    mailer: Mailer, recipient: str, reason: str
+) -> None:
+    for make in (
+        lambda: mailer.open_url("spring", "news", mode="individual", recipient=recipient),
+        lambda: mailer.click_url("spring", "news", "cta", "https://cafe.example/",
+                                 recipient=recipient),
+        lambda: mailer.unsubscribe_url("spring", "news", recipient=recipient),
+    ):
+        with pytest.raises(InvalidRecipient) as info:
+            make()
+        assert info.value.reason == reason
+
+
 def test_pseudonym_key_hashes_recipients(codec: TokenCodec) -> None:
     mailer = Mailer(BASE, [KEY], pseudonym_key=SENDER_KEY)
     url = mailer.click_url(

@@ -158,12 +158,21 @@ IDENTIFYING_IDS = [
     ("cta-jane.doe@example.org-4111111111111111", "email address"),
     ("card-4111111111111111", "9 or more digits"),
     ("call +1 415 555 0132", "9 or more digits"),
-    ("order_123_456_789", "token"),  # one run of letters and digits: ':token'
+    # The scrubber stores it as ':token', but the digits across '_' are the reason given.
+    ("order_123_456_789", "9 or more digits"),
     ("order 123 456 789", "9 or more digits"),
     ("jane%40example.org", "email address"),
     ("jane\uff20example.org", "email address"),
     ("v6 2001:db8::1", "IP address"),
     ("host-10.0.0.1", "IP address"),
+    # Shapes the privacy review found stored: other separators, hidden characters.
+    ("card 4111+1111+1111+1111", "9 or more digits"),
+    ("card 4111:1111:1111:1111", "9 or more digits"),
+    ("card 4111\u20131111\u20131111\u20131111", "9 or more digits"),
+    ("call 0049/30/1234567", "9 or more digits"),
+    ("welcome jane\u034f@example.com", "email address"),
+    ("welcome jane@example\u3002com", "email address"),
+    ("welcome jane\ufe6bexample.com", "email address"),
 ]
 # Ids the collector's scrubber would store as a placeholder or change otherwise.
 ALTERED_IDS = [
@@ -546,6 +555,24 @@ def test_pseudonym_refuses_short_keys_and_empty_ids() -> None:
         ("tel-555-123-4567", "digits"),
         ("(555)123-4567", "digits"),
         ("id-12.345.678-9", "digits"),
+        # The review's bypasses: each shape as the collector's scrubber finds it.
+        ("jane\ufe6bexample.com", "email"),
+        ("jane\u034f@example.com", "email"),
+        ("jane\u0332@example.com", "email"),
+        ("jane@example\u3002com", "email"),
+        ('"jane.doe"@example.com', "email"),
+        ("jane%25252540example.com", "email"),
+        ("4111+1111+1111+1111", "digits"),
+        ("4111_1111_1111_1111", "digits"),
+        ("4111:1111:1111:1111", "digits"),
+        ("4111,1111,1111,1111", "digits"),
+        ("4111\u20131111\u20131111\u20131111", "digits"),
+        ("4111\u22121111\u22121111\u22121111", "digits"),
+        ("0049/30/1234567", "digits"),
+        ("\u2463\u2460\u2464\u2464\u2464\u2464\u24ea\u2460\u2463\u2461", "digits"),
+        ("\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11", "digits"),
+        ("user4111111111111111", "digits"),
+        ("192\u3002168\u30021\u300220", "ip"),
         ("", "empty"),
         (None, "empty"),
         ("x" * 129, "too-long"),
@@ -583,10 +610,33 @@ def test_recipient_refusals(recipient: Any, reason: str) -> None:
         "3f2b8c1e-aaaa-bbbb-cccc-deadbeefcafe",
         "v1.2.3",
         "Zoë",
+        "10:30,11:45",
+        "2024/05/01",
+        "AbCdEfGhIjKlMnOpQrStUvWx",
     ],
 )
 def test_recipient_acceptances(recipient: str) -> None:
     assert check_recipient(recipient) == recipient
+
+
+def test_recipient_check_and_scrubber_never_drift() -> None:
+    """Whatever the scrubber takes for an email, IP or number, the SDK refuses as a
+    recipient id; the SDK refuses nothing else but a lone '@'."""
+    import random
+    import string
+
+    from sdk.pseudonym import identifying_shape
+    from sdk.scrub import identifying_kinds, skeleton
+
+    rng = random.Random(2026)
+    pieces = [*string.ascii_letters[:6], *"0123456789", *"._-:+,/()@%", "\u034f", "\u3002",
+              "\ufe6b", "\u2013", "\u2463", "203.0.113.9", "2001:db8::1", "4111", "%40",
+              "example.com", "jane"]
+    for _ in range(5_000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        shape = identifying_shape(value)
+        kinds = identifying_kinds(value)
+        assert (shape is not None) == (bool(kinds) or "@" in skeleton(value)), value
 
 
 def test_tokens_refuse_identifying_recipients(codec: TokenCodec) -> None:
