@@ -38,6 +38,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .hits import PixelFastPath
 
     app = Flask(__name__, static_folder=static_folder(), static_url_path="/static")
+    # "//a" must not be redirected to "/a" with an HTML body: it is a 404 like any other.
+    app.url_map.merge_slashes = False
     app.config.update(load_config(test_config))
     # Large bodies are refused before a view reads them.
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)

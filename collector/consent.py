@@ -314,8 +314,9 @@ class IdSigner:
             return None
         ident, _, rest = value.partition(".")
         stamp, _, mac = rest.partition(".")
-        if not is_random_id(ident) or not stamp.isdigit() or len(stamp) > 12 or \
-                len(mac) != 32:
+        # isascii(): "²".isdigit() is true, and int() refuses it.
+        if not is_random_id(ident) or not (stamp.isascii() and stamp.isdigit()) or \
+                len(stamp) > 12 or len(mac) != 32:
             return None
         number = int(stamp)
         if not any(hmac.compare_digest(self._mac(key, name, ident, number), mac)

@@ -47,3 +47,10 @@ def init_app(app: Flask) -> None:
         if _is_pixel():
             return gif_response(503)
         return json_error(str(exc), 500)
+
+    @app.errorhandler(UnicodeDecodeError)
+    def not_utf8(exc: UnicodeDecodeError) -> Response:
+        # A WSGI server that passes raw bytes lets a query string reach Werkzeug undecoded.
+        if _is_pixel():
+            return gif_response(200)
+        return json_error("The request is not valid UTF-8; percent-encode it as UTF-8.", 400)

@@ -99,6 +99,21 @@ def cross_site_refusal(s: Settings, req: Request) -> str | None:
     return None
 
 
+BODY_UNREADABLE = ("The request body could not be read (a broken chunked encoding, or a "
+                   "body shorter than announced); send it again whole.")
+
+
+def read_form() -> Any:
+    """``request.form``, read once.
+
+    :raises ValueError: with a sentence, when the body cannot be read.
+    """
+    try:
+        return request.form
+    except OSError:
+        raise ValueError(BODY_UNREADABLE) from None
+
+
 def json_body(max_bytes: int) -> Any:
     """The request body parsed as JSON whatever its Content-Type.
 
@@ -110,7 +125,10 @@ def json_body(max_bytes: int) -> Any:
     length = request.content_length
     if length is not None and length > max_bytes:
         raise ValueError(f"The body is larger than {max_bytes} bytes; send less.")
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.get_data(cache=False)
+    except OSError:  # a broken chunked encoding, a body cut short (gunicorn raises these)
+        raise ValueError(BODY_UNREADABLE) from None
     if len(raw) > max_bytes:
         raise ValueError(f"The body is larger than {max_bytes} bytes; send less.")
     if not raw.strip():

@@ -261,3 +261,58 @@ def test_store_files_are_private(tmp_path: Any) -> None:
     assert {p.name for p in files} >= {"events.db", "identity.db", "events.db-wal"}
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+class BrokenBody:
+    """A request body that fails while it is read, as gunicorn's reader does on a broken
+    chunked encoding (InvalidChunkSize and NoMoreData are OSErrors)."""
+
+    def read(self, *args: Any) -> bytes:
+        raise OSError("Invalid chunk size")
+
+    readline = read
+
+    def __iter__(self) -> Any:
+        raise OSError("Invalid chunk size")
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/t", "text/plain"), ("/consent", "application/json"),
+    ("/consent", "application/x-www-form-urlencoded"), ("/consent", "multipart/form-data; b=x"),
+])
+def test_a_body_that_breaks_while_read_is_a_400(tmp_path: Any, path: str,
+                                                 content_type: str) -> None:
+    app = create_app(make_config(tmp_path, TESTING=False))
+    r = app.test_client().post(path, headers={"Origin": SITE, "Content-Type": content_type},
+                               environ_overrides={"wsgi.input": BrokenBody(),
+                                                  "wsgi.input_terminated": True,
+                                                  "HTTP_TRANSFER_ENCODING": "chunked"})
+    assert r.status_code == 400 and "could not be read" in r.json["error"]
+    assert events(app) == []
+
+
+@pytest.mark.parametrize("stamp", ["\u00b2", "\u00b3\u00b9", "\u0663\u0664", "1\u00b2"])
+def test_id_cookies_with_unicode_digits_are_no_ids(client: Any, app: Any, stamp: str) -> None:
+    r = client.post("/consent", json={"purposes": {"analytics": True,
+                                                   "personalization": True}},
+                    headers={"Origin": SITE})
+    assert r.status_code == 200
+    client.set_cookie("cg_vid", f"{'a' * 32}.{stamp}.{'b' * 32}", domain="localhost")
+    client.set_cookie("cg_sid", f"{'a' * 32}.{stamp}.{'b' * 32}", domain="localhost")
+    assert client.get("/t.gif?p=/", headers={"Origin": SITE}).status_code == 200
+    assert client.get("/consent").status_code == 200
+    assert events(app)[0]["visitor_id"] != "a" * 32
+
+
+def test_raw_bytes_in_a_query_string_are_a_400_or_the_gif(tmp_path: Any) -> None:
+    app = create_app(make_config(tmp_path, TESTING=False))
+    client = app.test_client()
+    r = client.get("/consent/config", environ_overrides={"QUERY_STRING": "lang=\xff"})
+    assert r.status_code == 400 and "UTF-8" in r.json["error"]
+    r = client.get("/t.gif", environ_overrides={"QUERY_STRING": "p=\xff"})
+    assert r.status_code == 200 and r.mimetype == "image/gif"
+
+
+def test_double_slashes_are_a_json_404_not_a_redirect(client: Any) -> None:
+    r = client.get("/api/v1/subjects//a/b")
+    assert r.status_code == 404 and r.json["error"]

@@ -37,6 +37,7 @@ from ..web import (
     json_error,
     origin_allowed,
     preflight,
+    read_form,
     set_cookie,
     state_json,
 )
@@ -68,7 +69,7 @@ def consent() -> Response:
                         s, request)
     try:
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            choice = _form_choice()
+            choice = _form_choice(read_form())
         else:
             choice = parse_request(json_body(MAX_BODY))
     except ValueError as exc:
@@ -90,9 +91,8 @@ def _is_api() -> bool:
     return "Sec-Fetch-Site" not in request.headers and "Origin" not in request.headers
 
 
-def _form_choice() -> ChoiceRequest:
+def _form_choice(form: Any) -> ChoiceRequest:
     """A no-script form: ``choice=accept_all|reject_all`` or one checkbox per purpose."""
-    form = request.form
     if not any(name in form for name in ("choice", "gpc_override", *OPTIONAL_PURPOSES)):
         # An empty or unreadable body (a multipart one without its boundary, say) is no
         # decision: recording it would write a refusal nobody made.

@@ -16,7 +16,7 @@ from ..agents import classify_fetch
 from ..errors import InvalidToken, StorageError
 from ..extension import ext
 from ..records import build_email_event
-from ..web import gif_response
+from ..web import gif_response, read_form
 
 bp = Blueprint("email", __name__)
 
@@ -103,7 +103,10 @@ def unsubscribe(token: str) -> Response:
     if request.method != "POST":
         return page("Unsubscribe?", f"Stop receiving the list “{unsub.list}” at this "
                     "address. Nothing changes until you confirm.", form=True)
-    everything = request.form.get("scope") == "all"
+    try:
+        everything = read_form().get("scope") == "all"
+    except ValueError:  # an unreadable body is still a one-click POST: unsubscribe the list
+        everything = False
     try:
         campaigns.suppress(col.identity, campaigns.ALL_MAIL if everything else unsub.list,
                            unsub.recipient, unsub.campaign, int(clock.now()))
