@@ -11,6 +11,7 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .texts import LANGUAGES
 
 #: Purposes in the order the banner shows them; ``necessary`` is always on.
 PURPOSES = ("necessary", "analytics", "personalization", "marketing")
@@ -102,6 +104,9 @@ def load_config(test_config: Mapping[str, Any] | None = None,
     for name, value in env.items():
         if name.startswith("CLEARGIF_") and name != "CLEARGIF_CONFIG":
             key = name[len("CLEARGIF_"):]
+            if key in NOT_SETTINGS:
+                continue
+            _check_known(key, f"The environment variable {name} names {key}")
             raw[key] = value if key in TEXT_KEYS else _env_value(value)
     if test_config:
         raw.update({k: v for k, v in test_config.items() if k != "CONFIG"})
@@ -115,18 +120,31 @@ def _read_toml(path: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError("CLEARGIF_CONFIG", f"CLEARGIF_CONFIG names {path!r}, which does not "
                           "exist; point it at a TOML file or unset it.") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError("CLEARGIF_CONFIG", f"CLEARGIF_CONFIG file {path!r} is not valid "
                           f"TOML ({exc}); fix the file.") from None
-    known = {*DEFAULTS, *(f"RETENTION_DAYS_{cls}" for cls in RETENTION_DEFAULTS)}
     values = {str(k).upper(): v for k, v in data.items()}
     for key in values:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md."
-            raise ConfigError(key, f"CLEARGIF_CONFIG file {path!r} sets {key}, which is not a "
-                              f"cleargif setting; {hint}")
+        _check_known(key, f"CLEARGIF_CONFIG file {path!r} sets {key}")
     return values
+
+
+#: CLEARGIF_* environment variables that are not collector settings (the SDK's examples,
+#: the test suite).
+NOT_SETTINGS = frozenset({"API_TOKEN", "COLLECTOR_URL", "REQUIRE_ALL"})
+
+
+def _check_known(key: str, what: str) -> None:
+    """Refuse a setting name cleargif does not know (a typo would silently do nothing).
+
+    :param what: the start of the sentence: where the name came from, ending with it.
+    """
+    known = {*DEFAULTS, *(f"RETENTION_DAYS_{cls}" for cls in RETENTION_DEFAULTS)}
+    if key in known:
+        return
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"did you mean {close[0]}?" if close else "see docs/configuration.md."
+    raise ConfigError(key, f"{what}, which is not a cleargif setting; {hint}")
 
 
 def _env_value(value: str) -> Any:
@@ -151,7 +169,7 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     cfg["SECRET_KEYS"] = _keys(raw, "SECRET_KEYS")
     cfg["TOKEN_KEYS"] = _keys(raw, "TOKEN_KEYS")
     cfg["POLICY_REVISION"] = _int(raw, "POLICY_REVISION", 1, MAX_REVISION)
-    cfg["POLICY_URL"] = _text(raw, "POLICY_URL", empty=True)
+    cfg["POLICY_URL"] = _policy_url(_text(raw, "POLICY_URL", empty=True))
     cfg["ALLOWED_ORIGINS"] = [_origin(o) for o in _list(raw, "ALLOWED_ORIGINS")]
     sites = raw.get("SITES")
     if sites is None or sites == "":
@@ -173,14 +191,20 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))
     cfg["PATH_PATTERNS"] = [str(p) for p in _list(raw, "PATH_PATTERNS")]
     cfg["SERVICES"] = _services(raw)
-    cfg["DEFAULT_LANG"] = _text(raw, "DEFAULT_LANG")
+    cfg["DEFAULT_LANG"] = _text(raw, "DEFAULT_LANG").lower()
+    if cfg["DEFAULT_LANG"] not in LANGUAGES:
+        raise _fail("DEFAULT_LANG", "must be a language the banner ships: "
+                    + ", ".join(LANGUAGES), raw.get("DEFAULT_LANG"))
     for cls, default in RETENTION_DEFAULTS.items():
         cfg[f"RETENTION_DAYS_{cls}"] = _retention(raw, cls, default, cfg["REMEMBER_DAYS"])
     return cfg
 
 
 def _fail(key: str, how: str, value: Any) -> ConfigError:
-    return ConfigError(key, f"{key} {how}; got {value!r}.")
+    shown = repr(value)
+    if len(shown) > 80:  # one line, however long the slip
+        shown = f"{shown[:60]}… ({len(str(value))} characters)"
+    return ConfigError(key, f"{key} {how}; got {shown}.")
 
 
 def _text(raw: Mapping[str, Any], key: str, empty: bool = False) -> str:
@@ -194,8 +218,10 @@ def _text(raw: Mapping[str, Any], key: str, empty: bool = False) -> str:
 
 def _int(raw: Mapping[str, Any], key: str, low: int, high: int | None = None) -> int:
     value = raw.get(key)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        digits = value.strip().lstrip("-")
+        if digits.isascii() and digits.isdigit() and len(digits) <= 18:  # longer: no range
+            value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < low or (
             high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
@@ -240,6 +266,18 @@ def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
     return list(value)
 
 
+def _policy_url(value: str) -> str:
+    """The privacy policy link the banner shows: an http(s) URL or a path on the site."""
+    if not value:
+        return value
+    parts = urlsplit(value)
+    absolute = parts.scheme in ("http", "https") and bool(parts.netloc)
+    on_site = not parts.scheme and not parts.netloc and value.startswith("/")
+    if (absolute or on_site) and value.isprintable() and " " not in value:
+        return value
+    raise _fail("POLICY_URL", "must be an http(s) URL or a path such as /privacy", value)
+
+
 def _store_url(raw: Mapping[str, Any], key: str, default: Path) -> str:
     value = raw.get(key) or f"sqlite:///{default}"
     if not isinstance(value, str):
@@ -249,6 +287,9 @@ def _store_url(raw: Mapping[str, Any], key: str, default: Path) -> str:
                           "support yet; use a sqlite:///path URL (the default) for now.")
     if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
         raise _fail(key, "must be a URL of the form sqlite:///path/to/file.db", value)
+    if ":memory:" in value or "mode=memory" in value:
+        raise _fail(key, "must name a file: a store in memory loses every write when the "
+                    "process ends", value)
     return value
 
 
@@ -299,10 +340,20 @@ def _site(value: Any) -> str:
     return text
 
 
+_DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.ASCII)
+
+
 def _domain(value: Any) -> str:
-    text = value.strip().lower() if isinstance(value, str) else ""
-    if not text or "/" in text or ":" in text or " " in text:
-        raise _fail("COOKIE_DOMAIN", "must be a domain such as example.com", value)
+    text = value.strip().lower().lstrip(".") if isinstance(value, str) else ""
+    try:
+        text = text.encode("idna").decode("ascii") if text and not text.isascii() else text
+    except UnicodeError:
+        text = ""
+    labels = text.split(".")
+    if len(text) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label)
+                                                      for label in labels):
+        raise _fail("COOKIE_DOMAIN", "must be a domain of two or more labels such as "
+                    "example.com", value)
     return text
 
 
@@ -332,10 +383,20 @@ def _services(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
                 not isinstance(item.get("cookies", []), list):
             raise _fail("SERVICES", "must hold tables with a name, a purpose among "
                         + ", ".join(OPTIONAL_PURPOSES) + " and a list of cookie names", item)
+        cookies = [str(c).strip() for c in item.get("cookies", [])]
+        for cookie in cookies:
+            if not _COOKIE_PATTERN.fullmatch(cookie) or cookie.startswith("cg_"):
+                raise _fail("SERVICES", "must declare cookie names or name patterns such as "
+                            "_ga or _ga_* (not empty, and not cleargif's own cg_ cookies)",
+                            cookie)
         out.append({"name": str(item["name"]), "purpose": str(item["purpose"]),
-                    "cookies": [str(c) for c in item.get("cookies", [])],
+                    "cookies": cookies,
                     "description": str(item.get("description", ""))})
     return out
+
+
+# A cookie name (RFC 6265 token characters) with * as a wildcard.
+_COOKIE_PATTERN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}", re.ASCII)
 
 
 def _retention(raw: Mapping[str, Any], cls: str, default: int | None,
@@ -404,12 +465,16 @@ def new_key() -> str:
 def append_key(config: Mapping[str, Any], name: str, key: str | None = None) -> Path:
     """Append a key to the file of ``name`` (creating it with mode 0600); it signs from now."""
     path = key_file(config, name)
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as fh:
-        fh.write((key or new_key()) + "\n")
-    os.chmod(path, 0o600)
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write((key or new_key()) + "\n")
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise ConfigError(name, f"The key file {path} could not be written ({exc.strerror}); "
+                          "check that DATA_DIR exists and is writable.") from None
     return path
 
 

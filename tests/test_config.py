@@ -53,6 +53,15 @@ BAD = [
     ("POLICY_REVISION", 2**40), ("K_MIN", 10**9),
     ("ALLOWED_ORIGINS", ["https://a.example:99999"]), ("ALLOWED_ORIGINS", ["https://[::1"]),
     ("SITES", [None]), ("SITES", ["https://[::1"]), ("COOKIE_DOMAIN", 5),
+    ("COOKIE_DOMAIN", "."), ("COOKIE_DOMAIN", "localhost"), ("COOKIE_DOMAIN", "a" * 300 + ".com"),
+    ("COOKIE_DOMAIN", "ex\ud800ample.com"), ("COOKIE_DOMAIN", "-bad-.example.com"),
+    ("POLICY_URL", "javascript:alert(1)"), ("POLICY_URL", "privacy"),
+    ("POLICY_URL", "https://example.com/pri vacy"), ("DEFAULT_LANG", "zz"),
+    ("EVENTS_URL", "sqlite:///:memory:"), ("IDENTITY_URL", "sqlite:///file:x?mode=memory"),
+    ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": ["cg_consent"]}]),
+    ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": [""]}]),
+    ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": ["a b"]}]),
+    ("K_MIN", "9" * 5000),
 ]
 
 
@@ -173,3 +182,38 @@ def test_failed_commit_leaves_no_open_transaction(tmp_path: Any) -> None:
         conn.execute("INSERT INTO parent (id) VALUES (1)")
     assert db.conn.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1
     db.close()
+
+
+def test_good_values_of_the_stricter_keys(tmp_path: Any) -> None:
+    cfg = load_config({"DATA_DIR": str(tmp_path), "COOKIE_DOMAIN": ".Example.COM",
+                       "POLICY_URL": "/privacy", "DEFAULT_LANG": "DE",
+                       "SERVICES": [{"name": "GA", "purpose": "marketing",
+                                     "cookies": ["_ga", "_ga_*"]}]}, environ={})
+    assert cfg["COOKIE_DOMAIN"] == "example.com" and cfg["DEFAULT_LANG"] == "de"
+    assert load_config({"COOKIE_DOMAIN": "bücher.example"}, environ={})[
+        "COOKIE_DOMAIN"] == "xn--bcher-kva.example"
+    assert load_config({"POLICY_URL": "https://www.example.com/privacy#cookies"},
+                       environ={})["POLICY_URL"].endswith("#cookies")
+
+
+def test_a_long_bad_value_is_shown_on_one_short_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"CLEARGIF_K_MIN": "9" * 5000})
+    assert len(str(info.value)) < 200 and "(5000 characters)" in str(info.value)
+
+
+def test_unknown_environment_settings_refused_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match="did you mean RETENTION_DAYS_EVENTS") as info:
+        load_config(environ={"CLEARGIF_RETENTION_DAYS_EVENT": "1"})
+    assert info.value.key == "RETENTION_DAYS_EVENT"
+    assert "CLEARGIF_RETENTION_DAYS_EVENT" in str(info.value)
+    # Variables of the SDK's examples and of the test suite are not settings.
+    load_config(environ={"CLEARGIF_API_TOKEN": "x", "CLEARGIF_COLLECTOR_URL": "x",
+                         "CLEARGIF_REQUIRE_ALL": "1"})
+
+
+def test_a_toml_file_that_is_not_utf8_is_named(tmp_path: Any) -> None:
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'policy_url = "/caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(environ={"CLEARGIF_CONFIG": str(bad)})
