@@ -38,10 +38,21 @@ def parse_scopes(text: str) -> frozenset[str]:
     return scopes
 
 
+def check_name(name: str) -> str:
+    """A token name as stored: one printable line of 1 to 100 characters.
+
+    :raises CleargifError: with a sentence naming ``--name``.
+    """
+    if not name.strip() or len(name) > 100 or not name.isprintable() or \
+            any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        raise CleargifError("--name must be one line of 1 to 100 printable characters that "
+                            "say who uses the token.")
+    return name
+
+
 def create(identity: IdentityStore, name: str, scopes: frozenset[str], now: int) -> str:
     """Store a new token and return it; it is shown once and never stored in clear."""
-    if not name.strip() or len(name) > 100:
-        raise CleargifError("--name must be 1 to 100 characters that say who uses the token.")
+    check_name(name)
     if identity.query("SELECT 1 FROM api_tokens WHERE name = ? AND revoked_at IS NULL",
                       (name,)):
         raise CleargifError(f"A live token named {name!r} exists; revoke it first or choose "
@@ -55,6 +66,7 @@ def create(identity: IdentityStore, name: str, scopes: frozenset[str], now: int)
 
 def revoke(identity: IdentityStore, name: str, now: int) -> int:
     """Revoke every live token of that name; returns how many."""
+    check_name(name)
     return identity.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND "
                             "revoked_at IS NULL", (now, name))
 

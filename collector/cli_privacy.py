@@ -291,8 +291,9 @@ def audit_command(since: str | None, until: str | None, fmt: str) -> None:
     from .extension import ext
 
     tz = ZoneInfo(ext().settings.timezone)
-    start = _day_start(since, "since", tz) if since else None
-    end = _day_start(until, "until", tz) + timedelta(days=1) if until else None
+    # An option given empty is a slip (an unset shell variable), not "no limit".
+    start = _day_start(since, "since", tz) if since is not None else None
+    end = _day_start(until, "until", tz) + timedelta(days=1) if until is not None else None
     if start and end and start >= end:
         fail("--since is after --until; swap them.")
     entries = audit.read(ext().identity, since=int(start.timestamp()) if start else None,

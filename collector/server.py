@@ -62,8 +62,8 @@ def address_problem(host: str, port: int) -> str | None:
     """Why the collector cannot listen on ``host:port``, as a sentence, or None."""
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        return f"--host {host!r} is not an address or a name this machine can resolve."
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name IDNA cannot encode
+        return f"--host {host[:80]!r} is not an address or a name this machine can resolve."
     family, kind, proto, _, addr = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -356,3 +356,31 @@ def test_a_group_alone_prints_its_help(tmp_path: Path, monkeypatch: pytest.Monke
     from flask import current_app
 
     assert not current_app, "no app context is left pushed behind"
+
+
+@pytest.mark.parametrize("args", [
+    ["token", "new", "--scope", "sender", "--name", "a\x01b"],
+    ["token", "new", "--scope", "sender", "--name", "a\nb"],
+    ["token", "new", "--scope", "sender", "--name", "\udcff"],
+    ["token", "revoke", "--name", "\udcff"],
+    ["audit", "--since", ""],
+    ["serve", "--host", "a" * 300],
+])
+def test_more_bad_cli_input_is_one_line(app: Any, args: list[str]) -> None:
+    out = app.test_cli_runner().invoke(args=args)
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert out.stderr.startswith("Error: ") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_key_files_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    env["CLEARGIF_DATA_DIR"] = str(blocker / "data")
+    for args in (["keys", "new"], ["serve", "--port", str(free_port())]):
+        done = subprocess.run([sys.executable, "-m", "collector", *args], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, args
+        assert done.stderr.strip().splitlines() == [
+            f"Error: The key file {blocker}/data/secret_keys could not be written (Not a "
+            "directory); check that DATA_DIR exists and is writable."], args
