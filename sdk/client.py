@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,13 +24,15 @@ from email.message import Message
 from typing import IO, Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-from .errors import ApiError, CleargifError, ConfigError
+from .errors import ApiError, CleargifError, ConfigError, describe
 from .tokens import check_base_url
 
 #: Sent as ``User-Agent``, so the collector's logs and audit trail can tell the SDK apart.
 USER_AGENT: Final = "cleargif-sdk"
 #: Longest answer read, in bytes; a larger one is refused rather than held in memory.
 MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+#: Most sends one :meth:`AdminClient.record_sends` call reports (the collector's limit).
+MAX_SEND_COUNT: Final = 10**9
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -71,10 +75,12 @@ class AdminClient:
                 "The API token must be a non-empty string without spaces or control"
                 " characters; create one with cleargif token new.",
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigError("timeout", "The timeout must be a positive number of seconds.")
+        seconds = _finite(timeout)
+        if seconds is None or seconds <= 0:
+            raise ConfigError("timeout", "The timeout must be a positive, finite number of"
+                              " seconds.")
         self._token = token
-        self.timeout = float(timeout)
+        self.timeout = seconds
         self._opener = urllib.request.build_opener(_NoRedirects)
 
     def __repr__(self) -> str:
@@ -87,13 +93,16 @@ class AdminClient:
         (``list`` left out when ``None``). Needs scope ``sender``.
 
         :returns: the server's JSON answer.
-        :raises ValueError: ``count`` is not a whole number of 0 or more.
+        :raises ValueError: ``count`` is not a whole number from 0 to
+            :data:`MAX_SEND_COUNT`, or ``list`` is not a non-empty string or ``None``.
         """
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError(f"The send count must be a whole number of 0 or more, not {count!r}.")
+        if isinstance(count, bool) or not isinstance(count, int) \
+                or not 0 <= count <= MAX_SEND_COUNT:
+            raise ValueError(f"The send count must be a whole number from 0 to {MAX_SEND_COUNT}"
+                             f" (one report per batch), not {describe(count)}.")
         body: dict[str, Any] = {"count": count}
         if list is not None:
-            body["list"] = list
+            body["list"] = _text(list, "list")
         return _as_object(
             self._request("POST", f"/api/v1/campaigns/{_segment(campaign)}/sends", body=body)
         )
@@ -153,9 +162,11 @@ class AdminClient:
     ) -> Any:
         url = self.base_url + path
         if query:
-            url += "?" + urlencode(
-                [(key, _query_value(value)) for key, value in _pairs(query)], quote_via=quote
-            )
+            pairs = []
+            for key, value in _pairs(query):
+                _check_sendable(key, "A query parameter name")
+                pairs.append((key, _query_value(key, value)))
+            url += "?" + urlencode(pairs, quote_via=quote)
         headers = {
             "Authorization": f"Bearer {self._token}",
             "Accept": "application/json",
@@ -212,10 +223,33 @@ def _is_loopback(host: str) -> bool:
 
 
 def _segment(value: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError("The campaign must be a non-empty string.")
     # safe="" so a "/" or "?" in a campaign name stays inside its path segment.
-    return quote(value, safe="")
+    return quote(_text(value, "campaign"), safe="")
+
+
+def _text(value: object, name: str) -> str:
+    """Return ``value`` if it is a non-empty string that can be sent (UTF-8)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"The {name} must be a non-empty string, not {describe(value)}.")
+    _check_sendable(value, f"The {name}")
+    return value
+
+
+def _check_sendable(text: str, what: str) -> None:
+    if any(unicodedata.category(char) == "Cs" for char in text):
+        raise ValueError(f"{what} is not valid text: it holds a lone surrogate, a character"
+                         " with no UTF-8 form; decode it from its bytes properly.")
+
+
+def _finite(value: object) -> float | None:
+    """``value`` as a finite float, or ``None`` when it is not a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _iso(moment: datetime) -> str:
@@ -236,14 +270,20 @@ def _pairs(query: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return pairs
 
 
-def _query_value(value: Any) -> str:
+def _query_value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an int of more than 4300 digits
+        raise ValueError(f"The query parameter {describe(key)} is a number too large to"
+                         " send; pass a value the collector can read.") from None
+    _check_sendable(text, f"The query parameter {describe(key)}")
+    return text
 
 
 def _read(response: IO[bytes]) -> bytes:

@@ -6,6 +6,8 @@ They live in ``sdk`` because the collector imports the SDK and not the other way
 
 from __future__ import annotations
 
+import math
+
 
 class CleargifError(Exception):
     """Base of every error cleargif raises on purpose.
@@ -55,3 +57,43 @@ class ApiError(CleargifError):
         super().__init__(f"The collector answered HTTP {status}: {message}")
         self.status = status
         self.message = message
+
+
+def describe(value: object) -> str:
+    """Name a bad argument in an error message: the ``repr`` of ``None``, a bool, a float,
+    an int of up to 18 digits or a string of up to 40 characters, else what it is.
+
+    Never more: the ``repr`` of a long string would flood the log, and that of an int of
+    over 4,300 digits raises. Keys are never described this way (see
+    :func:`type_phrase`).
+    """
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**18 else "an integer of more than 18 digits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else f"a string of {len(value)} characters"
+    return type_phrase(value)
+
+
+def type_phrase(value: object) -> str:
+    """Name the type of ``value`` for a message ("None", "bytes", "an int", "a list"),
+    never the value itself, which may be a secret given in the wrong place."""
+    if value is None:
+        return "None"
+    if isinstance(value, bytes):
+        return "bytes"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def finite_seconds(value: object) -> float | None:
+    """``value`` as a float if it is a finite int or float (not a bool), else ``None``:
+    the check behind every "seconds since the epoch" argument of the SDK."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond a float's range
+        return None
+    return seconds if math.isfinite(seconds) else None

@@ -42,8 +42,16 @@ from typing import Any
 from flask import Flask, current_app, request, session
 from werkzeug.wrappers import Response
 
-from .errors import ConfigError, StorageError
-from .remember import COOKIE_NAME, MIN_GRACE_SECONDS, Issued, RememberStore
+from .errors import ConfigError, StorageError, describe, type_phrase
+from .keys import key_list
+from .remember import (
+    COOKIE_NAME,
+    MAX_REMEMBER_DAYS,
+    MIN_GRACE_SECONDS,
+    Issued,
+    RememberStore,
+    check_account,
+)
 
 __all__ = ["COOKIE_NAME", "FRESH_KEY", "Remember", "parse_secret_keys"]
 
@@ -55,7 +63,6 @@ FRESH_KEY = "cg_fresh"
 # context, which a caller may keep across requests (pytest-flask does), and a cookie meant
 # for one response must never reach another.
 _ENVIRON_KEY = "cleargif.remember"
-_MAX_DAYS = 400  # the collector accepts the same range for REMEMBER_DAYS
 
 
 @dataclass
@@ -128,11 +135,16 @@ class Remember:
         url = config.get("IDENTITY_URL") or ""  # RememberStore says how to set it
         keys = parse_secret_keys(config.get("SECRET_KEYS"))
         days = config.get("REMEMBER_DAYS", 30)
-        if isinstance(days, str) and days.strip().isdigit():
-            days = int(days)
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_DAYS:
+        if isinstance(days, str):
+            text = days.strip()
+            # ASCII digits only ("²".isdigit() holds too), and few: int() of thousands of
+            # digits raises.
+            if text.isascii() and text.isdigit() and len(text) <= 9:
+                days = int(text)
+        if isinstance(days, bool) or not isinstance(days, int) \
+                or not 1 <= days <= MAX_REMEMBER_DAYS:
             raise ConfigError("REMEMBER_DAYS", f"REMEMBER_DAYS must be a whole number of days "
-                              f"from 1 to {_MAX_DAYS}, not {days!r}.")
+                              f"from 1 to {MAX_REMEMBER_DAYS}, not {describe(days)}.")
         cache_key = (url, tuple(keys), days)
         with self._lock:
             store = self._stores.get(cache_key)
@@ -153,7 +165,7 @@ class Remember:
         if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError("COOKIE_SECURE", f"COOKIE_SECURE must be true or false, not "
-                          f"{value!r}.")
+                          f"{describe(value)}.")
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -239,7 +251,14 @@ class Remember:
         :param response: the response to set the cookie on, or ``None`` to set it on
             whatever response this request ends with.
         :returns: the issued token (its ``cookie_value`` is secret: never log it).
+        :raises ValueError: ``response`` is not a response or ``None``, or ``account`` is
+            not an account id; nothing is changed then.
         """
+        if response is not None and not isinstance(response, Response):
+            raise ValueError(f"The response must be a Flask response object or None (to set "
+                             f"the cookie on this request's response), not "
+                             f"{type_phrase(response)}; the account goes second.")
+        check_account(account)
         store = self.store
         old = request.cookies.get(COOKIE_NAME)
         if old is not None:
@@ -335,8 +354,8 @@ def parse_secret_keys(value: Any) -> list[str | bytes]:
                                   "does not parse; write it as a JSON array of strings.") from None
         else:
             value = [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(value, list | tuple) or not value \
-            or not all(isinstance(k, str | bytes) and k for k in value):
+    if not isinstance(value, list | tuple) or not value:
         raise ConfigError("SECRET_KEYS", "SECRET_KEYS must list one or more long random keys, "
                           "oldest first (the newest signs); remember-me cookies need them.")
+    key_list(value, "SECRET_KEYS")  # each a non-empty str or bytes; never converted
     return list(value)

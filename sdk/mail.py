@@ -33,6 +33,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +45,8 @@ from html.parser import HTMLParser
 from typing import Final, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from .errors import ConfigError, InvalidRecipient
+from .errors import ConfigError, InvalidRecipient, describe, type_phrase
+from .keys import key_bytes, key_list
 from .pseudonym import MIN_KEY_LENGTH, check_recipient, pseudonym
 from .tokens import TokenCodec, _target_problem, check_base_url
 
@@ -126,37 +128,39 @@ class Mailer:
         ``http`` works for opens and clicks; unsubscribe links and headers need
         ``https`` (RFC 8058).
     :param token_keys: ``TOKEN_KEYS``, oldest first, the same list the collector has.
-    :param pseudonym_key: if given, every ``recipient`` argument is an account id and
-        is replaced by :func:`~sdk.pseudonym.pseudonym` under this key; if not,
-        ``recipient`` must already be an opaque id and is checked by
-        :func:`~sdk.pseudonym.check_recipient`. Keep this key to yourself: it must
-        not be one of ``token_keys``, which the collector holds.
-    :raises ConfigError: a bad base URL, key list or pseudonym key.
+    :param pseudonym_key: if given (a ``str``, used as UTF-8, or ``bytes``; at least 16
+        bytes), every ``recipient`` argument is an account id and is replaced by
+        :func:`~sdk.pseudonym.pseudonym` under this key; if not, ``recipient`` must
+        already be an opaque id and is checked by :func:`~sdk.pseudonym.check_recipient`.
+        Keep this key to yourself: it must not be one of ``token_keys``, which the
+        collector holds.
+    :raises ConfigError: a bad base URL, key list or pseudonym key (keyed ``base_url``,
+        ``TOKEN_KEYS`` or ``pseudonym_key``); a key that is not a ``str`` or ``bytes`` is
+        refused, never converted.
     """
 
     def __init__(
         self,
         base_url: str,
-        token_keys: Sequence[str],
+        token_keys: Sequence[str | bytes],
         *,
-        pseudonym_key: str | None = None,
+        pseudonym_key: str | bytes | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
-        self._codec = TokenCodec(token_keys)
+        # Read once (an iterator would be empty the second time), compared below.
+        token_bytes = key_list(token_keys, "TOKEN_KEYS")
+        self._codec = TokenCodec(token_bytes)
+        self._pseudonym_key: bytes | None = None
         if pseudonym_key is not None:
-            key = pseudonym_key.encode("utf-8")
-            if len(key) < MIN_KEY_LENGTH:
-                raise ConfigError(
-                    "pseudonym_key",
-                    f"The pseudonym key must be at least {MIN_KEY_LENGTH} bytes long.",
-                )
-            if any(key == _as_bytes(token_key) for token_key in token_keys):
+            key = key_bytes(pseudonym_key, "pseudonym_key", min_length=MIN_KEY_LENGTH,
+                            label="The pseudonym key")
+            if key in token_bytes:
                 raise ConfigError(
                     "pseudonym_key",
                     "The pseudonym key must differ from every key in TOKEN_KEYS: the"
                     " collector holds those and could recompute pseudonyms from account ids.",
                 )
-        self._pseudonym_key = pseudonym_key
+            self._pseudonym_key = key
 
     def __repr__(self) -> str:
         return f"Mailer({self.base_url!r})"
@@ -313,9 +317,14 @@ class Mailer:
         :raises InvalidRecipient: mode ``individual`` without a recipient, an
             unsubscribe placeholder to fill without one, or a recipient id that could
             identify a person.
-        :raises ValueError: an unknown mode, a bad campaign or list, or a bad
-            ``data-link-id``.
+        :raises ValueError: ``html`` is not a ``str``, an unknown mode, a bad campaign or
+            list, or a bad ``data-link-id``.
         """
+        if not isinstance(html, str):
+            raise ValueError(
+                f"The HTML to instrument must be a str, not {type_phrase(html)}; decode"
+                " bytes with the mail's charset first, or pass a whole message to prepare()."
+            )
         _check_mode(mode)
         sent = self._send_time(sent_at)
         tracked = self._tracked_recipient(mode, recipient)
@@ -390,9 +399,16 @@ class Mailer:
         :raises ConfigError: the base URL is not https (one-click unsubscribe needs it).
         :raises InvalidRecipient: no recipient while ``unsubscribe`` is true, or as for
             :meth:`instrument`.
-        :raises ValueError: as for :meth:`instrument` and :meth:`unsubscribe_headers`,
-            and ``mailto`` with ``unsubscribe`` false.
+        :raises ValueError: ``message`` is not an :class:`~email.message.EmailMessage`,
+            an HTML part has no content, as for :meth:`instrument` and
+            :meth:`unsubscribe_headers`, and ``mailto`` with ``unsubscribe`` false.
         """
+        if not isinstance(message, MIMEPart):
+            raise ValueError(
+                f"The message must be an email.message.EmailMessage, not"
+                f" {type_phrase(message)}; build it with EmailMessage(), or parse it with"
+                " policy=email.policy.default."
+            )
         sent = self._send_time(sent_at)
         headers: dict[str, str] = {}
         if unsubscribe:
@@ -401,13 +417,20 @@ class Mailer:
             )
         elif mailto is not None:
             raise ValueError(
-                "mailto goes into the List-Unsubscribe header, which unsubscribe=False"
-                " leaves out; drop mailto, or give a recipient and keep the header."
+                "The mailto argument goes into the List-Unsubscribe header, which"
+                " unsubscribe=False leaves out; drop mailto, or give a recipient and keep"
+                " the header."
             )
         # Every part is worked out before any is changed: a bad one leaves the message as
         # it was.
         work = []
         for part in _html_parts(message):
+            if not isinstance(part.get_payload(), str | bytes):
+                raise ValueError(
+                    "An HTML part of the message has no readable content (its payload is"
+                    " not text); give it a body with set_content() before preparing, or"
+                    " remove the part."
+                )
             charset = part.get_content_charset() or "utf-8"
             try:
                 "".encode(charset)
@@ -683,6 +706,11 @@ class _UrlListHeader(str):
 
 
 def _html_parts(part: MIMEPart) -> Iterator[MIMEPart]:
+    if not isinstance(part, MIMEPart):
+        raise ValueError(
+            f"A part of the message is {type_phrase(part)}, not a MIME part; build"
+            " multipart messages with add_alternative() and add_attachment()."
+        )
     if part.is_attachment():
         return
     if part.is_multipart():
@@ -728,11 +756,23 @@ def _port(parts: SplitResult) -> int | None:
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in _MODES:
-        raise ValueError(f"The tracking mode must be one of {', '.join(_MODES)}, not {mode!r}.")
+    if not isinstance(mode, str) or mode not in _MODES:
+        raise ValueError(
+            f"The tracking mode must be one of {', '.join(_MODES)}, not {describe(mode)}."
+        )
 
 
 def _mailto_uri(mailto: str) -> str:
+    if not isinstance(mailto, str):
+        raise ValueError(
+            f"The unsubscribe mailto must be a string such as leave@example.com, not"
+            f" {type_phrase(mailto)}."
+        )
+    if any(unicodedata.category(char) == "Cs" for char in mailto):
+        raise ValueError(
+            "The unsubscribe mailto is not valid text: it holds a lone surrogate, a"
+            " character with no UTF-8 form; decode it from its bytes properly."
+        )
     uri = mailto if mailto[:7].lower() == "mailto:" else f"mailto:{mailto}"
     address = uri[7:].split("?", 1)[0]
     if "@" not in address or _MAILTO_FORBIDDEN.search(uri):
@@ -741,7 +781,3 @@ def _mailto_uri(mailto: str) -> str:
             " mailto: URI without spaces, commas or angle brackets."
         )
     return uri
-
-
-def _as_bytes(key: str | bytes) -> bytes:
-    return key.encode("utf-8") if isinstance(key, str) else bytes(key)

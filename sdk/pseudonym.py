@@ -17,7 +17,8 @@ import string
 import unicodedata
 from typing import Final
 
-from .errors import ConfigError, InvalidRecipient
+from .errors import InvalidRecipient
+from .keys import key_bytes
 from .scrub import identifying_kinds, skeleton
 
 #: Length of a :func:`pseudonym`: 24 letters carry about 137 bits.
@@ -57,20 +58,23 @@ def pseudonym(account_id: str, key: str | bytes) -> str:
     account ids against a pseudonym.
 
     :param account_id: the sender's own id for the person; any non-empty string.
-    :param key: a secret of at least 16 bytes, known only to the sender.
-    :raises ConfigError: the key is shorter than 16 bytes.
-    :raises ValueError: ``account_id`` is empty.
+    :param key: a secret of at least 16 bytes (a ``str``, used as UTF-8, or ``bytes``),
+        known only to the sender.
+    :raises ConfigError: (key ``pseudonym_key``) the key is not a ``str`` or ``bytes``,
+        or is shorter than 16 bytes.
+    :raises ValueError: ``account_id`` is empty, not a string or not valid text.
     """
-    key_bytes = key.encode("utf-8") if isinstance(key, str) else bytes(key)
-    if len(key_bytes) < MIN_KEY_LENGTH:
-        raise ConfigError(
-            "pseudonym_key",
-            f"The pseudonym key must be at least {MIN_KEY_LENGTH} bytes long; generate one"
-            ' with python -c "import secrets; print(secrets.token_urlsafe(32))".',
-        )
+    raw_key = key_bytes(key, "pseudonym_key", min_length=MIN_KEY_LENGTH,
+                        label="The pseudonym key")
     if not isinstance(account_id, str) or not account_id:
         raise ValueError("The account id to pseudonymise must be a non-empty string.")
-    digest = hmac.new(key_bytes, _CONTEXT + account_id.encode("utf-8"), hashlib.sha256)
+    try:
+        account_bytes = account_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("The account id to pseudonymise is not valid text: it holds a lone"
+                         " surrogate, a character with no UTF-8 form; decode it from its"
+                         " bytes properly.") from None
+    digest = hmac.new(raw_key, _CONTEXT + account_bytes, hashlib.sha256)
     number = int.from_bytes(digest.digest(), "big")
     letters = []
     for _ in range(PSEUDONYM_LENGTH):

@@ -96,15 +96,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import ConfigError, StorageError
+from .errors import ConfigError, StorageError, describe, finite_seconds
+from .keys import key_list
 from .sqlite import SQLiteFile
 
 __all__ = [
     "COOKIE_NAME",
+    "MAX_ACCOUNT_CHARS",
     "MAX_COOKIE_CHARS",
     "Issued",
     "Recall",
     "RememberStore",
+    "check_account",
     "sqlite_path",
 ]
 
@@ -114,6 +117,13 @@ COOKIE_NAME = "cg_remember"
 MAX_COOKIE_CHARS = 256
 #: The shortest grace window the rotation scheme allows (seconds).
 MIN_GRACE_SECONDS = 60
+#: The longest ``REMEMBER_DAYS`` accepted (the collector accepts the same range).
+MAX_REMEMBER_DAYS = 400
+#: The most days :meth:`RememberStore.purge_expired` keeps tokens past their expiry
+#: (the collector's longest retention, 100 years).
+MAX_KEEP_DAYS = 36_500
+#: The longest account id, in characters (the collector's subject tooling agrees).
+MAX_ACCOUNT_CHARS = 256
 
 _SALT = b"cleargif.remember-me.v1"  # one salt per purpose: this MAC signs nothing else
 _SELECTOR_BYTES = 16
@@ -211,6 +221,29 @@ def sqlite_path(identity_url: str) -> str:
     return path
 
 
+def check_account(account: object) -> None:
+    """Refuse what cannot be an account id: anything but a non-empty string of at most
+    :data:`MAX_ACCOUNT_CHARS` characters that has a UTF-8 form.
+
+    :raises ValueError: with a sentence; the value itself is never quoted.
+    """
+    if not isinstance(account, str) or not account or len(account) > MAX_ACCOUNT_CHARS:
+        raise ValueError(f"The account id must be a non-empty string of at most "
+                         f"{MAX_ACCOUNT_CHARS} characters.")
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in account):
+        raise ValueError("The account id is not valid text: it holds a lone surrogate, a "
+                         "character with no UTF-8 form; decode it from its bytes properly.")
+
+
+def _timestamp(value: object, what: str) -> float:
+    """``value`` as a finite number of seconds since the epoch."""
+    seconds = finite_seconds(value)
+    if seconds is not None:
+        return seconds
+    raise ValueError(f"{what} must be a finite number of seconds since the epoch, not "
+                     f"{describe(value)}.")
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -242,11 +275,12 @@ class RememberStore:
     :param identity_url: ``sqlite:///path`` of the identity database (shared with the
         collector, which keeps its own tables there).
     :param keys: the host's ``SECRET_KEYS``, oldest first: the newest signs cookies, all
-        verify. May be empty for the privacy tooling (:meth:`export_account`,
-        :meth:`erase_account`, :meth:`purge_expired`), which needs no key.
-    :param days: ``REMEMBER_DAYS``, the absolute lifetime of a token.
+        verify. Each is a ``str`` (used as UTF-8) or ``bytes``. May be empty for the
+        privacy tooling (:meth:`export_account`, :meth:`erase_account`,
+        :meth:`purge_expired`), which needs no key.
+    :param days: ``REMEMBER_DAYS``, the absolute lifetime of a token (1 to 400 days).
     :param grace_seconds: how long the previous validator stays valid after a rotation
-        (at least 60).
+        (at least 60 seconds, at most 400 days).
     :param clock: returns the current time in seconds since the epoch; tests move it.
     :raises ConfigError: a bad URL, key, lifetime or grace.
     """
@@ -255,23 +289,19 @@ class RememberStore:
                  grace_seconds: int = MIN_GRACE_SECONDS,
                  clock: Callable[[], float] = time.time) -> None:
         self.path = sqlite_path(identity_url)
-        if isinstance(keys, str | bytes):
-            raise ConfigError("SECRET_KEYS", "SECRET_KEYS must be a list of keys, oldest "
-                              "first, not a single string.")
-        if any(not key for key in keys):
-            raise ConfigError("SECRET_KEYS", "SECRET_KEYS holds an empty key; remove it or "
-                              "create a real one with `cleargif keys new`.")
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise ConfigError("REMEMBER_DAYS", f"REMEMBER_DAYS must be a whole number of days, "
-                              f"1 or more, not {days!r}.")
+        raw_keys = key_list(keys, "SECRET_KEYS", allow_empty=True)
+        if isinstance(days, bool) or not isinstance(days, int) \
+                or not 1 <= days <= MAX_REMEMBER_DAYS:
+            raise ConfigError("REMEMBER_DAYS", f"REMEMBER_DAYS must be a whole number of days "
+                              f"from 1 to {MAX_REMEMBER_DAYS}, not {describe(days)}.")
         if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, int) \
-                or grace_seconds < MIN_GRACE_SECONDS:
-            raise ConfigError("grace_seconds", f"The rotation grace window must be at least "
-                              f"{MIN_GRACE_SECONDS} seconds (parallel tabs, aborted "
-                              f"navigations), not {grace_seconds!r}.")
+                or not MIN_GRACE_SECONDS <= grace_seconds <= MAX_REMEMBER_DAYS * _DAY:
+            raise ConfigError("grace_seconds", f"The rotation grace window must be a whole "
+                              f"number of seconds, at least {MIN_GRACE_SECONDS} (parallel "
+                              f"tabs, aborted navigations) and at most a token's longest "
+                              f"lifetime, not {describe(grace_seconds)}.")
         # Derived per purpose so the raw SECRET_KEYS never key this MAC directly.
-        self._macs = [hmac.new(k.encode() if isinstance(k, str) else bytes(k), _SALT,
-                               hashlib.sha256).digest() for k in keys]
+        self._macs = [hmac.new(k, _SALT, hashlib.sha256).digest() for k in raw_keys]
         self.days = days
         self.grace_seconds = grace_seconds
         self.clock = clock
@@ -356,9 +386,7 @@ class RememberStore:
         :raises StorageError: the identity database cannot be written.
         """
         self._require_keys()
-        if not isinstance(account, str) or not account or len(account) > 256:
-            raise ValueError("The account id must be a non-empty string of at most 256 "
-                             "characters.")
+        check_account(account)
         selector = _b64(secrets.token_bytes(_SELECTOR_BYTES))
         validator = _b64(secrets.token_bytes(_VALIDATOR_BYTES))
         now = self.clock()
@@ -447,8 +475,10 @@ class RememberStore:
         """End every token of ``account`` ("log out everywhere") by bumping its epoch.
 
         :returns: the number of tokens deleted.
+        :raises ValueError: ``account`` is not an account id (see :meth:`issue`).
         :raises StorageError: the identity database cannot be written.
         """
+        check_account(account)
         with self._write() as conn:
             deleted, _ = self._revoke(conn, account, self.clock())
         return deleted
@@ -458,8 +488,10 @@ class RememberStore:
         before is dead and deleted, and so is every session that carries the old epoch.
 
         :returns: the new epoch.
+        :raises ValueError: ``account`` is not an account id (see :meth:`issue`).
         :raises StorageError: the identity database cannot be written.
         """
+        check_account(account)
         with self._write() as conn:
             _, epoch = self._revoke(conn, account, self.clock())
         return epoch
@@ -469,7 +501,10 @@ class RememberStore:
 
         Hosts put it in their session ids so that "log out everywhere" and password changes
         end sessions as well as cookies.
+
+        :raises ValueError: ``account`` is not an account id (see :meth:`issue`).
         """
+        check_account(account)
         rows = self._read("SELECT epoch FROM remember_accounts WHERE account = ?", (account,))
         return int(rows[0][0]) if rows else 0
 
@@ -497,6 +532,7 @@ class RememberStore:
         UTC ISO 8601 strings (``last_used_at`` may be ``None``). Never selectors or hashes:
         they would let the reader of the export log in or revoke.
         """
+        check_account(account)
         rows = self._read("SELECT created_at, expires_at, last_used_at FROM remember_tokens "
                           "WHERE account = ? ORDER BY created_at, rowid", (account,))
         return [{"kind": "remember_me_token", "created_at": _iso(created),
@@ -508,6 +544,7 @@ class RememberStore:
         was never bumped, else one entry with the epoch and the time it last changed
         (UTC ISO 8601). The epoch is a counter, not a secret: it logs nobody in.
         """
+        check_account(account)
         rows = self._read("SELECT epoch, changed_at FROM remember_accounts WHERE "
                           "account = ?", (account,))
         return [{"kind": "remember_me_epoch", "epoch": int(epoch),
@@ -521,8 +558,10 @@ class RememberStore:
         docstring).
 
         :returns: the number of tokens deleted.
+        :raises ValueError: ``account`` is not an account id (see :meth:`issue`).
         :raises StorageError: the identity database cannot be written.
         """
+        check_account(account)
         with self._write() as conn:
             deleted = conn.execute("DELETE FROM remember_tokens WHERE account = ?",
                                    (account,)).rowcount
@@ -535,13 +574,18 @@ class RememberStore:
         ``now`` (DESIGN 1.7: their lifetime + 7 days), in transactions of 500 rows so
         that web workers are never blocked for long.
 
+        :param now: seconds since the epoch.
         :returns: the number of tokens deleted.
+        :raises ValueError: ``now`` is not a finite number, or ``keep_days`` is not a whole
+            number from 0 to :data:`MAX_KEEP_DAYS`.
         :raises StorageError: the identity database cannot be written.
         """
-        if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 0:
-            raise ValueError(f"keep_days must be a whole number of days, 0 or more, not "
-                             f"{keep_days!r}.")
-        cutoff = now - keep_days * _DAY
+        seconds = _timestamp(now, "The current time (now)")
+        if isinstance(keep_days, bool) or not isinstance(keep_days, int) \
+                or not 0 <= keep_days <= MAX_KEEP_DAYS:
+            raise ValueError(f"The days to keep expired tokens (keep_days) must be a whole "
+                             f"number from 0 to {MAX_KEEP_DAYS}, not {describe(keep_days)}.")
+        cutoff = seconds - keep_days * _DAY
         return self._delete_in_batches(
             "DELETE FROM remember_tokens WHERE selector IN (SELECT selector FROM "
             "remember_tokens WHERE expires_at < ? LIMIT ?)", cutoff)
@@ -557,12 +601,14 @@ class RememberStore:
         matter: see the module docstring.
 
         :returns: the number of rows deleted.
+        :raises ValueError: ``before`` is not a finite number.
         :raises StorageError: the identity database cannot be written.
         """
+        cutoff = _timestamp(before, "The cutoff time (before)")
         return self._delete_in_batches(
             "DELETE FROM remember_accounts WHERE account IN (SELECT a.account FROM "
             "remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS (SELECT 1 "
-            "FROM remember_tokens t WHERE t.account = a.account) LIMIT ?)", before)
+            "FROM remember_tokens t WHERE t.account = a.account) LIMIT ?)", cutoff)
 
     def _delete_in_batches(self, sql: str, cutoff: float) -> int:
         """Run ``sql`` (parameters: ``cutoff``, batch size) until it deletes less than a

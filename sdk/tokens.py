@@ -39,7 +39,8 @@ from urllib.parse import unquote, urlsplit
 
 from itsdangerous import BadData, BadPayload, TimestampSigner, URLSafeTimedSerializer
 
-from .errors import ConfigError, InvalidRecipient, InvalidToken
+from .errors import ConfigError, InvalidRecipient, InvalidToken, finite_seconds
+from .keys import key_list
 from .pseudonym import check_recipient, identifying_shape
 from .scrub import EMAIL, IP, NUM, TOKEN, scrub_text
 
@@ -191,12 +192,13 @@ class TokenCodec:
         Rotate by appending a new key, and drop an old one once the tokens it signed may
         go (open and click tokens after 400 days; unsubscribe links in old mails stop
         working when their key goes).
-    :raises ConfigError: (key ``TOKEN_KEYS``) the list is empty, is a bare string, or
-        holds a key shorter than 16 bytes.
+    :raises ConfigError: (key ``TOKEN_KEYS``) the list is empty, is a bare string or
+        not a list, or holds a key that is not a ``str`` or ``bytes`` (an integer would
+        become zero bytes) or is shorter than 16 bytes.
     """
 
     def __init__(self, keys: Sequence[str | bytes]) -> None:
-        self._keys = _check_keys(keys)
+        self._keys = key_list(keys, "TOKEN_KEYS", min_length=MIN_KEY_LENGTH)
         # Verification needs no clock override, so one serializer per kind is reused.
         self._verifiers = {salt: self._serializer(salt) for salt in _KINDS}
 
@@ -268,6 +270,7 @@ class TokenCodec:
         :raises InvalidToken: the token is empty, too long, altered, signed with a key
             no longer listed or for another kind, expired, dated in the future, or
             carries a payload of the wrong shape.
+        :raises ValueError: ``now`` is not a finite number or ``None``.
         """
         payload, sent_at = self._load(OPEN_SALT, token, now)
         _check_shape(payload, required=_BASE_KEYS, kind="open")
@@ -291,9 +294,10 @@ class TokenCodec:
     def load_unsubscribe(self, token: str, *, now: float | None = None) -> UnsubscribeToken:
         """Verify an unsubscribe token and return its content. It never expires.
 
-        :param now: accepted for symmetry with the other loaders; not used.
+        :param now: accepted (and checked) for symmetry with the other loaders; not used.
         :raises InvalidToken: as :meth:`load_open`, except expiry.
         """
+        _check_now(now)
         payload, sent_at = self._load(UNSUBSCRIBE_SALT, token, None)
         _check_shape(payload, required=_BASE_KEYS, kind="unsubscribe")
         return UnsubscribeToken(payload["c"], payload["l"], payload.get("r"), sent_at)
@@ -319,6 +323,7 @@ class TokenCodec:
 
     def _load(self, salt: str, token: str, now: float | None) -> tuple[dict[str, Any], datetime]:
         kind = _KINDS[salt]
+        clock = _check_now(now)
         if not isinstance(token, str) or not token:
             raise InvalidToken(f"The {kind} token is empty.")
         if len(token) > MAX_TOKEN_LENGTH:
@@ -342,7 +347,7 @@ class TokenCodec:
             # The age is checked here rather than with itsdangerous's max_age, which also
             # refuses a send time even a second ahead of this clock: a sender whose clock
             # runs slightly fast would lose the first opens of every campaign.
-            age = (time.time() if now is None else now) - signed_at.timestamp()
+            age = (time.time() if clock is None else clock) - signed_at.timestamp()
             if age > TRACKING_MAX_AGE:
                 raise InvalidToken(
                     f"The {kind} token has expired: it was sent more than 400 days ago."
@@ -352,26 +357,15 @@ class TokenCodec:
         return payload, signed_at
 
 
-def _check_keys(keys: Sequence[str | bytes]) -> list[bytes]:
-    if isinstance(keys, str | bytes):
-        raise ConfigError(
-            "TOKEN_KEYS",
-            "TOKEN_KEYS must be a list of keys, oldest first, not a single string.",
-        )
-    result = [key.encode("utf-8") if isinstance(key, str) else bytes(key) for key in keys]
-    if not result:
-        raise ConfigError(
-            "TOKEN_KEYS",
-            "TOKEN_KEYS is empty; give at least one key (cleargif keys new creates one).",
-        )
-    if any(len(key) < MIN_KEY_LENGTH for key in result):
-        raise ConfigError(
-            "TOKEN_KEYS",
-            f"Every key in TOKEN_KEYS must be at least {MIN_KEY_LENGTH} bytes long; a short"
-            " key can be guessed, and then anyone can forge links that redirect through the"
-            " collector or unsubscribe people. Replace it with cleargif keys new.",
-        )
-    return result
+def _check_now(now: object) -> float | None:
+    """Return the ``now`` of a loader as a float, or ``None`` for the current time."""
+    if now is None:
+        return None
+    value = finite_seconds(now)
+    if value is not None:
+        return value
+    raise ValueError("The time to check a token against (now) must be a finite POSIX"
+                     " timestamp in seconds, or None for the current time.")
 
 
 def _send_timestamp(sent_at: datetime | float | None) -> int:
@@ -385,7 +379,10 @@ def _send_timestamp(sent_at: datetime | float | None) -> int:
             )
         seconds = sent_at.timestamp()
     elif isinstance(sent_at, int | float) and not isinstance(sent_at, bool):
-        seconds = float(sent_at)
+        try:
+            seconds = float(sent_at)
+        except OverflowError:  # an int past the float range is past 9999 too
+            seconds = math.inf
     else:
         raise ValueError("The send time must be an aware datetime, a POSIX timestamp or None.")
     # The upper bound keeps datetime.fromtimestamp working on every platform.
@@ -504,6 +501,9 @@ def _target_problem(url: object) -> str | None:
     """Say what keeps ``url`` from being a link target, or return ``None``."""
     if not isinstance(url, str) or not url:
         return "is empty"
+    if any(unicodedata.category(char) == "Cs" for char in url):
+        return ("is not valid text: it holds a lone surrogate, a character with no UTF-8"
+                " form; decode the URL from its bytes properly")
     if any(unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp") for char in url):
         return "contains whitespace or control characters; percent-encode them"
     if "\\" in url:

@@ -480,6 +480,80 @@ def test_bad_settings_are_refused(db_url: str, kwargs: dict[str, object], key: s
     assert info.value.key == key
 
 
+@pytest.mark.parametrize("keys", [
+    [32], [KEYS[0], 64], [None], [1.5], [bytearray(b"k" * 20)], ["\ud800" * 20], [""],
+    None, 5, object(), set(KEYS), {KEYS[0]: 1},
+], ids=["int", "int-after-good", "none", "float", "bytearray", "surrogates", "empty",
+        "bare-none", "bare-int", "object", "set", "dict"])
+def test_keys_that_are_not_str_or_bytes_are_refused_not_converted(db_url: str,
+                                                                   keys: object) -> None:
+    # bytes(32) is 32 zero bytes: an int key would sign cookies with a key anyone knows.
+    with pytest.raises(ConfigError) as info:
+        RememberStore(db_url, keys=keys)  # type: ignore[arg-type]
+    assert info.value.key == "SECRET_KEYS"
+    message = str(info.value)
+    assert message[:1].isupper() and message.endswith(".") and KEYS[0] not in message
+
+
+def test_bytes_keys_sign_like_their_str(db_url: str, clock: Clock) -> None:
+    with RememberStore(db_url, keys=KEYS, clock=clock) as as_str, \
+            RememberStore(db_url, keys=[k.encode() for k in KEYS], clock=clock) as as_bytes:
+        assert as_bytes.recall(as_str.issue("alice").cookie_value).account == "alice"
+
+
+BAD_ACCOUNTS = ["\ud800", "a\udcffb", "", "x" * 257, 5, None, 10**5000, b"alice"]
+BAD_ACCOUNT_IDS = ["surrogate", "inner-surrogate", "empty", "too-long", "int", "none",
+                   "huge-int", "bytes"]
+
+
+@pytest.mark.parametrize("method", ["issue", "forget_everywhere", "bump_epoch", "epoch",
+                                    "export_account", "export_epoch", "erase_account"])
+@pytest.mark.parametrize("account", BAD_ACCOUNTS, ids=BAD_ACCOUNT_IDS)
+def test_account_ids_that_cannot_be_stored_are_refused_with_a_sentence(
+        store: RememberStore, method: str, account: object) -> None:
+    store.issue("alice")
+    with pytest.raises(ValueError, match=r"^The account id .+\.$") as info:
+        getattr(store, method)(account)
+    assert not isinstance(info.value, UnicodeError)
+    assert rows(store, "SELECT count(*) FROM remember_accounts") == [(0,)]
+    assert token_count(store) == 1
+
+
+@pytest.mark.parametrize("now", [None, "x", b"x", True, float("nan"), float("inf"), 10**5000],
+                         ids=["none", "str", "bytes", "bool", "nan", "inf", "huge-int"])
+def test_purges_refuse_a_bad_time_with_a_sentence(store: RememberStore, now: object) -> None:
+    store.issue("alice")
+    with pytest.raises(ValueError, match=r"^The current time \(now\) .+\.$"):
+        store.purge_expired(now)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^The cutoff time \(before\) .+\.$"):
+        store.purge_accounts(now)  # type: ignore[arg-type]
+    assert token_count(store) == 1
+
+
+@pytest.mark.parametrize("keep_days", [-1, None, "7", 1.5, 36_501, 10**5000, "x" * 1000],
+                         ids=["negative", "none", "str", "float", "over-100-years",
+                              "huge-int", "long-str"])
+def test_purge_keep_days_is_refused_with_a_short_sentence(store: RememberStore,
+                                                          keep_days: object) -> None:
+    with pytest.raises(ValueError, match=r"^The days to keep expired tokens \(keep_days\)") \
+            as info:
+        store.purge_expired(0, keep_days=keep_days)  # type: ignore[arg-type]
+    assert len(str(info.value)) < 150
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [
+    ({"days": 10**5000}, "REMEMBER_DAYS"),
+    ({"days": 401}, "REMEMBER_DAYS"),
+    ({"grace_seconds": 10**5000}, "grace_seconds"),
+], ids=["huge-days", "401-days", "huge-grace"])
+def test_lifetimes_past_the_collectors_range_are_refused(db_url: str, kwargs: dict[str, int],
+                                                         key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RememberStore(db_url, keys=KEYS, **kwargs)  # type: ignore[arg-type]
+    assert info.value.key == key
+    assert len(str(info.value)) < 250
+
+
 def test_a_relative_url_is_relative_to_the_working_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -482,7 +482,13 @@ def test_glue_needs_its_callbacks(tmp_path: Path) -> None:
     ({"REMEMBER_DAYS": 401}, "REMEMBER_DAYS"),
     ({"IDENTITY_URL": "postgresql://db/cleargif"}, "IDENTITY_URL"),
     ({"IDENTITY_URL": None}, "IDENTITY_URL"),
-])
+    ({"REMEMBER_DAYS": "9" * 5000}, "REMEMBER_DAYS"),
+    ({"REMEMBER_DAYS": "\u00b2"}, "REMEMBER_DAYS"),  # "²".isdigit(), yet int() refuses it
+    ({"SECRET_KEYS": [32]}, "SECRET_KEYS"),
+    ({"SECRET_KEYS": ["\ud800" * 20]}, "SECRET_KEYS"),
+    ({"SECRET_KEYS": '["a-long-enough-key-000000001", ""]'}, "SECRET_KEYS"),
+], ids=["keys-none", "keys-bad-json", "days-0", "days-401", "postgresql", "url-none",
+        "days-5000-digits", "days-superscript", "keys-int", "keys-surrogates", "keys-empty"])
 def test_glue_configuration_errors_name_the_key(tmp_path: Path, config: dict[str, Any],
                                                 key: str) -> None:
     app = Flask(__name__)
@@ -492,6 +498,37 @@ def test_glue_configuration_errors_name_the_key(tmp_path: Path, config: dict[str
     with app.test_request_context(), pytest.raises(ConfigError) as info:
         remember.store  # noqa: B018  # building the store validates the configuration
     assert info.value.key == key
+    assert str(info.value)[:1].isupper() and len(str(info.value)) < 250
+
+
+@pytest.mark.parametrize("response", ["bob", 0, b"", {}],
+                         ids=["str", "int", "bytes", "dict"])
+def test_remember_refuses_what_is_not_a_response_and_changes_nothing(
+        tmp_path: Path, clock: Clock, response: Any) -> None:
+    app = make_bare_app(tmp_path, clock, [])
+    cookie = the_cookie(app.test_client().post("/login/bob"))["value"]
+    remember = app.extensions["cg_remember"]
+    with app.test_request_context(headers={"Cookie": f"{COOKIE_NAME}={cookie}"}):
+        # The old argument order, remember(account, response) or remember("bob", ...).
+        with pytest.raises(ValueError, match=r"^The response must be .+\.$"):
+            remember.remember(response, "bob")
+        assert remember.store.recall(cookie).account == "bob"  # the old token lives on
+
+
+@pytest.mark.parametrize("account", ["\ud800", "", 5, "x" * 257],
+                         ids=["surrogate", "empty", "int", "too-long"])
+def test_remember_refuses_bad_account_ids_and_changes_nothing(
+        tmp_path: Path, clock: Clock, account: Any) -> None:
+    app = make_bare_app(tmp_path, clock, [])
+    cookie = the_cookie(app.test_client().post("/login/bob"))["value"]
+    remember = app.extensions["cg_remember"]
+    with app.test_request_context(headers={"Cookie": f"{COOKIE_NAME}={cookie}"}):
+        with pytest.raises(ValueError, match=r"^The account id .+\.$"):
+            remember.remember(None, account)
+        assert remember.store.recall(cookie).account == "bob"
+        for call in (remember.epoch, remember.forget_everywhere, remember.bump_epoch):
+            with pytest.raises(ValueError, match=r"^The account id .+\.$"):
+                call(account)
 
 
 @pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example",

@@ -152,10 +152,47 @@ def test_record_sends(client: AdminClient, server: Server) -> None:
     assert json.loads(server.seen[-1].body) == {"count": 0}
 
 
-@pytest.mark.parametrize("count", [-1, 1.5, True, "3", None])
+@pytest.mark.parametrize(
+    "count", [-1, 1.5, True, "3", None, 10**9 + 1, 10**5000, "x" * 100_000],
+    ids=["negative", "float", "bool", "str", "none", "over-limit", "huge-int", "long-str"],
+)
 def test_record_sends_refuses_bad_counts(client: AdminClient, server: Server, count: Any) -> None:
-    with pytest.raises(ValueError, match="send count"):
+    with pytest.raises(ValueError, match=r"^The send count .+\.$") as info:
         client.record_sends("spring", count)
+    assert server.seen == []
+    assert len(str(info.value)) < 150  # the value is named, never dumped
+
+
+@pytest.mark.parametrize(
+    "list_id", [b"news", 5, "", ["news"], 10**5000, "\ud800"],
+    ids=["bytes", "int", "empty", "list", "huge-int", "surrogate"],
+)
+def test_record_sends_refuses_a_list_that_is_not_text(
+        client: AdminClient, server: Server, list_id: Any) -> None:
+    with pytest.raises(ValueError, match=r"^The list .+\.$"):
+        client.record_sends("spring", 5, list=list_id)
+    assert server.seen == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.record_sends("\ud800", 5),
+        lambda c: c.campaign_report("spring\udcff"),
+        lambda c: c.suppressions(since="\ud800"),
+        lambda c: c.suppressions(since=10**5000),
+        lambda c: c.aggregate(since="\ud800"),
+        lambda c: c.aggregate(period=[1, 10**5000]),
+    ],
+    ids=["campaign", "report", "since", "since-huge-int", "aggregate", "aggregate-list"],
+)
+def test_unsendable_values_are_refused_with_a_sentence(
+        client: AdminClient, server: Server, call: Any) -> None:
+    with pytest.raises(ValueError) as info:
+        call(client)
+    assert not isinstance(info.value, UnicodeError)
+    message = str(info.value)
+    assert message[:1].isupper() and message.endswith(".")
     assert server.seen == []
 
 
@@ -317,7 +354,10 @@ def test_bad_tokens_are_refused(token: Any) -> None:
     assert info.value.key == "token"
 
 
-@pytest.mark.parametrize("timeout", [0, -1, True, "10"])
+@pytest.mark.parametrize(
+    "timeout", [0, -1, True, "10", 10**5000, float("nan"), float("inf")],
+    ids=["zero", "negative", "bool", "str", "huge-int", "nan", "inf"],
+)
 def test_bad_timeouts_are_refused(timeout: Any) -> None:
     with pytest.raises(ConfigError):
         AdminClient("https://stats.example.com", TOKEN, timeout=timeout)

@@ -883,3 +883,112 @@ def test_text_that_looks_like_a_link_is_left_alone() -> None:
     out = Mailer("https://stats.example.com", ["k" * 32]).instrument(html, "c", "l")
     assert out.count("/c/") == 1
     assert 'href="https://t.example/"' in out and 'href="https://x.example/"' in out
+
+
+# -- bad arguments: a sentence, never a raw TypeError, AttributeError or codec error -----
+
+
+def _is_sentence(error: BaseException) -> bool:
+    text = str(error)
+    return text[:1].isupper() and text.endswith(".") and not isinstance(error, UnicodeError)
+
+
+@pytest.mark.parametrize(
+    "pseudonym_key",
+    [5, 1.5, True, [SENDER_KEY], bytearray(SENDER_KEY.encode()), "\ud800" * 20, b"short"],
+    ids=["int", "float", "bool", "list", "bytearray", "surrogates", "short-bytes"],
+)
+def test_pseudonym_keys_that_are_not_str_or_bytes_are_refused(pseudonym_key: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        Mailer(BASE, [KEY], pseudonym_key=pseudonym_key)
+    assert info.value.key == "pseudonym_key"
+    assert _is_sentence(info.value) and SENDER_KEY not in str(info.value)
+
+
+def test_a_bytes_pseudonym_key_works_like_its_str(codec: TokenCodec) -> None:
+    as_bytes = Mailer(BASE, [KEY], pseudonym_key=SENDER_KEY.encode())
+    url = as_bytes.unsubscribe_url("spring", "news", recipient="account-7")
+    expected = pseudonym("account-7", SENDER_KEY)
+    assert codec.load_unsubscribe(url.rsplit("/", 1)[1]).recipient == expected
+    with pytest.raises(ConfigError, match="differ"):
+        Mailer(BASE, [KEY], pseudonym_key=KEY.encode())
+
+
+def test_a_pseudonym_key_equal_to_a_token_key_is_refused_with_any_key_iterable() -> None:
+    # A generator is read once: the comparison used to see it empty and let this through.
+    with pytest.raises(ConfigError) as info:
+        Mailer(BASE, (key for key in [KEY]), pseudonym_key=KEY)
+    assert info.value.key == "pseudonym_key"
+
+
+@pytest.mark.parametrize("token_keys", [None, 5, [32], [None], [KEY, 64]])
+def test_token_keys_that_are_not_str_or_bytes_are_refused(token_keys: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        Mailer(BASE, token_keys)
+    assert info.value.key == "TOKEN_KEYS"
+
+
+@pytest.mark.parametrize("source", [None, b"<a href='https://a.example/'>x</a>", 5, ["<p>"]])
+def test_instrument_refuses_html_that_is_not_a_str(mailer: Mailer, source: Any) -> None:
+    with pytest.raises(ValueError, match=r"^The HTML to instrument must be a str") as info:
+        mailer.instrument(source, "spring", "news", recipient="u_42")
+    assert _is_sentence(info.value)
+
+
+@pytest.mark.parametrize("message", [None, "<p>hi</p>", b"Subject: x\n\nhi", {}])
+def test_prepare_refuses_what_is_not_a_message(mailer: Mailer, message: Any) -> None:
+    with pytest.raises(ValueError, match="EmailMessage") as info:
+        mailer.prepare(message, "spring", "news", recipient="u_42")
+    assert _is_sentence(info.value)
+
+
+@pytest.mark.parametrize("payload", [None, 5])
+def test_prepare_refuses_an_html_part_without_content_and_changes_nothing(
+    mailer: Mailer, payload: Any
+) -> None:
+    message = EmailMessage()
+    message["Content-Type"] = "text/html"
+    message.set_payload(payload)
+    with pytest.raises(ValueError, match="no readable content") as info:
+        mailer.prepare(message, "spring", "news", recipient="u_42")
+    assert _is_sentence(info.value)
+    assert "List-Unsubscribe" not in message
+
+
+@pytest.mark.parametrize(
+    "mailto", [5, b"leave@cafe.example", ["leave@cafe.example"], "\udcff@x.example"]
+)
+def test_unsubscribe_headers_refuse_a_mailto_that_is_not_text(mailer: Mailer, mailto: Any) -> None:
+    with pytest.raises(ValueError, match="mailto") as info:
+        mailer.unsubscribe_headers("spring", "news", recipient="u_42", mailto=mailto)
+    assert _is_sentence(info.value)
+
+
+@pytest.mark.parametrize(
+    "mode", [10**5000, "x" * 100_000, None, ["aggregate"]],
+    ids=["huge-int", "long-str", "none", "list"],
+)
+def test_a_bad_mode_is_named_briefly(mailer: Mailer, mode: Any) -> None:
+    with pytest.raises(ValueError, match="tracking mode") as info:
+        mailer.open_url("spring", "news", mode=mode)
+    assert _is_sentence(info.value) and len(str(info.value)) < 120
+
+
+def test_mailto_without_unsubscribe_is_refused_with_a_sentence(mailer: Mailer) -> None:
+    with pytest.raises(ValueError) as info:
+        mailer.prepare(_message("<body></body>"), "spring", "news", unsubscribe=False,
+                       mailto="leave@cafe.example")
+    assert _is_sentence(info.value)
+
+
+def test_account_ids_that_are_not_text_are_refused_with_a_sentence() -> None:
+    mailer = Mailer(BASE, [KEY], pseudonym_key=SENDER_KEY)
+    with pytest.raises(ValueError) as info:
+        mailer.click_url("spring", "news", "cta", "https://cafe.example/", recipient="\ud800")
+    assert _is_sentence(info.value)
+
+
+def test_a_send_time_past_the_float_range_is_refused(mailer: Mailer) -> None:
+    with pytest.raises(ValueError, match="between 1970 and 9999"):
+        mailer.instrument("<a href='https://a.example/'>x</a>", "spring", "news",
+                          sent_at=10**5000)

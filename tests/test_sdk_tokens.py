@@ -403,6 +403,28 @@ def test_sixteen_byte_key_is_enough() -> None:
     TokenCodec(["0123456789abcdef"])
 
 
+@pytest.mark.parametrize(
+    "keys",
+    [[32], [NEW_KEY, 64], [None], [1.5], [bytearray(NEW_KEY.encode())], [["k" * 20]],
+     [10**5000], ["\ud800" * 20], None, 32, 1.5, object(), {NEW_KEY}, {NEW_KEY: 1}],
+    ids=["int", "int-after-good", "none", "float", "bytearray", "nested-list", "huge-int",
+         "surrogates", "bare-none", "bare-int", "bare-float", "object", "set", "dict"],
+)
+def test_keys_that_are_not_str_or_bytes_are_refused_not_converted(keys: Any) -> None:
+    # bytes(32) is 32 zero bytes: an int key would sign with a key everybody knows.
+    with pytest.raises(ConfigError) as info:
+        TokenCodec(keys)
+    assert info.value.key == "TOKEN_KEYS"
+    message = str(info.value)
+    assert message[0].isupper() and message.endswith(".")
+    assert NEW_KEY not in message and "k" * 20 not in message
+
+
+def test_a_key_list_may_be_any_ordered_iterable() -> None:
+    token = TokenCodec(key for key in (OLD_KEY, NEW_KEY)).dump_open("c", "l", sent_at=SENT)
+    assert TokenCodec((NEW_KEY,)).load_open(token, now=T0).campaign == "c"
+
+
 # -- expiry -----------------------------------------------------------------------------
 
 
@@ -423,6 +445,30 @@ def test_send_time_in_the_future_is_refused_beyond_clock_skew(codec: TokenCodec,
     load(codec, kind, token, now=T0 - 60)  # a sender clock a minute fast
     with pytest.raises(InvalidToken, match="future"):
         load(codec, kind, token, now=T0 - 2 * 60 * 60)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "now", ["x", b"x", True, datetime(2024, 3, 1, tzinfo=UTC), float("nan"), float("inf"),
+            10**5000],
+    ids=["str", "bytes", "bool", "datetime", "nan", "inf", "huge-int"])
+def test_a_bad_now_is_refused_with_a_sentence(codec: TokenCodec, kind: str, now: Any) -> None:
+    token = dump(codec, kind)
+    with pytest.raises(ValueError, match=r"^The time to check a token against \(now\) .+\.$"):
+        load(codec, kind, token, now=now)
+
+
+def test_a_nan_now_does_not_make_an_expired_token_valid(codec: TokenCodec) -> None:
+    old = dump(codec, "open", sent_at=SENT - timedelta(days=500))
+    with pytest.raises(ValueError):
+        codec.load_open(old, now=float("nan"))
+
+
+def test_a_send_time_past_the_float_range_is_refused_with_a_sentence(
+        codec: TokenCodec) -> None:
+    for kind in KINDS:
+        with pytest.raises(ValueError, match="between 1970 and 9999"):
+            dump(codec, kind, sent_at=10**5000)
 
 
 def test_unsubscribe_tokens_never_expire(codec: TokenCodec) -> None:
@@ -499,6 +545,28 @@ def test_open_redirect_attempts_are_refused_when_loading(codec: TokenCodec, targ
         codec.load_click(token, now=T0)
 
 
+def test_lone_surrogates_in_a_target_are_refused_with_a_sentence(codec: TokenCodec) -> None:
+    target = "https://example.com/\ud800"
+    for call in (lambda: check_target(target), lambda: codec.dump_click("c", "l", "x", target)):
+        with pytest.raises(ValueError, match=r"^The link target is not valid text: .+\.$") as info:
+            call()
+        assert not isinstance(info.value, UnicodeError)
+
+    class AsciiJSON:  # JSON escapes the surrogate, so a key holder can sign it
+        @staticmethod
+        def dumps(obj: Any) -> str:
+            return json.dumps(obj, separators=(",", ":"))
+
+        loads = staticmethod(json.loads)
+
+    forged = URLSafeTimedSerializer(
+        [NEW_KEY], salt=CLICK_SALT, serializer=AsciiJSON,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    ).dumps({"c": "c", "l": "l", "k": "x", "u": target})
+    with pytest.raises(InvalidToken, match="not valid text"):
+        codec.load_click(forged)
+
+
 def test_errors_belong_to_the_cleargif_tree(codec: TokenCodec) -> None:
     with pytest.raises(CleargifError):
         codec.load_open("nope")
@@ -525,6 +593,28 @@ def test_pseudonyms_of_identifying_ids_pass_the_check() -> None:
         check_recipient(pseudonym(account, PSEUDONYM_KEY))
     # Letters only: no run of digits or dashes whatever the input.
     assert all(pseudonym(str(n), PSEUDONYM_KEY).isalpha() for n in range(2000))
+
+
+def test_pseudonym_refuses_keys_that_are_not_str_or_bytes() -> None:
+    # Before: bytes(16) and bytes(64) were both all-zero keys, and gave equal pseudonyms.
+    for key in (16, 64, None, 1.5, [PSEUDONYM_KEY], bytearray(PSEUDONYM_KEY.encode()),
+                10**5000, -1, "\ud800" * 20):
+        with pytest.raises(ConfigError) as info:
+            pseudonym("acct", key)  # type: ignore[arg-type]
+        assert info.value.key == "pseudonym_key"
+        assert str(info.value).startswith("The pseudonym key ")
+        assert PSEUDONYM_KEY not in str(info.value)
+
+
+def test_pseudonym_takes_a_str_key_as_its_utf8_bytes() -> None:
+    assert pseudonym("acct", PSEUDONYM_KEY.encode()) == pseudonym("acct", PSEUDONYM_KEY)
+
+
+@pytest.mark.parametrize("account", ["\ud800", "a\udcffb", 5, None, b"acct"])
+def test_pseudonym_refuses_account_ids_that_are_not_text(account: Any) -> None:
+    with pytest.raises(ValueError, match=r"^The account id to pseudonymise .+\.$") as info:
+        pseudonym(account, PSEUDONYM_KEY)
+    assert not isinstance(info.value, UnicodeError)
 
 
 def test_pseudonym_refuses_short_keys_and_empty_ids() -> None:
