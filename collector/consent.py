@@ -286,22 +286,31 @@ class IdSigner:
             them when an id cookie is first made or checked (hits that set no id cookie
             need no key)."""
         self._source = secret_keys
-        self._derived: list[bytes] | None = None
+        self._derived: list[hmac.HMAC] | None = None
+        # A browser sends the same id cookies on every hit: checked values are remembered
+        # (bounded, like the consent cache), so a hit costs an HMAC only when issuing.
+        self._checked: dict[tuple[str, str], tuple[str, int] | None] = {}
 
     @property
-    def _keys(self) -> list[bytes]:
+    def _keys(self) -> list[hmac.HMAC]:
+        """One keyed HMAC per listed key, newest first, copied for each use (keying
+        afresh costs as much again as the MAC itself)."""
         if self._derived is None:
             source = self._source
             secret_keys = source() if callable(source) else source
             if not secret_keys:
                 raise ValueError("Id cookies need at least one key in SECRET_KEYS.")
-            self._derived = [hmac.new(k.encode(), ID_COOKIE_INFO, hashlib.sha256).digest()
-                             for k in reversed(secret_keys)]  # newest first
+            self._derived = [
+                hmac.new(hmac.new(k.encode(), ID_COOKIE_INFO, hashlib.sha256).digest(),
+                         digestmod=hashlib.sha256)
+                for k in reversed(secret_keys)]
         return self._derived
 
-    def _mac(self, key: bytes, name: str, ident: str, stamp: int) -> str:
-        return hmac.new(key, f"{name}\n{ident}.{stamp}".encode(),
-                        hashlib.sha256).hexdigest()[:32]
+    @staticmethod
+    def _mac(keyed: hmac.HMAC, name: str, ident: str, stamp: int) -> str:
+        mac = keyed.copy()
+        mac.update(f"{name}\n{ident}.{stamp}".encode())
+        return mac.hexdigest()[:32]
 
     def stamp(self, name: str, ident: str, stamp: int) -> str:
         """The cookie value for id ``ident`` of cookie ``name`` at ``stamp``."""
@@ -312,6 +321,16 @@ class IdSigner:
         anything else (forged, unsigned, signed for another cookie, or by a dropped key)."""
         if not value or len(value) > 96:
             return None
+        key = (name, value)
+        if key in self._checked:
+            return self._checked[key]
+        result = self._check(name, value)
+        if len(self._checked) >= 8192:
+            self._checked.clear()  # crude but bounded; a miss costs one HMAC
+        self._checked[key] = result
+        return result
+
+    def _check(self, name: str, value: str) -> tuple[str, int] | None:
         ident, _, rest = value.partition(".")
         stamp, _, mac = rest.partition(".")
         # isascii(): "²".isdigit() is true, and int() refuses it.
