@@ -542,7 +542,24 @@ def _mixes(text: str) -> bool:
 def _dotted_token(match: re.Match[str]) -> str:
     text = match.group(0)
     signature = text.rsplit(".", 1)[1]
-    return TOKEN if _mixes(signature) else text
+    return TOKEN if _mixes(signature) or _case_noise(signature) else text
+
+
+_UPPER_PAIR_RE: Final = re.compile(r"[A-Z]{2,}")
+
+
+def _case_noise(text: str) -> bool:
+    """True when ``text`` reads as base64 of random bytes though it holds no digit (1 in
+    100 itsdangerous signatures): it switches case at least 6 times, and holds at least
+    two runs of capitals, which CamelCase words ("AVeryLongPageName") rarely do."""
+    switches, previous = 0, None
+    for ch in text:
+        upper = ch.isupper() if ch.isalpha() else None
+        if upper is not None:
+            if previous is not None and upper != previous:
+                switches += 1
+            previous = upper
+    return switches >= 6 and len(_UPPER_PAIR_RE.findall(text)) >= 2
 
 
 def _run_token(match: re.Match[str]) -> str:
