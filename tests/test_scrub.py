@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
 
 from sdk.scrub import (
     PathPatterns,
@@ -21,11 +21,24 @@ JWT = (
     "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
 )
 UNSIGNED_JWT = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."
+
+
+class FixedTimeSigner(TimestampSigner):
+    """itsdangerous's signer at a fixed moment: the same tokens on every run."""
+
+    def get_timestamp(self) -> int:
+        return 1_767_000_000
+
+
+def timed(salt: str = "itsdangerous") -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer("k", salt=salt, signer=FixedTimeSigner)
+
+
 # Real itsdangerous output, as a sender's system would put in a link.
-TIMED_SMALL = URLSafeTimedSerializer("k", salt="cleargif.click").dumps(42)
-TIMED_DICT = URLSafeTimedSerializer("k", salt="cleargif.open").dumps({"c": "spring", "r": 7})
+TIMED_SMALL = timed("cleargif.click").dumps(42)
+TIMED_DICT = timed("cleargif.open").dumps({"c": "spring", "r": 7})
 UNTIMED = URLSafeSerializer("k").dumps("unsubscribe")
-COMPRESSED = URLSafeTimedSerializer("k").dumps({"x": "a" * 200})
+COMPRESSED = timed().dumps({"x": "a" * 200})
 
 EMAILS = [
     ("jane@example.com", ":email"),
