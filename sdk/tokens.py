@@ -41,7 +41,7 @@ from itsdangerous import BadData, BadPayload, TimestampSigner, URLSafeTimedSeria
 
 from .errors import ConfigError, InvalidRecipient, InvalidToken, finite_seconds
 from .keys import key_list
-from .pseudonym import check_recipient, identifying_shape
+from .pseudonym import MAX_RECIPIENT_LENGTH, check_recipient, identifying_shape
 from .scrub import EMAIL, IP, NUM, TOKEN, scrub_text
 
 #: Salt of email-open tokens (``/o/<token>.gif``).
@@ -274,7 +274,7 @@ class TokenCodec:
         """
         payload, sent_at = self._load(OPEN_SALT, token, now)
         _check_shape(payload, required=_BASE_KEYS, kind="open")
-        return OpenToken(payload["c"], payload["l"], payload.get("r"), sent_at)
+        return OpenToken(payload["c"], payload["l"], _storable(payload.get("r")), sent_at)
 
     def load_click(self, token: str, *, now: float | None = None) -> ClickToken:
         """Verify a click token and return its content; see :meth:`load_open`.
@@ -288,7 +288,8 @@ class TokenCodec:
         if problem:
             raise InvalidToken(f"The click token is not valid: its target {problem}.")
         return ClickToken(
-            payload["c"], payload["l"], payload.get("r"), payload["k"], payload["u"], sent_at
+            payload["c"], payload["l"], _storable(payload.get("r")), payload["k"], payload["u"],
+            sent_at,
         )
 
     def load_unsubscribe(self, token: str, *, now: float | None = None) -> UnsubscribeToken:
@@ -489,12 +490,25 @@ def _check_shape(payload: Any, *, required: Collection[str], kind: str) -> None:
     if "u" in payload and not isinstance(payload["u"], str):
         raise wrong
     if "r" in payload:
-        try:
-            check_recipient(payload["r"])
-        except InvalidRecipient as exc:
-            raise InvalidToken(
-                f"The {kind} token's recipient id was refused: {exc.reason}."
-            ) from exc
+        recipient = payload["r"]
+        # Only the shape every id has: a signed token stays good whatever the SDK's
+        # rules for new ids become (an unsubscribe link must keep working for ever).
+        if not isinstance(recipient, str) or not recipient or \
+                len(recipient) > MAX_RECIPIENT_LENGTH or \
+                any(unicodedata.category(ch)[0] in "CZ" for ch in recipient):
+            raise InvalidToken(f"The {kind} token's recipient id is not a plain id.")
+
+
+def _storable(recipient: str | None) -> str | None:
+    """The recipient an open or click may record: ``None`` when it looks like personal
+    data (a token made by other code, or under older rules), so the event is kept
+    without it rather than lost or stored with it."""
+    if recipient is None:
+        return None
+    try:
+        return check_recipient(recipient)
+    except InvalidRecipient:
+        return None
 
 
 def _target_problem(url: object) -> str | None:

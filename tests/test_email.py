@@ -628,3 +628,22 @@ def test_report_opens_cannot_be_subtracted_down_to_fewer_than_k(app: Any) -> Non
     seed(app, [email_event("open", f"d{i}", "human", campaign="diff") for i in range(4)])
     rep = campaigns.report(col.events, col.identity, "diff", 5)  # five direct readers now
     assert rep["opens"]["human"] == 11 and rep["opens"]["human_via_proxy"] == 6
+
+
+def test_links_with_a_recipient_the_sdk_would_refuse_still_work(tmp_path: Path) -> None:
+    """Made by other code or under older rules: the unsubscribe still unsubscribes, and
+    the open is counted without the recipient, which never reaches the event store."""
+    app = create_app(make_config(tmp_path))
+    client = app.test_client()
+    for recipient in ("acct_12_3456789", "jane.doe@example.org"):
+        payload = {"c": "spring", "l": "news", "r": recipient}
+        r = client.post(f"/u/{forge('cleargif.unsubscribe', payload)}",
+                        data={"List-Unsubscribe": "One-Click"}, base_url=BASE)
+        assert r.status_code == 200, recipient
+        r = client.get(f"/o/{forge('cleargif.open', payload)}.gif", base_url=BASE)
+        assert r.status_code == 200 and r.mimetype == "image/gif"
+    assert app.extensions["cleargif"].identity.query(
+        "SELECT recipient FROM suppressions ORDER BY recipient") == [
+        ("acct_12_3456789",), ("jane.doe@example.org",)]
+    opens = [e for e in events(app) if e["kind"] == "open"]
+    assert len(opens) == 2 and {e["recipient"] for e in opens} == {None}
