@@ -133,10 +133,15 @@ _SLUG_RE: Final = re.compile(r"(?:[a-z]{2,}|\d{1,4})(?:[-_](?:[a-z]{2,}|\d{1,4})
 # Separators and digits are disjoint, so each repetition is decided by a bounded gap and
 # the pattern cannot backtrack further. Parentheses cover "(415) 555-0132", "+" a query's
 # space ("4111+1111+…"), "/" a number in free text ("0049/30/1234567"; a path is scrubbed
-# segment by segment, so "/2024/05/01/123" stays). A comma or a colon counts only alone,
-# so a list such as "10:30, 11:45" is not read as one number.
+# segment by segment, so "/2024/05/01/123" stays). Commas and colons do not join digits:
+# coordinates ("48.8566,2.3522"), times ("10:30 12:30 14:30") and event names
+# ("video:progress:25:50:75") are content; only a card number's groups of four joined by
+# one of them ("4111,1111,1111,1111") count.
 _NUM_SEP: Final = "[ ._/+()\\-\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d]"
-_NUM_RE: Final = re.compile(rf"\+?\(?\d(?:(?:{_NUM_SEP}{{1,3}}| {{4,8}}|[,:])?\d){{8,}}")
+_NUM_RE: Final = re.compile(
+    r"(?<!\d)\d{4}([,:])\d{4}(?:\1\d{4}){1,3}(?!\d)"
+    rf"|\+?\(?\d(?:(?:{_NUM_SEP}{{1,3}}| {{4,8}})?\d){{8,}}"
+)
 
 _SEGMENT_SPLIT_RE: Final = re.compile(r"/+")
 
@@ -278,8 +283,10 @@ def scrub_path(path: str, patterns: PathPatterns | None = None, max_len: int = 5
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1 for a path, not {max_len}.")
     raw = path.split("?", 1)[0].split("#", 1)[0]
-    # Decoding can reveal a query or fragment the split above could not see.
-    text = _clean(raw).split("?", 1)[0].split("#", 1)[0]
+    # Decoding can reveal a query the split above could not see ("%3Fname%3DJane"): it
+    # goes from its "?" or "#" on. An encoded "#" or "?" that starts no key=value pair
+    # is part of the page's name ("/wiki/C%23", "/faq/why%3F") and stays.
+    text = _DECODED_QUERY_RE.sub("", _clean(raw), count=1)
     segments, trailing = _path_segments(text)
     head = (patterns.match(segments) if patterns else None) or ()
     scrubbed = [*head, *(_scrub_all(s).strip() for s in segments[len(head):])]
@@ -287,6 +294,10 @@ def scrub_path(path: str, patterns: PathPatterns | None = None, max_len: int = 5
     if trailing and joined != "/":
         joined += "/"
     return joined[:max_len]
+
+
+# A "?" or "#" followed, within its segment, by a key=value pair; and all after it.
+_DECODED_QUERY_RE: Final = re.compile(r"[?#][^/?#=&]{0,64}=.*\Z", re.DOTALL)
 
 
 def skeleton(text: str) -> str:
