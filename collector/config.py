@@ -451,6 +451,9 @@ def read_keys(config: Mapping[str, Any], name: str) -> list[str]:
     except OSError as exc:
         raise ConfigError(name, f"{name} could not be read from {path} ({exc.strerror}); "
                           "fix its permissions.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(name, f"{path} is not UTF-8 text; it should hold one key a line, as "
+                          "`cleargif keys new` writes them.") from None
     if not keys:
         raise ConfigError(name, f"No {name} configured and {path} does not exist; run "
                           "`cleargif serve` once (it creates the file) or `cleargif keys new`.")

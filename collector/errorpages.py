@@ -16,6 +16,15 @@ def _is_pixel() -> bool:
     return request.path.startswith(PIXEL_PREFIXES)
 
 
+def _query_is_utf8() -> bool:
+    """Whether the raw query string decodes as UTF-8 (WSGI hands it over as latin-1)."""
+    try:
+        request.environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers on ``app``."""
 
@@ -50,7 +59,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(UnicodeDecodeError)
     def not_utf8(exc: UnicodeDecodeError) -> Response:
-        # A WSGI server that passes raw bytes lets a query string reach Werkzeug undecoded.
+        # A WSGI server that passes raw bytes lets a query string reach Werkzeug undecoded:
+        # that is the client's doing. Any other decoding error (a key file that is not
+        # UTF-8, say) is the collector's, and answers as one.
+        if not _query_is_utf8():
+            if _is_pixel():
+                return gif_response(200)
+            return json_error("The request is not valid UTF-8; percent-encode it as UTF-8.",
+                              400)
+        app.logger.error("internal error", exc_info=exc)
         if _is_pixel():
-            return gif_response(200)
-        return json_error("The request is not valid UTF-8; percent-encode it as UTF-8.", 400)
+            return gif_response(503)
+        return json_error("Internal error; it has been logged.", 500)

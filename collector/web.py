@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request, Response, jsonify, request
+from gunicorn.http.errors import ParseException as GunicornParseError
 
 from .consent import ConsentState, CookiePlan
 from .extension import Collector, Settings
@@ -103,6 +104,11 @@ BODY_UNREADABLE = ("The request body could not be read (a broken chunked encodin
                    "body shorter than announced); send it again whole.")
 
 
+#: What a WSGI server raises for a body it cannot read: OSError (a body cut short), and
+#: gunicorn's ParseException family (a broken chunked encoding), which is no OSError.
+BODY_ERRORS: tuple[type[Exception], ...] = (OSError, GunicornParseError)
+
+
 def read_form() -> Any:
     """``request.form``, read once.
 
@@ -110,7 +116,7 @@ def read_form() -> Any:
     """
     try:
         return request.form
-    except OSError:
+    except BODY_ERRORS:
         raise ValueError(BODY_UNREADABLE) from None
 
 
@@ -127,7 +133,7 @@ def json_body(max_bytes: int) -> Any:
         raise ValueError(f"The body is larger than {max_bytes} bytes; send less.")
     try:
         raw = request.get_data(cache=False)
-    except OSError:  # a broken chunked encoding, a body cut short (gunicorn raises these)
+    except BODY_ERRORS:
         raise ValueError(BODY_UNREADABLE) from None
     if len(raw) > max_bytes:
         raise ValueError(f"The body is larger than {max_bytes} bytes; send less.")

@@ -384,3 +384,23 @@ def test_key_files_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
         assert done.stderr.strip().splitlines() == [
             f"Error: The key file {blocker}/data/secret_keys could not be written (Not a "
             "directory); check that DATA_DIR exists and is writable."], args
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/t", "text/plain"), ("/consent", "application/json"),
+    ("/consent", "application/x-www-form-urlencoded"),
+])
+def test_a_broken_chunked_body_is_a_400_under_gunicorn(server: Server, path: str,
+                                                       content_type: str) -> None:
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+               f"Origin: {ORIGIN}\r\nContent-Type: {content_type}\r\n"
+               "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+               "zz\r\n{}\r\n0\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = answer.split(b"\r\n", 1)[0]
+    assert status.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"could not be read" in answer

@@ -316,3 +316,15 @@ def test_raw_bytes_in_a_query_string_are_a_400_or_the_gif(tmp_path: Any) -> None
 def test_double_slashes_are_a_json_404_not_a_redirect(client: Any) -> None:
     r = client.get("/api/v1/subjects//a/b")
     assert r.status_code == 404 and r.json["error"]
+
+
+def test_a_key_file_that_is_not_utf8_is_the_collector_s_fault(tmp_path: Any) -> None:
+    """Not a client's bad request: the answer says the collector failed, and why."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret_keys").write_bytes(b"\xff\xfe not a key file\n")
+    app = create_app({"DATA_DIR": str(data), "TOKEN_KEYS": ["t" * 20], "TESTING": False,
+                      "ALLOWED_ORIGINS": [SITE]})
+    r = app.test_client().post("/consent", json={"purposes": {"analytics": True}},
+                               headers={"Origin": SITE})
+    assert r.status_code >= 500 and "not UTF-8" in r.json["error"]
