@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sdk.scrub import EMAIL, IP, TOKEN, PathPatterns, scrub_path, scrub_text
+from sdk.scrub import EMAIL, IP, TOKEN, PathPatterns, identifying_kinds, scrub_path, scrub_text
 
 from .agents import parse_agent
 
@@ -73,15 +73,19 @@ def site_of(inp: PageInput) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def target_site(url: str | None) -> str | None:
-    """The host of a click target as stored: ``:ip`` for an address, else scrubbed like
-    free text (``call-4155550132.example.com`` is ``call-:num.example.com``)."""
+    """The host of a click target as stored: ``:ip`` for an address; scrubbed when it
+    holds an address, an IP or a long number (``call-4155550132.example.com`` is
+    ``call-:num.example.com``); as it is otherwise (``xn--hxajbheg2az3al``, a Greek IDN,
+    is a name, not a token)."""
     host = host_of(url)
     if host is None:
         return None
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return scrub_text(host, max_len=253) or None
+        if identifying_kinds(host):
+            return scrub_text(host, max_len=253) or None
+        return host
     return IP
 
 
@@ -101,8 +105,8 @@ def _cut_page(page: str) -> str:
     """``page`` capped at :data:`MAX_PARAM`, its partial end dropped when it was (or may
     have been) cut: the last ``utm_*`` pair when the cut is in the query, the last path
     segment otherwise."""
-    if len(page) < SNIPPET_CAP and len(page) <= MAX_PARAM:
-        return page
+    if len(page) != SNIPPET_CAP and len(page) <= MAX_PARAM:
+        return page  # the snippet cuts at exactly SNIPPET_CAP: longer came whole
     text = page[:MAX_PARAM]
     if "#" in text:
         return text  # the cut is in the fragment, which is never kept
@@ -115,8 +119,9 @@ def _cut_page(page: str) -> str:
 def split_page(page: str | None) -> tuple[str, dict[str, str]]:
     """A page URL or path into ``(path, utm)``; the query is dropped but for ``utm_*``.
 
-    A value at least :data:`SNIPPET_CAP` long, or over :data:`MAX_PARAM`, may have been
-    cut: its partial last segment or ``utm_*`` pair is dropped (see :func:`_cut_page`).
+    A value exactly :data:`SNIPPET_CAP` long (the snippet's cut), or over
+    :data:`MAX_PARAM`, may have been cut: its partial last segment or ``utm_*`` pair is
+    dropped (see :func:`_cut_page`).
     """
     text = _cut_page(page or "/").strip()
     try:
@@ -164,7 +169,7 @@ def clean_name(value: str | None, default: str = "pageview") -> str:
     if not raw:
         return default
     text = unquote(raw)
-    if len(text) > MAX_NAME * 4 or len(raw) >= SNIPPET_CAP:
+    if len(text) > MAX_NAME * 4 or len(raw) == SNIPPET_CAP:
         text = drop_partial_tail(text[:MAX_NAME * 4]).strip()
         if not text:
             return TOKEN

@@ -257,6 +257,11 @@ def test_the_snippet_cap_is_the_one_the_collector_assumes() -> None:
 # --- record helpers: cut values, the final form of utm values, click hosts ----------------
 
 
+def at_cap(prefix: str) -> str:
+    """A page exactly as long as the snippet's cut, as a cut one arrives."""
+    return prefix + "x" * (1024 - len(prefix))
+
+
 @pytest.mark.parametrize(
     ("page", "path", "utm"),
     [
@@ -268,11 +273,14 @@ def test_the_snippet_cap_is_the_one_the_collector_assumes() -> None:
         (SNIPPET_CUT, SNIPPET_CUT.removesuffix("jdoe.xy@hid"), {}),
         ("/" + "a" * 1023, "/", {}),
         # A cut in the query drops the last utm pair only.
-        ("/a?utm_source=news&utm_campaign=" + "x" * 1100, "/a", {"utm_source": "news"}),
-        ("/a?utm_campaign=" + "x" * 1100, "/a", {}),
+        (at_cap("/a?utm_source=news&utm_campaign="), "/a", {"utm_source": "news"}),
+        (at_cap("/a?utm_campaign="), "/a", {}),
         # A cut in the fragment changes nothing: the fragment is never kept.
-        ("/a?utm_source=news#" + "x" * 1100, "/a", {"utm_source": "news"}),
-        ("https://www.example.com/p/" + "b" * 1030, "/p/", {}),
+        (at_cap("/a?utm_source=news#"), "/a", {"utm_source": "news"}),
+        (at_cap("https://www.example.com/p/"), "/p/", {}),
+        # Longer than the snippet's cut and under the server's cap: it came whole.
+        ("/p/" + "b" * 1030, "/p/" + "b" * 1030, {}),
+        ("/a?utm_source=news&q=" + "x" * 1100, "/a", {"utm_source": "news"}),
     ],
 )
 def test_split_page_drops_what_a_cut_left_partial(page: str, path: str,
@@ -330,6 +338,21 @@ def test_clean_utm_scrubs_the_stored_form(value: str, expected: str) -> None:
     ],
 )
 def test_target_site(url: str | None, site: str | None) -> None:
+    from collector.records import target_site
+
+    assert target_site(url) == site
+
+
+@pytest.mark.parametrize(("url", "site"), [
+    ("https://xn--hxajbheg2az3al.gr/x", "xn--hxajbheg2az3al.gr"),  # a Greek IDN: a name
+    ("https://spring-sale-2024.example.com/", "spring-sale-2024.example.com"),
+    ("https://www.example.com/", "www.example.com"),
+    ("https://call-4155550132.example.com/", "call-:num.example.com"),
+    ("http://192.168.1.77/", ":ip"),
+    ("http://[2001:db8::77]/", ":ip"),
+])
+def test_click_hosts_are_scrubbed_only_when_they_hold_personal_data(url: str,
+                                                                    site: str) -> None:
     from collector.records import target_site
 
     assert target_site(url) == site
