@@ -131,7 +131,7 @@ def _read_toml(path: str) -> dict[str, Any]:
 
 #: CLEARGIF_* environment variables that are not collector settings (the SDK's examples,
 #: the test suite).
-NOT_SETTINGS = frozenset({"API_TOKEN", "COLLECTOR_URL", "REQUIRE_ALL"})
+NOT_SETTINGS = frozenset({"API_TOKEN", "COLLECTOR_URL", "DEMO_USERS", "REQUIRE_ALL"})
 
 
 def _check_known(key: str, what: str) -> None:
@@ -191,7 +191,8 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))
     cfg["PATH_PATTERNS"] = [str(p) for p in _list(raw, "PATH_PATTERNS")]
     cfg["SERVICES"] = _services(raw)
-    cfg["DEFAULT_LANG"] = _text(raw, "DEFAULT_LANG").lower()
+    # "de-DE" means German: the banner ships languages, not regions.
+    cfg["DEFAULT_LANG"] = _text(raw, "DEFAULT_LANG").lower().replace("_", "-").split("-")[0]
     if cfg["DEFAULT_LANG"] not in LANGUAGES:
         raise _fail("DEFAULT_LANG", "must be a language the banner ships: "
                     + ", ".join(LANGUAGES), raw.get("DEFAULT_LANG"))
@@ -270,12 +271,16 @@ def _policy_url(value: str) -> str:
     """The privacy policy link the banner shows: an http(s) URL or a path on the site."""
     if not value:
         return value
-    parts = urlsplit(value)
-    absolute = parts.scheme in ("http", "https") and bool(parts.netloc)
-    on_site = not parts.scheme and not parts.netloc and value.startswith("/")
-    if (absolute or on_site) and value.isprintable() and " " not in value:
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced "[" in the host
+        parts = None
+    # http(s), or relative to the page (no scheme): never javascript: or data:.
+    if parts is not None and parts.scheme in ("", "http", "https") and \
+            value.isprintable() and " " not in value:
         return value
-    raise _fail("POLICY_URL", "must be an http(s) URL or a path such as /privacy", value)
+    raise _fail("POLICY_URL", "must be an http(s) URL or a link relative to the page, such "
+                "as /privacy", value)
 
 
 def _store_url(raw: Mapping[str, Any], key: str, default: Path) -> str:
@@ -344,7 +349,7 @@ _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.ASCII)
 
 
 def _domain(value: Any) -> str:
-    text = value.strip().lower().lstrip(".") if isinstance(value, str) else ""
+    text = value.strip().lower().strip(".") if isinstance(value, str) else ""
     try:
         text = text.encode("idna").decode("ascii") if text and not text.isascii() else text
     except UnicodeError:

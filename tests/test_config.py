@@ -55,7 +55,7 @@ BAD = [
     ("SITES", [None]), ("SITES", ["https://[::1"]), ("COOKIE_DOMAIN", 5),
     ("COOKIE_DOMAIN", "."), ("COOKIE_DOMAIN", "localhost"), ("COOKIE_DOMAIN", "a" * 300 + ".com"),
     ("COOKIE_DOMAIN", "ex\ud800ample.com"), ("COOKIE_DOMAIN", "-bad-.example.com"),
-    ("POLICY_URL", "javascript:alert(1)"), ("POLICY_URL", "privacy"),
+    ("POLICY_URL", "javascript:alert(1)"), ("POLICY_URL", "data:text/html,x"),
     ("POLICY_URL", "https://example.com/pri vacy"), ("DEFAULT_LANG", "zz"),
     ("EVENTS_URL", "sqlite:///:memory:"), ("IDENTITY_URL", "sqlite:///file:x?mode=memory"),
     ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": ["cg_consent"]}]),
@@ -194,6 +194,20 @@ def test_good_values_of_the_stricter_keys(tmp_path: Any) -> None:
         "COOKIE_DOMAIN"] == "xn--bcher-kva.example"
     assert load_config({"POLICY_URL": "https://www.example.com/privacy#cookies"},
                        environ={})["POLICY_URL"].endswith("#cookies")
+
+
+@pytest.mark.parametrize(("key", "value", "stored"), [
+    ("DEFAULT_LANG", "de-DE", "de"), ("DEFAULT_LANG", "en_US", "en"),
+    ("POLICY_URL", "privacy.html", "privacy.html"), ("POLICY_URL", "//www.example.com/p",
+                                                      "//www.example.com/p"),
+    ("COOKIE_DOMAIN", "example.com.", "example.com"),
+])
+def test_forgiving_where_the_meaning_is_clear(key: str, value: str, stored: str) -> None:
+    assert load_config({key: value}, environ={})[key] == stored
+
+
+def test_the_example_app_s_variables_are_not_settings() -> None:
+    load_config(environ={"CLEARGIF_DEMO_USERS": "alice:pw"})
 
 
 def test_a_long_bad_value_is_shown_on_one_short_line() -> None:
