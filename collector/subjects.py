@@ -145,7 +145,7 @@ def parse_subject(kind: str, value: str) -> Subject:
         raise SubjectError(f"The {kind} id is empty; give the id to look up.")
     if kind in ("visitor", "consent"):
         if not is_random_id(value):
-            where = ("the part of the cg_vid cookie before the dot" if kind == "visitor"
+            where = ("the part of the cg_vid cookie before the first dot" if kind == "visitor"
                      else "the subject id of the cg_consent cookie or of a receipt")
             raise SubjectError(f"A {kind} id is 32 lowercase hexadecimal characters "
                                f"({where}).")
