@@ -231,3 +231,19 @@ def test_a_toml_file_that_is_not_utf8_is_named(tmp_path: Any) -> None:
     bad.write_bytes(b'policy_url = "/caf\xe9"\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(environ={"CLEARGIF_CONFIG": str(bad)})
+
+
+@pytest.mark.parametrize(("required", "outcome"), [("1", "Failed"), (None, "Skipped")])
+def test_missing_tools_fail_in_ci_and_skip_elsewhere(monkeypatch: pytest.MonkeyPatch,
+                                                     required: str | None,
+                                                     outcome: str) -> None:
+    from tests.conftest import require_or_skip
+
+    if required is None:
+        monkeypatch.delenv("CLEARGIF_REQUIRE_ALL", raising=False)
+    else:
+        monkeypatch.setenv("CLEARGIF_REQUIRE_ALL", required)
+    with pytest.raises(BaseException) as info:
+        require_or_skip("Chromium missing: apt-get install chromium")
+    assert type(info.value).__name__ == outcome
+    assert "apt-get install chromium" in str(info.value)

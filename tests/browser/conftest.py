@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_or_skip
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
@@ -64,13 +66,6 @@ class Handler(SimpleHTTPRequestHandler):
 ThreadingHTTPServer.allow_reuse_address = True
 ThreadingHTTPServer(("127.0.0.1", port), partial(Handler, directory=root)).serve_forever()
 """
-
-
-def require_or_skip(reason: str) -> None:
-    """Skip with ``reason``, or fail when ``CLEARGIF_REQUIRE_ALL=1`` (CI runs everything)."""
-    if os.environ.get("CLEARGIF_REQUIRE_ALL") == "1":
-        pytest.fail(f"CLEARGIF_REQUIRE_ALL=1 but: {reason}")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
