@@ -25,13 +25,13 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sdk.scrub import identifying_kinds
 
-from .config import read_keys
+from .config import derive_keys, read_keys
 from .errors import CleargifError
 from .receipts import iso
 from .storage import IdentityStore
@@ -75,18 +75,12 @@ class Entry:
         return self.action == TOMBSTONE
 
 
-def derive_keys(secret_keys: Sequence[str | bytes]) -> list[bytes]:
-    """The audit keys derived from ``SECRET_KEYS``, oldest first (the last one writes)."""
-    return [hmac.new(k.encode() if isinstance(k, str) else bytes(k), _PURPOSE,
-                     hashlib.sha256).digest() for k in secret_keys]
-
-
 def subject_key(config: Mapping[str, Any]) -> bytes:
     """The key that names subjects in new entries, derived from the newest SECRET_KEYS.
 
     :raises ConfigError: no SECRET_KEYS configured or in their file.
     """
-    return derive_keys(read_keys(config, "SECRET_KEYS"))[-1]
+    return derive_keys(read_keys(config, "SECRET_KEYS"), _PURPOSE)[-1]
 
 
 def subject_hmac(key: bytes, kind: str, subject_id: str) -> str:
@@ -98,7 +92,7 @@ def subject_hmacs(config: Mapping[str, Any], kind: str, subject_id: str) -> list
     """The subject's name under every key of SECRET_KEYS, to find entries made before a
     rotation."""
     return [subject_hmac(k, kind, subject_id)
-            for k in derive_keys(read_keys(config, "SECRET_KEYS"))]
+            for k in derive_keys(read_keys(config, "SECRET_KEYS"), _PURPOSE)]
 
 
 def cli_actor() -> str:
@@ -290,6 +284,6 @@ def render(entries: Iterable[Entry], fmt: str) -> str:
 
 
 __all__ = ["CONSENT_SHOW", "ERASE", "EXPORT", "FORMATS", "SUPPRESSIONS_READ", "TOMBSTONE",
-           "AuditError", "Entry", "check_reason", "cli_actor", "derive_keys", "log_access",
+           "AuditError", "Entry", "check_reason", "cli_actor", "log_access",
            "read", "record", "render", "subject_hmac", "subject_hmacs", "subject_key",
            "token_actor"]

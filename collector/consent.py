@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import OPTIONAL_PURPOSES, PURPOSES
+from .config import OPTIONAL_PURPOSES, PURPOSES, derive_keys
 from .registry import SESSION_COOKIE, VISITOR_COOKIE, Registry
 
 SCHEMA_VERSION = 1
@@ -300,10 +300,8 @@ class IdSigner:
             secret_keys = source() if callable(source) else source
             if not secret_keys:
                 raise ValueError("Id cookies need at least one key in SECRET_KEYS.")
-            self._derived = [
-                hmac.new(hmac.new(k.encode(), ID_COOKIE_INFO, hashlib.sha256).digest(),
-                         digestmod=hashlib.sha256)
-                for k in reversed(secret_keys)]
+            self._derived = [hmac.new(key, digestmod=hashlib.sha256)
+                             for key in reversed(derive_keys(secret_keys, ID_COOKIE_INFO))]
         return self._derived
 
     @staticmethod

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .config import derive_keys
 from .consent import SCHEMA_VERSION, Decision
 
 GENESIS = "0" * 64
@@ -84,10 +85,9 @@ class ReceiptKeys:
     def __init__(self, secrets: Sequence[str]) -> None:
         if not secrets:
             raise ValueError("Receipts need at least one key in SECRET_KEYS.")
-        self.keys: dict[str, bytes] = {}
-        for secret in secrets:
-            key = hmac.new(secret.encode(), RECEIPT_KEY_INFO, hashlib.sha256).digest()
-            self.keys[hashlib.sha256(b"key id\n" + key).hexdigest()[:16]] = key
+        self.keys: dict[str, bytes] = {
+            hashlib.sha256(b"key id\n" + key).hexdigest()[:16]: key
+            for key in derive_keys(secrets, RECEIPT_KEY_INFO)}
         self.signing_id = list(self.keys)[-1]
 
     def sign(self, prev_hash: str, body_text: str) -> tuple[str, str]:
