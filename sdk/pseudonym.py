@@ -119,13 +119,13 @@ def check_recipient(recipient: str) -> str:
 def identifying_shape(text: str) -> str | None:
     """Say which directly identifying shape ``text`` holds, or return ``None``.
 
-    The answer is ``"email"`` (an email address, or any ``@`` at all), ``"ip"`` (an IPv4
-    or IPv6 address) or ``"digits"`` (9 or more digits counted across the separators of
-    phone and card numbers: spaces, dots, dashes and Unicode hyphens, ``_ + / ( )``,
-    single commas and colons), checked in that order. The shapes are found by the
-    collector's scrubber (:func:`sdk.scrub.identifying_kinds`), on the same decoded,
-    normalised text and its skeleton, so full-width or circled digits, an ``@`` written
-    as U+FE6B or percent-encoded, and characters hidden inside the id count as well.
+    The answer is ``"email"`` (an email address, or any ``@`` at all), ``"ip"`` (an IPv4 or
+    IPv6 address) or ``"digits"`` (9 or more digits counted across the separators of phone
+    and card numbers: spaces, dots, dashes and Unicode hyphens, ``_ + / ( )``, and a card's
+    groups of four across commas or colons), checked in that order. The shapes are found by
+    the collector's scrubber (:func:`sdk.scrub.identifying_kinds`), on the same decoded,
+    normalised text and its skeleton, so full-width or circled digits, an ``@`` written as
+    U+FE6B or percent-encoded, and characters hidden inside the id count as well.
     :func:`check_recipient` refuses recipient ids on these grounds, and
     :class:`~sdk.tokens.TokenCodec` campaign, list and link ids.
     """

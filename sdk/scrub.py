@@ -10,7 +10,8 @@ is replaced by a placeholder:
                with RFC 5322 specials in the local part, IP-literal domains)
 ``:ip``        IPv4 and IPv6 addresses (compressed, zoned, v4-mapped)
 ``:num``       runs of 9+ digits across spaces (up to 8), dots, dashes and
-               Unicode hyphens, ``_ + / ( )``, and single commas or colons
+               Unicode hyphens and ``_ + / ( )``; card groups of four joined by
+               commas or colons
 ``:token``     UUIDs, 16+ character letter-and-digit runs, dotted base64
                (JWT, itsdangerous ``payload.timestamp.signature``)
 =============  ==============================================================
@@ -248,7 +249,8 @@ def scrub_text(value: str, max_len: int = 200) -> str:
     and invisible format characters and of surrounding white space, then scrubbed: emails
     become ``:email``; IPv4/IPv6 addresses ``:ip``; UUIDs, JWTs, itsdangerous tokens and
     runs of 16+ ``[A-Za-z0-9_-]`` mixing letters and digits ``:token``; 9+ digits counted
-    across spaces, dots, dashes, ``_ + / ( )`` and single commas or colons ``:num``.
+    across spaces, dots, dashes and ``_ + / ( )``, or a card's groups of four joined by
+    commas or colons, ``:num``.
     Shapes that combining or invisible characters or look-alike full stops would hide are
     found on the value's :func:`skeleton` and replaced whole. Shorter numbers (``2024``,
     ``2024-05-01``) and words stay.
