@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
 import unicodedata
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ from email.message import Message
 from typing import IO, Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-from .errors import ApiError, CleargifError, ConfigError, describe
+from .errors import ApiError, CleargifError, ConfigError, describe, finite_number
 from .tokens import check_base_url
 
 #: Sent as ``User-Agent``, so the collector's logs and audit trail can tell the SDK apart.
@@ -75,7 +74,7 @@ class AdminClient:
                 "The API token must be a non-empty string without spaces or control"
                 " characters; create one with cleargif token new.",
             )
-        seconds = _finite(timeout)
+        seconds = finite_number(timeout)
         if seconds is None or seconds <= 0:
             raise ConfigError("timeout", "The timeout must be a positive, finite number of"
                               " seconds.")
@@ -239,17 +238,6 @@ def _check_sendable(text: str, what: str) -> None:
     if any(unicodedata.category(char) == "Cs" for char in text):
         raise ValueError(f"{what} is not valid text: it holds a lone surrogate, a character"
                          " with no UTF-8 form; decode it from its bytes properly.")
-
-
-def _finite(value: object) -> float | None:
-    """``value`` as a finite float, or ``None`` when it is not a finite real number."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _iso(moment: datetime) -> str:

@@ -87,9 +87,9 @@ def type_phrase(value: object) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
-def finite_seconds(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
     """``value`` as a float if it is a finite int or float (not a bool), else ``None``:
-    the check behind every "seconds since the epoch" argument of the SDK."""
+    the check behind every time and timeout argument of the SDK."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:

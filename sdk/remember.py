@@ -96,7 +96,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import ConfigError, StorageError, describe, finite_seconds
+from .errors import ConfigError, StorageError, describe, finite_number
 from .keys import key_list
 from .sqlite import SQLiteFile
 
@@ -237,7 +237,7 @@ def check_account(account: object) -> None:
 
 def _timestamp(value: object, what: str) -> float:
     """``value`` as a finite number of seconds since the epoch."""
-    seconds = finite_seconds(value)
+    seconds = finite_number(value)
     if seconds is not None:
         return seconds
     raise ValueError(f"{what} must be a finite number of seconds since the epoch, not "

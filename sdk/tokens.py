@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 
 from itsdangerous import BadData, BadPayload, TimestampSigner, URLSafeTimedSerializer
 
-from .errors import ConfigError, InvalidRecipient, InvalidToken, finite_seconds
+from .errors import ConfigError, InvalidRecipient, InvalidToken, finite_number
 from .keys import key_list
 from .pseudonym import MAX_RECIPIENT_LENGTH, check_recipient, identifying_shape
 from .scrub import EMAIL, IP, NUM, TOKEN, scrub_text
@@ -362,7 +362,7 @@ def _check_now(now: object) -> float | None:
     """Return the ``now`` of a loader as a float, or ``None`` for the current time."""
     if now is None:
         return None
-    value = finite_seconds(now)
+    value = finite_number(now)
     if value is not None:
         return value
     raise ValueError("The time to check a token against (now) must be a finite POSIX"
@@ -380,14 +380,13 @@ def _send_timestamp(sent_at: datetime | float | None) -> int:
             )
         seconds = sent_at.timestamp()
     elif isinstance(sent_at, int | float) and not isinstance(sent_at, bool):
-        try:
-            seconds = float(sent_at)
-        except OverflowError:  # an int past the float range is past 9999 too
-            seconds = math.inf
+        number = finite_number(sent_at)
+        # NaN, infinities and ints past a float's range are refused as past 9999.
+        seconds = math.inf if number is None else number
     else:
         raise ValueError("The send time must be an aware datetime, a POSIX timestamp or None.")
     # The upper bound keeps datetime.fromtimestamp working on every platform.
-    if not math.isfinite(seconds) or not 0 <= seconds < 253402300800:
+    if not 0 <= seconds < 253402300800:
         raise ValueError("The send time must lie between 1970 and 9999.")
     return int(seconds)
 
