@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from email.message import Message
 from typing import IO, Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-from .errors import ApiError, CleargifError, ConfigError, describe, finite_number
+from .errors import ApiError, CleargifError, ConfigError, check_utf8, describe, finite_number
 from .tokens import check_base_url
 
 #: Sent as ``User-Agent``, so the collector's logs and audit trail can tell the SDK apart.
@@ -163,7 +162,7 @@ class AdminClient:
         if query:
             pairs = []
             for key, value in _pairs(query):
-                _check_sendable(key, "A query parameter name")
+                check_utf8(key, "A query parameter name")
                 pairs.append((key, _query_value(key, value)))
             url += "?" + urlencode(pairs, quote_via=quote)
         headers = {
@@ -230,14 +229,8 @@ def _text(value: object, name: str) -> str:
     """Return ``value`` if it is a non-empty string that can be sent (UTF-8)."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"The {name} must be a non-empty string, not {describe(value)}.")
-    _check_sendable(value, f"The {name}")
+    check_utf8(value, f"The {name}")
     return value
-
-
-def _check_sendable(text: str, what: str) -> None:
-    if any(unicodedata.category(char) == "Cs" for char in text):
-        raise ValueError(f"{what} is not valid text: it holds a lone surrogate, a character"
-                         " with no UTF-8 form; decode it from its bytes properly.")
 
 
 def _iso(moment: datetime) -> str:
@@ -270,7 +263,7 @@ def _query_value(key: str, value: Any) -> str:
     except ValueError:  # an int of more than 4300 digits
         raise ValueError(f"The query parameter {describe(key)} is a number too large to"
                          " send; pass a value the collector can read.") from None
-    _check_sendable(text, f"The query parameter {describe(key)}")
+    check_utf8(text, f"The query parameter {describe(key)}")
     return text
 
 

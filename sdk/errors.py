@@ -97,3 +97,15 @@ def finite_number(value: object) -> float | None:
     except OverflowError:  # an int beyond a float's range
         return None
     return seconds if math.isfinite(seconds) else None
+
+
+def check_utf8(text: str, what: str) -> None:
+    """Refuse ``text`` holding a lone surrogate (how Python keeps bytes that were not
+    UTF-8): it has no UTF-8 form, so it can be neither hashed, stored nor sent.
+
+    :param what: how the message names the value, such as ``"The account id"``.
+    :raises ValueError: with a sentence that never quotes the value.
+    """
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        raise ValueError(f"{what} is not valid text: it holds a lone surrogate, a character"
+                         " with no UTF-8 form; decode it from its bytes properly.")

@@ -33,7 +33,6 @@ from __future__ import annotations
 import html as html_lib
 import re
 import time
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +44,7 @@ from html.parser import HTMLParser
 from typing import Final, Literal
 from urllib.parse import SplitResult, urlsplit
 
-from .errors import ConfigError, InvalidRecipient, describe, type_phrase
+from .errors import ConfigError, InvalidRecipient, check_utf8, describe, type_phrase
 from .keys import key_bytes, key_list
 from .pseudonym import MIN_KEY_LENGTH, check_recipient, pseudonym
 from .tokens import TokenCodec, _target_problem, check_base_url
@@ -768,11 +767,7 @@ def _mailto_uri(mailto: str) -> str:
             f"The unsubscribe mailto must be a string such as leave@example.com, not"
             f" {type_phrase(mailto)}."
         )
-    if any(unicodedata.category(char) == "Cs" for char in mailto):
-        raise ValueError(
-            "The unsubscribe mailto is not valid text: it holds a lone surrogate, a"
-            " character with no UTF-8 form; decode it from its bytes properly."
-        )
+    check_utf8(mailto, "The unsubscribe mailto")
     uri = mailto if mailto[:7].lower() == "mailto:" else f"mailto:{mailto}"
     address = uri[7:].split("?", 1)[0]
     if "@" not in address or _MAILTO_FORBIDDEN.search(uri):

@@ -17,7 +17,7 @@ import string
 import unicodedata
 from typing import Final
 
-from .errors import InvalidRecipient
+from .errors import InvalidRecipient, check_utf8
 from .keys import key_bytes
 from .scrub import identifying_kinds, skeleton
 
@@ -68,13 +68,8 @@ def pseudonym(account_id: str, key: str | bytes) -> str:
                         label="The pseudonym key")
     if not isinstance(account_id, str) or not account_id:
         raise ValueError("The account id to pseudonymise must be a non-empty string.")
-    try:
-        account_bytes = account_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("The account id to pseudonymise is not valid text: it holds a lone"
-                         " surrogate, a character with no UTF-8 form; decode it from its"
-                         " bytes properly.") from None
-    digest = hmac.new(raw_key, _CONTEXT + account_bytes, hashlib.sha256)
+    check_utf8(account_id, "The account id to pseudonymise")
+    digest = hmac.new(raw_key, _CONTEXT + account_id.encode("utf-8"), hashlib.sha256)
     number = int.from_bytes(digest.digest(), "big")
     letters = []
     for _ in range(PSEUDONYM_LENGTH):

@@ -96,7 +96,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import ConfigError, StorageError, describe, finite_number
+from .errors import ConfigError, StorageError, check_utf8, describe, finite_number
 from .keys import key_list
 from .sqlite import SQLiteFile
 
@@ -230,9 +230,7 @@ def check_account(account: object) -> None:
     if not isinstance(account, str) or not account or len(account) > MAX_ACCOUNT_CHARS:
         raise ValueError(f"The account id must be a non-empty string of at most "
                          f"{MAX_ACCOUNT_CHARS} characters.")
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in account):
-        raise ValueError("The account id is not valid text: it holds a lone surrogate, a "
-                         "character with no UTF-8 form; decode it from its bytes properly.")
+    check_utf8(account, "The account id")
 
 
 def _timestamp(value: object, what: str) -> float:
