@@ -204,8 +204,12 @@ class _Count:
         return 0 < self.measure() < k_min
 
 
-_UNKNOWN_AGENT = "(agent IS NULL OR agent NOT IN ('human', 'google_proxy', 'yahoo_proxy', " \
-    "'apple_mpp', 'prefetch', 'scanner'))"
+def _sql_list(values: tuple[str, ...]) -> str:
+    """Constant agent names as an SQL list (they are ours, never input)."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
+_UNKNOWN_AGENT = f"(agent IS NULL OR agent NOT IN ({_sql_list((*HUMAN, 'apple_mpp', *MACHINE))}))"
 
 
 #: Kinds of opens a report shows apart, by the agents they count (None: all others).
@@ -296,7 +300,7 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
     }
 
 
-_HUMAN_CLICK = "(agent IS NULL OR agent NOT IN ('prefetch', 'scanner'))"
+_HUMAN_CLICK = f"(agent IS NULL OR agent NOT IN ({_sql_list(MACHINE)}))"
 _LINK = "COALESCE(link, '(none)')"
 
 
