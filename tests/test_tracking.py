@@ -328,3 +328,10 @@ def test_a_key_file_that_is_not_utf8_is_the_collector_s_fault(tmp_path: Any) -> 
     r = app.test_client().post("/consent", json={"purposes": {"analytics": True}},
                                headers={"Origin": SITE})
     assert r.status_code >= 500 and "not UTF-8" in r.json["error"]
+
+
+def test_a_surrogate_pair_escape_is_valid_json_text(client: Any, app: Any) -> None:
+    r = client.post("/t", data=b'{"p": "/party-\\ud83c\\udf89", "e": "signup"}',
+                    headers={"Origin": SITE, "Content-Type": "text/plain"})
+    assert r.status_code == 204
+    assert events(app)[0]["path"] == "/party-\U0001f389"
