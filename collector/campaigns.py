@@ -62,6 +62,32 @@ def sends_of(events: EventStore, campaign: str) -> int:
     return int(rows[0][0])
 
 
+def names(events: EventStore) -> list[str]:
+    """Every campaign name the event store knows, from sends or from opens and clicks."""
+    return sorted({name for (name,) in events.query(
+        "SELECT campaign FROM campaign_sends UNION SELECT DISTINCT campaign FROM events "
+        "WHERE campaign IS NOT NULL")})
+
+
+def known(events: EventStore, identity: IdentityStore, campaign: str) -> bool:
+    """Whether ``campaign`` had sends recorded, opens or clicks seen, or unsubscribes."""
+    stored = clean_id(check_id(campaign, "campaign"))
+    return bool(events.query("SELECT 1 FROM campaign_sends WHERE campaign = ? UNION ALL "
+                             "SELECT 1 FROM events WHERE campaign = ? LIMIT 1",
+                             (stored, stored))) or unsubscribes_of(identity, campaign) > 0
+
+
+def unknown_message(events: EventStore, campaign: str) -> str:
+    """The sentence for a campaign that is not :func:`known`, naming the closest known
+    name (a typo's likely meaning)."""
+    import difflib
+
+    close = difflib.get_close_matches(campaign, names(events), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else \
+        "check its spelling against the name the sender's Mailer used."
+    return f"No campaign {campaign[:100]!r} was sent or seen here; {hint}"
+
+
 # --- suppressions -----------------------------------------------------------------------
 
 def suppress(identity: IdentityStore, list_id: str, recipient: str, campaign: str | None,

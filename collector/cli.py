@@ -46,6 +46,41 @@ def errors_as_lines(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def data_stores(*names: str) -> Any:
+    """The app's :class:`~collector.extension.Collector`, once the stores named
+    (``events``, ``identity``) are known to exist; says on stderr which ones are used.
+
+    Refuses with one line, creating nothing, where a store does not exist: a command run
+    in the wrong folder would otherwise read, or create, an empty ``./cleargif-data``.
+    """
+    from .extension import ext
+    from .storage import EventStore, IdentityStore
+
+    col = ext()
+    stores: dict[str, EventStore | IdentityStore] = {"events": col.events,
+                                                     "identity": col.identity}
+    for name in names:
+        if not stores[name].exists():
+            fail(f"No cleargif data here: the {name} store {stores[name].location} does not "
+                 "exist. Run this where `cleargif serve` keeps its data, or point to it with "
+                 "--data-dir DIR (or CLEARGIF_DATA_DIR).")
+    click.echo("Using " + " and ".join(f"the {name} store {stores[name].location}"
+                                       for name in names) + ".", err=True)
+    return col
+
+
+def data_folder() -> str:
+    """``DATA_DIR``, refused with one line when it does not exist (see :func:`data_stores`)."""
+    import os
+
+    folder = str(current_app.config["DATA_DIR"])
+    if not os.path.isdir(folder):
+        fail(f"No cleargif data folder at {os.path.abspath(folder)}. Run this where "
+             "`cleargif serve` keeps its data, or point to it with --data-dir DIR (or "
+             "CLEARGIF_DATA_DIR).")
+    return folder
+
+
 keys_group = AppGroup("keys", help="Manage the signing keys under DATA_DIR.")
 
 
@@ -57,6 +92,7 @@ def keys_new(kind: str) -> None:
     """Append a new key; it signs from now on, older keys still verify."""
     from .config import append_key
 
+    data_folder()
     names = {"secret": ["SECRET_KEYS"], "token": ["TOKEN_KEYS"],
              "both": ["SECRET_KEYS", "TOKEN_KEYS"]}[kind]
     for name in names:
@@ -84,6 +120,7 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     import os
 
     from .config import ensure_key_files
+    from .extension import ext
     from .server import (
         LOOPBACK,
         CollectorServer,
@@ -101,6 +138,12 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
     if problem:
         fail(problem)
     ensure_key_files(config, lambda line: click.echo(line, err=True))
+    # Both stores exist from the first start, so that commands run beside the collector
+    # find them; this process's connections are closed before the workers fork.
+    col = ext()
+    for store in (col.events, col.identity):
+        store.ping()
+    col.close()
     overrides: dict[str, Any] = {}
     if dev:
         overrides["COOKIE_SECURE"] = False
@@ -165,8 +208,8 @@ def write_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str,
 @click.option("--since", required=True, help="First day, YYYY-MM-DD (in TIMEZONE).")
 @click.option("--until", required=True, help="Last day, inclusive, YYYY-MM-DD.")
 @click.option("--by", default="day", show_default=True,
-              help="Comma-separated dimensions: day,path,referrer_host,browser,os,device,lang,"
-                   "utm_source,utm_medium,utm_campaign.")
+              help="Dimensions to group by, comma-separated, from: day, path, referrer_host, "
+                   "browser, os, device, lang, utm_source, utm_medium, utm_campaign.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -181,15 +224,13 @@ def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
     """Export aggregate page views, with small cells suppressed."""
     from . import reports
     from .aggregate import METRICS, Query, QueryError, parse_day, parse_dimensions
-    from .extension import ext
-
-    col = ext()
     try:
         query = Query(since=parse_day(since, "since"), until=parse_day(until, "until"),
                       by=parse_dimensions(by), revision=revision, include_bots=include_bots,
-                      timezone=col.settings.timezone)
+                      timezone=current_app.config["TIMEZONE"])
     except QueryError as exc:
         fail(str(exc))
+    col = data_stores("events")
     meta, result = reports.export(col.events, query, current_app.config["K_MIN"],
                                   progress=progress_bar if sys.stderr.isatty() else None)
     columns = list(query.by) + list(METRICS)
@@ -201,7 +242,7 @@ def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
             fail(f"Cannot write {out}: {exc.strerror}; choose another --out.")
         click.echo(f"Wrote {len(result.rows)} rows to {out}.", err=True)
     else:
-        write_rows(result.rows, columns, fmt, meta, click.get_text_stream("stdout"))
+        write_rows(result.rows, columns, fmt, meta, sys.stdout)
 
 
 token_group = AppGroup("token", help="Admin API tokens (only their hash is stored).")
@@ -216,10 +257,11 @@ def token_new(scope: str, name: str) -> None:
     import time
 
     from . import apitokens
-    from .extension import ext
 
-    token = apitokens.create(ext().identity, name, apitokens.parse_scopes(scope),
-                             int(time.time()))
+    scopes = apitokens.parse_scopes(scope)
+    apitokens.check_name(name)
+    identity = data_stores("identity").identity
+    token = apitokens.create(identity, name, scopes, int(time.time()))
     click.echo(token)
     click.echo(f"Token {name!r} with scope {scope}: shown once, store it now.", err=True)
 
@@ -232,9 +274,9 @@ def token_revoke(name: str) -> None:
     import time
 
     from . import apitokens
-    from .extension import ext
 
-    if not apitokens.revoke(ext().identity, name, int(time.time())):
+    apitokens.check_name(name)
+    if not apitokens.revoke(data_stores("identity").identity, name, int(time.time())):
         fail(f"No live token is named {name!r}; see `cleargif token list`.")
     click.echo(f"Revoked {name!r}.")
 
@@ -244,10 +286,9 @@ def token_revoke(name: str) -> None:
 def token_list() -> None:
     """List tokens (names, scopes, dates; never the secrets)."""
     from . import apitokens
-    from .extension import ext
     from .receipts import iso
 
-    for t in apitokens.listing(ext().identity):
+    for t in apitokens.listing(data_stores("identity").identity):
         state = f"revoked {iso(t.revoked_at)}" if t.revoked_at else "live"
         click.echo(f"{t.name}\t{','.join(sorted(t.scopes))}\tcreated {iso(t.created_at)}\t{state}")
 
@@ -265,9 +306,12 @@ def campaign_sent(campaign: str, count: int, list_id: str | None) -> None:
     import time
 
     from . import campaigns
-    from .extension import ext
 
-    total = campaigns.record_sends(ext().events, campaign, count, list_id, int(time.time()))
+    campaigns.check_id(campaign, "campaign")
+    if list_id is not None:
+        campaigns.check_id(list_id, "list")
+    events = data_stores("events").events
+    total = campaigns.record_sends(events, campaign, count, list_id, int(time.time()))
     click.echo(f"Campaign {campaign}: {total} sends recorded.")
 
 
@@ -281,16 +325,18 @@ def campaign_report(campaign: str, fmt: str) -> None:
     import json
 
     from . import campaigns
-    from .extension import ext
 
-    col = ext()
+    campaigns.check_id(campaign, "campaign")
+    col = data_stores("events", "identity")
+    if not campaigns.known(col.events, col.identity, campaign):
+        fail(campaigns.unknown_message(col.events, campaign))
     rep = campaigns.report(col.events, col.identity, campaign, current_app.config["K_MIN"])
     if fmt == "json":
         click.echo(json.dumps(rep, indent=2, ensure_ascii=False))
     elif fmt == "csv":
-        out = click.get_text_stream("stdout")
         write_rows(campaigns.report_rows(rep), ["metric", "value"], "csv",
-                   {"campaign": campaign, "k_min": rep["k_min"], "notes": rep["notes"]}, out)
+                   {"campaign": campaign, "k_min": rep["k_min"], "notes": rep["notes"]},
+                   sys.stdout)
     else:
         click.echo(campaigns.report_text(rep))
 
@@ -309,21 +355,59 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``cleargif`` console script."""
+def version() -> str:
+    """The installed release of cleargif (``unknown`` when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("cleargif")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"cleargif {version()}")
+        ctx.exit(0)
+
+
+def _use_data_dir(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # Read by create_app (and inherited by the daily purge's child process), so it must be
+    # in place before any command builds the app.
+    if value is not None and not ctx.resilient_parsing:
+        import os
+
+        os.environ["CLEARGIF_DATA_DIR"] = value
+
+
+def _load_app() -> Flask:
+    """Build the app for a command; a configuration error is one line and status 2."""
     from . import create_app
 
     try:
-        app = create_app()
+        return create_app()
     except CleargifError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    group = FlaskGroup(name="cleargif", create_app=lambda: app, add_default_commands=False,
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cleargif`` console script."""
+    group = FlaskGroup(name="cleargif", create_app=_load_app, add_default_commands=False,
                        add_version_option=False, load_dotenv=False, set_debug_flag=False,
                        help="cleargif: consent-first page-view and email-open tracking.")
-    # The app is already built from cleargif's own configuration: Flask's --app, --env-file
-    # and --debug options would only mislead.
+    # The app is built from cleargif's own configuration: Flask's --app, --env-file and
+    # --debug options would only mislead.
     group.params = [p for p in group.params if p.name not in ("app", "env_file", "debug")]
+    group.params += [
+        click.Option(["--data-dir"], metavar="DIR", expose_value=False, is_eager=True,
+                     callback=_use_data_dir,
+                     help="The data folder to use (else CLEARGIF_DATA_DIR, else "
+                          "./cleargif-data)."),
+        click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                     callback=_show_version, help="Show the version and exit."),
+    ]
     try:
         code = group.main(args=argv, prog_name="cleargif", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # "cleargif" or "cleargif consent" alone: the help

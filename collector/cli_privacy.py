@@ -22,7 +22,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import audit
-from .cli import errors_as_lines, fail
+from .cli import data_stores, errors_as_lines, fail
 from .receipts import ChainProblem, ReceiptRow, check_chain
 from .subjects import Subject
 
@@ -64,12 +64,10 @@ def consent_verify(noted_head: str | None) -> None:
     Tombstones left by retention and erasure are accepted and counted by reason. Exit
     status 0 when the chain is intact, 1 when it is not.
     """
-    from .extension import ext
-
     if noted_head is not None and not _HASH.fullmatch(noted_head.strip()):
         fail("--head must be the 64 hexadecimal characters an earlier `cleargif consent "
              "verify` printed after \"hash\".")
-    identity = ext().identity
+    identity = data_stores("identity").identity
     rows = list(identity.receipt_rows())
     problems, tombstones, count = check_chain(rows, identity.receipt_keys)
     if noted_head is not None and noted_head.strip().lower() not in {r.hash for r in rows}:
@@ -132,12 +130,11 @@ def proof_lines(entry: dict[str, Any], problems: dict[int, ChainProblem]) -> lis
 @errors_as_lines
 def consent_show(subject_id: str, reason: str | None) -> None:
     """Print a subject's consent receipts as a human-readable proof (audited)."""
-    from .extension import ext
     from .subjects import parse_subject, receipts_of
 
     subject = parse_subject("consent", subject_id.strip())
     why = audit.check_reason(reason, subject_id=subject.id)
-    identity = ext().identity
+    identity = data_stores("identity").identity
     entries = receipts_of(identity, subject.id)
     problems, _, _ = check_chain(identity.receipt_rows(), identity.receipt_keys)
     _audit(audit.CONSENT_SHOW, subject, why, {"receipts": len(entries)})
@@ -185,10 +182,9 @@ def _one_subject(**given: str | None) -> Any:
 
 
 def _stores() -> Any:
-    from .extension import ext
     from .subjects import Stores
 
-    col = ext()
+    col = data_stores("events", "identity")
     return Stores(col.events, col.identity, current_app.config["IDENTITY_URL"])
 
 
@@ -214,15 +210,15 @@ def subject_export(account: str | None, recipient: str | None, visitor: str | No
                    consent: str | None, reason: str | None, out: str | None) -> None:
     """Everything held about one subject, as JSON (audited)."""
     from . import clock
-    from .extension import ext
     from .subjects import export_counts, export_subject, summary
 
     subject = _one_subject(account=account, recipient=recipient, visitor=visitor,
                            consent=consent)
     why = audit.check_reason(reason, subject_id=subject.id)
-    history = audit.read(ext().identity, subject_hmacs=audit.subject_hmacs(
+    stores = _stores()
+    history = audit.read(stores.identity, subject_hmacs=audit.subject_hmacs(
         current_app.config, subject.kind, subject.id))
-    document = export_subject(subject, _stores(), now=clock.now(), history=history)
+    document = export_subject(subject, stores, now=clock.now(), history=history)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out:
         _write_private(out, text)
@@ -230,7 +226,7 @@ def subject_export(account: str | None, recipient: str | None, visitor: str | No
     if out:
         click.echo(f"Wrote {summary(document)} to {out}.", err=True)
     else:
-        click.get_text_stream("stdout").write(text)
+        click.echo(text, nl=False)
         click.echo(f"Exported {summary(document)}.", err=True)
 
 
@@ -254,10 +250,11 @@ def subject_erase(account: str | None, recipient: str | None, visitor: str | Non
                            consent=consent)
     why = erasure_reason(reason, subject)
     audit.subject_key(current_app.config)  # no key, no audit entry: fail before erasing
+    stores = _stores()
     if not yes:
         click.confirm(f"Erase everything held about {subject.kind} {subject.id} but its "
                       "suppression entries? This cannot be undone.", abort=True, err=True)
-    result = erase_subject(subject, _stores(), reason=why, now=clock.now(),
+    result = erase_subject(subject, stores, reason=why, now=clock.now(),
                            strip_events=strip_events)
     _audit(audit.ERASE, subject, why, result.counts())
     for line in result.lines():
@@ -288,17 +285,17 @@ def _day_start(text: str, name: str, tz: ZoneInfo) -> datetime:
 @errors_as_lines
 def audit_command(since: str | None, until: str | None, fmt: str) -> None:
     """Print the PII-access audit log (subjects appear only as HMACs)."""
-    from .extension import ext
 
-    tz = ZoneInfo(ext().settings.timezone)
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
     # An option given empty is a slip (an unset shell variable), not "no limit".
     start = _day_start(since, "since", tz) if since is not None else None
     end = _day_start(until, "until", tz) + timedelta(days=1) if until is not None else None
     if start and end and start >= end:
         fail("--since is after --until; swap them.")
-    entries = audit.read(ext().identity, since=int(start.timestamp()) if start else None,
+    identity = data_stores("identity").identity
+    entries = audit.read(identity, since=int(start.timestamp()) if start else None,
                          until=int(end.timestamp()) if end else None)
-    click.get_text_stream("stdout").write(audit.render(entries, fmt))
+    click.echo(audit.render(entries, fmt), nl=False)
     if not entries:
         click.echo("No audit entries in that period.", err=True)
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .cli import errors_as_lines
+from .cli import data_stores, errors_as_lines
 
 
 class _Bars:
@@ -33,7 +34,7 @@ class _Bars:
             self.close()
             bar = self._stack.enter_context(click.progressbar(
                 length=max(total, 1), label=f"{name:<12}",
-                file=click.get_text_stream("stderr")))
+                file=sys.stderr))
             self._update, self._name, self._done = bar.update, name, 0
         self._update(done - self._done)
         self._done = done
@@ -71,7 +72,8 @@ def purge(dry_run: bool) -> None:
     from . import clock, retention
     from .server import purge_lock
 
-    bars = _Bars() if click.get_text_stream("stderr").isatty() else None
+    data_stores("events", "identity")
+    bars = _Bars() if sys.stderr.isatty() else None
     # A dry run only reads; a purge must not overlap another (the daily one of a serve).
     lock = contextlib.nullcontext(True) if dry_run else \
         purge_lock(current_app.config["DATA_DIR"])

@@ -63,6 +63,42 @@ class Settings:
             tz=ZoneInfo(config["TIMEZONE"]))
 
 
+class RefusedOrigins:
+    """Which refused cross-origin callers were logged lately: each origin once an hour, and
+    at most :attr:`limit` origins an hour, however many a flood of made-up ones brings.
+
+    Origins are the sites' own (``https://shop.example``), never a visitor's address.
+    """
+
+    def __init__(self, limit: int = 50, period: float = 3600.0) -> None:
+        self.limit = limit
+        self.period = period
+        self._logged: dict[str, float] = {}
+        self._since = float("-inf")
+
+    def notice(self, origin: str, now: float) -> str | None:
+        """The log line for a request from ``origin``, which ``ALLOWED_ORIGINS`` does not
+        list, or None when it was said within the hour (or the hour's limit is reached).
+
+        :param now: a monotonic clock, in seconds.
+        """
+        if now - self._since >= self.period:
+            self._logged.clear()
+            self._since = now
+        shown = origin[:100] if origin.isprintable() and origin.isascii() else None
+        key = shown or "(unprintable)"
+        if key in self._logged or len(self._logged) >= self.limit:
+            return None
+        self._logged[key] = now
+        if shown is None:
+            return ("Refused a cross-origin request whose Origin header is not printable "
+                    "ASCII; no site sends that, so nothing needs changing.")
+        return (f"Refused a cross-origin request from {shown}, which ALLOWED_ORIGINS does "
+                "not list: if it is one of your sites, add it to ALLOWED_ORIGINS (such as "
+                f"CLEARGIF_ALLOWED_ORIGINS={shown}, comma-separated) and restart. Said once "
+                "an hour per origin.")
+
+
 class Collector:
     """Everything the views share; one per app, kept in ``app.extensions["cleargif"]``."""
 
@@ -78,6 +114,7 @@ class Collector:
                                               sync=app.config["SYNC"])
         self._identity: IdentityStore | None = None
         self._consent_cache: dict[str, ConsentPayload | None] = {}
+        self.refused_origins = RefusedOrigins()
 
     @property
     def identity(self) -> IdentityStore:

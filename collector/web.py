@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from typing import Any
 
 from flask import Request, Response, jsonify, request
@@ -12,6 +14,8 @@ from .consent import ConsentState, CookiePlan
 from .extension import Collector, Settings
 from .hits import GIF, GIF_HEADERS, RETRY_AFTER, consent_of, cookie_headers
 from .registry import CONSENT_COOKIE
+
+log = logging.getLogger("cleargif")
 
 
 def gif_response(status: int = 200) -> Response:
@@ -60,12 +64,17 @@ def origin_allowed(s: Settings, req: Request, origin: str) -> bool:
 
 
 def add_cors(resp: Response, s: Settings, req: Request) -> Response:
-    """CORS with credentials for an allowed Origin; ``Vary: Origin`` always."""
+    """CORS with credentials for an allowed Origin; ``Vary: Origin`` always. A refused
+    origin is logged (once an hour), since only the browser's console would say why the
+    banner of that site stays away."""
     resp.vary.add("Origin")
     origin = req.headers.get("Origin")
-    if origin and origin_allowed(s, req, origin):
-        resp.headers["Access-Control-Allow-Origin"] = origin
-        resp.headers["Access-Control-Allow-Credentials"] = "true"
+    if origin and origin != "null":
+        if origin_allowed(s, req, origin):
+            resp.headers["Access-Control-Allow-Origin"] = origin
+            resp.headers["Access-Control-Allow-Credentials"] = "true"
+        else:
+            _log_refused(origin)
     return resp
 
 
@@ -78,6 +87,14 @@ def preflight(s: Settings, methods: str) -> Response:
         resp.headers["Access-Control-Allow-Headers"] = "Content-Type"
         resp.headers["Access-Control-Max-Age"] = "600"
     return add_cors(resp, s, request)
+
+
+def _log_refused(origin: str) -> None:
+    from .extension import ext
+
+    line = ext().refused_origins.notice(origin, time.monotonic())
+    if line is not None:
+        log.warning("%s", line)
 
 
 def cross_site_refusal(s: Settings, req: Request) -> str | None:

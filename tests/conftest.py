@@ -32,6 +32,15 @@ def require_or_skip(reason: str) -> None:
         pytest.skip(reason)
 
 
+def error_line(stderr: str) -> str:
+    """The one error line of a failed command's stderr: ``Error: …``, alone, or after the
+    line that names the stores the command uses."""
+    lines = [line for line in stderr.strip().splitlines()
+             if not (line.startswith("Using the ") and line.endswith(".db."))]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
+    return lines[0]
+
+
 def make_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:
     """A test configuration on ``tmp_path``."""
     config: dict[str, Any] = {
@@ -51,10 +60,19 @@ def app_config(tmp_path: Any) -> dict[str, Any]:
     return make_config(tmp_path)
 
 
+def make_app(config: dict[str, Any]) -> Flask:
+    """The collector as ``cleargif serve`` leaves it: configured, its stores created."""
+    app = create_app(config)
+    col = app.extensions["cleargif"]
+    col.events.ping()
+    col.identity.ping()
+    return app
+
+
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    """The collector on a temporary data folder."""
-    app = create_app(app_config)
+    """The collector on a temporary data folder, its stores created."""
+    app = make_app(app_config)
     yield app
     app.extensions["cleargif"].close()
 

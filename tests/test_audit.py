@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask, g
 
-from collector import audit, create_app
+from collector import audit
 from collector.apitokens import ApiToken
-from tests.conftest import SECRET, make_config
+from tests.conftest import SECRET, make_app, make_config
 from tests.test_subjects import with_privacy
 
 VISITOR = "0123456789abcdef0123456789abcdef"
@@ -27,7 +27,7 @@ DAY = 86400
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = with_privacy(create_app(app_config))
+    app = with_privacy(make_app(app_config))
     yield app
     app.extensions["cleargif"].close()
 
@@ -62,10 +62,10 @@ def test_subject_named_by_a_derived_hmac(app: Flask) -> None:
 
 
 def test_entries_found_across_key_rotation(tmp_path: Any) -> None:
-    old = with_privacy(create_app(make_config(tmp_path, SECRET_KEYS=["old-key-" + "x" * 24])))
+    old = with_privacy(make_app(make_config(tmp_path, SECRET_KEYS=["old-key-" + "x" * 24])))
     write(old)
     old.extensions["cleargif"].close()
-    new = with_privacy(create_app(make_config(tmp_path, SECRET_KEYS=[
+    new = with_privacy(make_app(make_config(tmp_path, SECRET_KEYS=[
         "old-key-" + "x" * 24, "new-key-" + "y" * 24])))
     write(new, audit.ERASE)
     names = audit.subject_hmacs(new.config, "visitor", VISITOR)
@@ -220,7 +220,7 @@ def test_since_and_until_are_days_inclusive(app: Flask) -> None:
 
 
 def test_days_follow_the_timezone(tmp_path: Any) -> None:
-    app = with_privacy(create_app(make_config(tmp_path, TIMEZONE="America/New_York")))
+    app = with_privacy(make_app(make_config(tmp_path, TIMEZONE="America/New_York")))
     write(app, now=int(datetime(2026, 3, 2, 3, tzinfo=ZoneInfo("UTC")).timestamp()))
     out = run(app, "--since", "2026-03-01", "--until", "2026-03-01", "--format", "json")
     assert json.loads(out.stdout)["count"] == 1  # 22:00 on March 1 in New York

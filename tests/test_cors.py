@@ -64,3 +64,41 @@ def test_beacon_cors(client: Any) -> None:
     assert r.status_code == 204 and r.headers["Access-Control-Allow-Origin"] == SITE
     r = client.post("/t", json={"p": "/"}, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# --- a refused origin is said in the collector's log ----------------------------------------
+
+
+def test_refused_origins_are_said_once_an_hour_each() -> None:
+    from collector.extension import RefusedOrigins
+
+    notices = RefusedOrigins(limit=3, period=3600)
+    first = notices.notice("http://localhost:8100", 0.0)
+    assert first is not None and "http://localhost:8100" in first
+    assert "CLEARGIF_ALLOWED_ORIGINS=http://localhost:8100" in first
+    assert notices.notice("http://localhost:8100", 10.0) is None  # said within the hour
+    assert notices.notice("https://a.example", 20.0) is not None  # another origin is said
+    said = notices.notice("bad\norigin", 30.0)  # a line break cannot forge a log line
+    assert said is not None and "\n" not in said and "bad" not in said
+    assert notices.notice("https://b.example", 40.0) is None  # the hour's limit
+    assert notices.notice("http://localhost:8100", 3600.0) is not None  # a new hour
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/consent/config"), ("GET", "/consent"),
+                                              ("POST", "/t"), ("OPTIONS", "/consent")])
+def test_a_refused_origin_is_logged_once(client: Any, caplog: pytest.LogCaptureFixture,
+                                         method: str, path: str) -> None:
+    headers = {"Origin": "http://localhost:8100"}
+    with caplog.at_level("WARNING", logger="cleargif"):
+        for _ in range(3):
+            client.open(path, method=method, headers=headers, data='{"p": "/"}')
+        client.get("/consent/config", headers={"Origin": SITE})  # allowed: nothing to say
+    lines = [r.getMessage() for r in caplog.records if r.name == "cleargif"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("Refused a cross-origin request from http://localhost:8100")
+    assert "ALLOWED_ORIGINS" in lines[0]
+
+
+def test_without_demo_the_root_says_how_to_show_it(client: Any) -> None:
+    r = client.get("/")
+    assert r.status_code == 404 and "--demo" in r.json["error"]

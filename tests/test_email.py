@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from collector import campaigns, create_app
+from collector import campaigns
 from collector.records import build_email_event
 from sdk import InvalidRecipient, Mailer, TokenCodec
-from tests.conftest import TOKEN, events, make_config, seed
+from tests.conftest import TOKEN, events, make_app, make_config, seed
 
 BASE = "https://stats.example.com"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -214,14 +214,14 @@ def test_key_rotation_and_expiry(tmp_path: Path) -> None:
                                                   sent_at=long_ago),
               "old_unsub": made_old.unsubscribe_url("c", "l", recipient="r9",
                                                     sent_at=long_ago)}
-    app = create_app(make_config(tmp_path, TOKEN_KEYS=[old, new]))
+    app = make_app(make_config(tmp_path, TOKEN_KEYS=[old, new]))
     client = app.test_client()
     client.get(path_of(str(tokens["open"])), base_url=BASE)
     client.get(path_of(str(tokens["expired_open"])), base_url=BASE)
     assert client.get(path_of(str(tokens["expired_click"])), base_url=BASE).status_code == 400
     assert len(events(app)) == 1  # the old key verifies while listed; expired ones do not
     assert client.post(path_of(str(tokens["old_unsub"])), base_url=BASE).status_code == 200
-    dropped = create_app(make_config(tmp_path / "b", TOKEN_KEYS=[new])).test_client()
+    dropped = make_app(make_config(tmp_path / "b", TOKEN_KEYS=[new])).test_client()
     assert dropped.post(path_of(str(tokens["old_unsub"])),
                         base_url=BASE).status_code == 400
 
@@ -269,7 +269,7 @@ def test_email_endpoints_set_and_read_no_cookies(client: Any, mailer: Mailer) ->
 
 
 def test_privacy_after_campaign(tmp_path: Path, mailer: Mailer) -> None:
-    app = create_app(make_config(tmp_path))
+    app = make_app(make_config(tmp_path))
     client = app.test_client()
     raw = build_message(mailer, "reader-7", time.time() - 3600)
     links = Links()
@@ -434,7 +434,7 @@ LINK_PII = "cta-jane.doe@example.org-4111111111111111"
 
 
 def test_ids_from_other_senders_code_are_scrubbed(tmp_path: Path) -> None:
-    app = create_app(make_config(tmp_path))
+    app = make_app(make_config(tmp_path))
     client = app.test_client()
     opened = forge("cleargif.open", {"c": CAMPAIGN_PII, "l": LIST_PII})
     clicked = forge("cleargif.click", {"c": CAMPAIGN_PII, "l": LIST_PII, "k": LINK_PII,
@@ -584,7 +584,7 @@ def test_unique_clicks_are_unknown_without_recipients(app: Any) -> None:
                                    "\u0661-2", "garbage"])
 def test_bad_suppression_cursors_answer_400(tmp_path: Path, after: str) -> None:
     # TESTING off: an unexpected exception becomes the 500 a client would see.
-    app = create_app(make_config(tmp_path, TESTING=False))
+    app = make_app(make_config(tmp_path, TESTING=False))
     client = app.test_client()
     token = app.test_cli_runner().invoke(
         args=["token", "new", "--scope", "sender", "--name", "m"]).stdout.strip()
@@ -605,7 +605,7 @@ def test_bad_suppression_cursors_answer_400(tmp_path: Path, after: str) -> None:
 ], ids=["deep", "surrogate", "empty", "not-utf8", "broken", "huge"])
 def test_sender_api_bad_bodies_get_a_sentence(tmp_path: Path, path: str, body: bytes,
                                               status: int) -> None:
-    app = create_app(make_config(tmp_path, TESTING=False))
+    app = make_app(make_config(tmp_path, TESTING=False))
     runner = app.test_cli_runner()
     sender = runner.invoke(args=["token", "new", "--scope", "sender", "--name", "m"]).stdout
     r = app.test_client().post(path, data=body, headers={
@@ -633,7 +633,7 @@ def test_report_opens_cannot_be_subtracted_down_to_fewer_than_k(app: Any) -> Non
 def test_links_with_a_recipient_the_sdk_would_refuse_still_work(tmp_path: Path) -> None:
     """Made by other code or under older rules: the unsubscribe still unsubscribes, and
     the open is counted without the recipient, which never reaches the event store."""
-    app = create_app(make_config(tmp_path))
+    app = make_app(make_config(tmp_path))
     client = app.test_client()
     for recipient in ("acct_12_3456789", "jane.doe@example.org"):
         payload = {"c": "spring", "l": "news", "r": recipient}

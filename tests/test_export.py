@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collector.aggregate import DIMENSIONS, OTHER, Aggregator, Query, QueryError, parse_dimensions
-from tests.conftest import pageview, seed
+from tests.conftest import make_app, pageview, seed
 
 DAY1 = int(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("UTC")).timestamp())
 
@@ -119,10 +119,9 @@ def test_csv_with_metadata_on_stderr(app: Any, tmp_path: Any) -> None:
 
 
 def test_period_is_inclusive_and_in_timezone(tmp_path: Any) -> None:
-    from collector import create_app
     from tests.conftest import make_config
 
-    app = create_app(make_config(tmp_path, TIMEZONE="America/New_York"))
+    app = make_app(make_config(tmp_path, TIMEZONE="America/New_York"))
     late = int(datetime(2026, 3, 2, 3, tzinfo=ZoneInfo("UTC")).timestamp())  # Mar 1, 22h NY
     seed(app, [record(ts=late)] * 5 + [record(ts=late + 86400)] * 5)
     out = run(app.test_cli_runner(), "--since", "2026-03-01", "--until", "2026-03-01",

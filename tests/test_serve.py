@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRET, TOKEN
+from tests.conftest import SECRET, TOKEN, error_line, make_app
 
 pytestmark = pytest.mark.slow
 ORIGIN = "https://www.example.com"
@@ -211,6 +211,7 @@ def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
     env["CLEARGIF_DATA_DIR"] = str(tmp_path)
+    make_app({"DATA_DIR": str(tmp_path)}).extensions["cleargif"].close()  # as serve leaves it
     assert run_purge_once(str(tmp_path), env) == 0  # the purge command ran and succeeded
     with open(tmp_path / "purge.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another serve on this data folder is purging
@@ -227,7 +228,7 @@ def test_a_purge_by_hand_waits_for_none_and_overlaps_none(app: Any) -> None:
         assert held  # the daily purge of a serve is running
         out = runner.invoke(args=["purge"])
         assert out.exit_code == 75 and "Traceback" not in out.output
-        assert out.stderr.strip() == ("Error: Another purge is running on this data folder "
+        assert error_line(out.stderr) == ("Error: Another purge is running on this data folder "
                                       "(it holds purge.lock); let it finish, or see what it "
                                       "does with --dry-run.")
         assert runner.invoke(args=["purge", "--dry-run"]).exit_code == 0  # reads only
@@ -307,6 +308,7 @@ def test_help_and_success_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     from collector.cli import main
 
     monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
+    make_app({"DATA_DIR": str(tmp_path / "data")}).extensions["cleargif"].close()
     for argv in (["--help"], ["export", "--since", "2026-01-01", "--until", "2026-01-02"]):
         with pytest.raises(SystemExit) as info:
             main(argv)
@@ -337,8 +339,9 @@ def test_a_purge_on_an_unusable_data_folder_is_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"Error: Cannot create the purge lock {blocker}/data/purge.lock (Not a directory); "
-        "check that DATA_DIR exists and is writable."]
+        f"Error: No cleargif data here: the events store {blocker}/data/events.db does not "
+        "exist. Run this where `cleargif serve` keeps its data, or point to it with "
+        "--data-dir DIR (or CLEARGIF_DATA_DIR)."]
 
 
 @pytest.mark.parametrize("argv", [[], ["consent"]])
@@ -370,6 +373,7 @@ def test_more_bad_cli_input_is_one_line(app: Any, args: list[str]) -> None:
     out = app.test_cli_runner().invoke(args=args)
     assert out.exit_code == 2 and "Traceback" not in out.output
     assert out.stderr.startswith("Error: ") and len(out.stderr.strip().splitlines()) == 1
+    assert "Using the " not in out.stderr  # the arguments are checked before any store
 
 
 def test_key_files_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
@@ -377,13 +381,17 @@ def test_key_files_that_cannot_be_written_are_one_line(tmp_path: Path) -> None:
     blocker.write_text("x")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
     env["CLEARGIF_DATA_DIR"] = str(blocker / "data")
-    for args in (["keys", "new"], ["serve", "--port", str(free_port())]):
+    for args, message in (
+            (["keys", "new"], f"No cleargif data folder at {blocker}/data. Run this where "
+             "`cleargif serve` keeps its data, or point to it with --data-dir DIR (or "
+             "CLEARGIF_DATA_DIR)."),
+            (["serve", "--port", str(free_port())], f"The key file {blocker}/data/secret_keys "
+             "could not be written (Not a directory); check that DATA_DIR exists and is "
+             "writable.")):
         done = subprocess.run([sys.executable, "-m", "collector", *args], env=env,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and "Traceback" not in done.stderr, args
-        assert done.stderr.strip().splitlines() == [
-            f"Error: The key file {blocker}/data/secret_keys could not be written (Not a "
-            "directory); check that DATA_DIR exists and is writable."], args
+        assert done.stderr.strip().splitlines() == [f"Error: {message}"], args
 
 
 @pytest.mark.parametrize(("path", "content_type"), [

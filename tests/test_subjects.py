@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from collector import audit, cli_privacy, create_app
+from collector import audit, cli_privacy
 from collector.views import subjects as subjects_view
 from sdk.remember import RememberStore
-from tests.conftest import SITE, make_config
+from tests.conftest import SITE, make_app, make_config
 from tests.test_export import new_token, record
 
 ACCOUNT = "account-42"
@@ -35,7 +35,7 @@ def with_privacy(app: Flask) -> Flask:
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = with_privacy(create_app(app_config))
+    app = with_privacy(make_app(app_config))
     yield app
     app.extensions["cleargif"].close()
 
@@ -424,7 +424,7 @@ def test_api_bad_input_is_a_clear_4xx(app: Flask, client: Any, method: str, url:
 
 def test_no_key_no_erasure(tmp_path: Path) -> None:
     """Without SECRET_KEYS the erasure could not be audited: it refuses before starting."""
-    app = with_privacy(create_app(make_config(tmp_path, SECRET_KEYS=None)))
+    app = with_privacy(make_app(make_config(tmp_path, SECRET_KEYS=None)))
     col = app.extensions["cleargif"]
     col.events.add_event(record(session="a" * 32, visitor="b" * 32))
     out = cli(app, "subject", "erase", "--visitor", "b" * 32, "--reason", "request", "--yes")

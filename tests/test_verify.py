@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from collector import audit, create_app
+from collector import audit
 from collector.cli_privacy import tombstone_summary
 from collector.receipts import (
     GENESIS,
@@ -21,13 +21,13 @@ from collector.receipts import (
     chain_hash,
     check_chain,
 )
-from tests.conftest import SECRET, SITE
+from tests.conftest import SECRET, SITE, make_app
 from tests.test_subjects import with_privacy
 
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = with_privacy(create_app(app_config))
+    app = with_privacy(make_app(app_config))
     yield app
     app.extensions["cleargif"].close()
 
@@ -399,15 +399,15 @@ def test_a_keyed_body_that_is_no_receipt_is_reported_not_a_crash(app: Flask) -> 
 
 
 def test_a_key_taken_off_the_list_is_told_apart(app_config: dict[str, Any]) -> None:
-    old = with_privacy(create_app(app_config))
+    old = with_privacy(make_app(app_config))
     five_receipts(old)
     old.extensions["cleargif"].close()
-    rotated = with_privacy(create_app({**app_config, "SECRET_KEYS": [SECRET, "n" * 32]}))
+    rotated = with_privacy(make_app({**app_config, "SECRET_KEYS": [SECRET, "n" * 32]}))
     decide(rotated.test_client(), analytics=True)  # signed by the new key
     out = verify(rotated)
     assert out.exit_code == 0, out.output  # old receipts still verify: their key is listed
     rotated.extensions["cleargif"].close()
-    dropped = with_privacy(create_app({**app_config, "SECRET_KEYS": ["n" * 32]}))
+    dropped = with_privacy(make_app({**app_config, "SECRET_KEYS": ["n" * 32]}))
     out = verify(dropped)
     assert out.exit_code == 1
     lines = out.stdout.splitlines()

@@ -32,6 +32,13 @@ class EventStore(Protocol):
     def ping(self) -> None:
         """Raise :class:`~collector.errors.StorageError` when the store cannot be used."""
 
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages: a file path or a URL without its password."""
+
+    def exists(self) -> bool:
+        """Whether the store holds a database already (opening it would not create one)."""
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query written in the portable SQL subset; rows as tuples."""
 
@@ -79,6 +86,13 @@ class IdentityStore(Protocol):
 
     def ping(self) -> None:
         """Raise :class:`~collector.errors.StorageError` when the store cannot be used."""
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages: a file path or a URL without its password."""
+
+    def exists(self) -> bool:
+        """Whether the store holds a database already (opening it would not create one)."""
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query; rows as tuples."""

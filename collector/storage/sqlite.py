@@ -128,6 +128,15 @@ class _SQLite(SQLiteFile):
         super().__init__(path, schema=self.schema, pragmas=self.pragmas, sync=sync,
                          hint="Check that DATA_DIR exists and is writable.")
 
+    @property
+    def location(self) -> str:
+        """The file's absolute path."""
+        return os.path.abspath(self.path)
+
+    def exists(self) -> bool:
+        """Whether the file exists."""
+        return os.path.exists(self.path)
+
     def ping(self) -> None:
         """Check that the file can be read (and the schema exists)."""
         try:

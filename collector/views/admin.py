@@ -133,6 +133,8 @@ def campaign_report(campaign: str) -> Response:
     """A campaign's report (sends, opens by agent, open rate, clicks, unsubscribes)."""
     col = ext()
     try:
+        if not campaigns.known(col.events, col.identity, campaign):
+            return json_error(campaigns.unknown_message(col.events, campaign), 404)
         return jsonify(campaigns.report(col.events, col.identity, campaign,
                                         col.config["K_MIN"]))
     except CleargifError as exc:

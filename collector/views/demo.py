@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
+from ..web import json_error
+
 bp = Blueprint("demo", __name__)
 
 #: The policy the demo page is served under: the strictest a site could reasonably send.
@@ -97,8 +99,11 @@ def _asset(text: str, mimetype: str, csp: str | None = None) -> Response:
 
 @bp.route("/")
 def index() -> Response:
-    """The demo page (404 unless ``DEMO``)."""
-    _require_demo()
+    """The demo page; without ``DEMO``, a 404 that says how to show it."""
+    if not current_app.config.get("DEMO"):
+        return json_error("This is a cleargif collector; its demo page is off. `cleargif "
+                          "serve` shows it only on loopback while ALLOWED_ORIGINS is empty: "
+                          "start it with --demo (or set DEMO=true) to show it anyway.", 404)
     return _asset(render_template("demo.html"), "text/html", PAGE_CSP)
 
 
