@@ -314,7 +314,9 @@ class TokenCodec:
         )
 
     def _dump(self, salt: str, payload: dict[str, str], sent_at: datetime | float | None) -> str:
-        token = self._serializer(salt, _send_timestamp(sent_at)).dumps(payload)
+        dumped = self._serializer(salt, _send_timestamp(sent_at)).dumps(payload)
+        # URL-safe serializers make text; itsdangerous before 2.2 types it as str | bytes.
+        token = dumped.decode("ascii") if isinstance(dumped, bytes) else dumped
         if len(token) > MAX_TOKEN_LENGTH:
             raise ValueError(
                 f"The token would be {len(token)} characters long, over the"

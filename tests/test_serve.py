@@ -282,25 +282,27 @@ def test_serve_dev_plain_http_cookies(tmp_path: Path) -> None:
     assert "POST /consent" not in err  # no request log
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["export", "--nope"], "Error: No such option '--nope'. Did you mean '--since'? "
-                           "See `cleargif export --help`."),
-    (["nothing"], "Error: No such command 'nothing'. See `cleargif --help`."),
-    (["token", "new"], "Error: Missing option '--scope'. See `cleargif token new --help`."),
-    (["export", "--since", "2026-01-31"], "Error: Missing option '--until'. "
-                                          "See `cleargif export --help`."),
+@pytest.mark.parametrize(("argv", "named", "command"), [
+    (["export", "--nope"], "--nope", "cleargif export"),
+    (["nothing"], "nothing", "cleargif"),
+    (["token", "new"], "--scope", "cleargif token new"),
+    (["export", "--since", "2026-01-31"], "--until", "cleargif export"),
 ])
 def test_usage_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str], argv: list[str],
-                                   expected: str) -> None:
+                                   named: str, command: str) -> None:
+    """One line in cleargif's own shape (click's wording inside it may change)."""
     from collector.cli import main
 
     monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == expected
-    assert "Usage:" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Usage:" not in err
+    assert err.startswith("Error: ") and named in err
+    assert err.strip().endswith(f"See `{command} --help`.")
+    assert not (tmp_path / "data").exists()
 
 
 def test_help_and_success_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
