@@ -2,7 +2,7 @@
 
 from flask import Flask, Response
 
-from collector.hits import GIF, GIF_HEADERS
+from collector.web.responses import GIF, GIF_HEADERS
 
 app = Flask(__name__)
 

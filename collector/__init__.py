@@ -33,9 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     :raises ConfigError: a configuration value is invalid; the message names the key.
     """
-    from . import cli, errorpages, extension, snippet, sweep, views
+    from . import cli, extension, web
     from .config import load_config
-    from .hits import PixelFastPath
+    from .ingest.fastpath import PixelFastPath
 
     app = Flask(__name__, static_folder=static_folder(), static_url_path="/static")
     # "//a" must not be redirected to "/a" with an HTML body: it is a 404 like any other.
@@ -51,9 +51,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    views.init_app(app)
-    snippet.init_app(app)  # the site snippet gzip-compressed where the client accepts it
-    errorpages.init_app(app)
-    sweep.init_app(app)
+    web.init_app(app)
     cli.init_app(app)
     return app

@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .consent.texts import LANGUAGES
 from .errors import ConfigError
-from .texts import LANGUAGES
 
 #: Purposes in the order the banner shows them; ``necessary`` is always on.
 PURPOSES = ("necessary", "analytics", "personalization", "marketing")

@@ -21,9 +21,9 @@ from sdk.scrub import PathPatterns, compile_path_patterns
 from sdk.tokens import TokenCodec
 
 from .config import read_keys
-from .consent import ConsentPayload, IdSigner
+from .consent.registry import Registry, build_registry
+from .consent.rules import ConsentPayload, IdSigner
 from .errors import ConfigError
-from .registry import Registry, build_registry
 from .storage import EventStore, IdentityStore, identity_for, open_events
 
 CONSENT_SALT = "cleargif.consent"

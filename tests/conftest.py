@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from collector import create_app
-from collector.records import empty_record
+from collector.ingest.records import empty_record
 
 SECRET = "test-secret-key-0123456789abcdef"
 TOKEN = "test-token-key-0123456789abcdef"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import Headers
 
-from collector.agents import (
+from collector.ingest.agents import (
     DEVICES,
     FETCH_RULES,
     KNOWN_BOTS,

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask, g
 
-from collector import audit
-from collector.apitokens import ApiToken
+from collector.privacy import audit
+from collector.privacy.apitokens import ApiToken
 from tests.conftest import SECRET, make_app, make_config
 from tests.test_subjects import with_privacy
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from collector import consent as c
 from collector.config import load_config
-from collector.registry import build_registry
+from collector.consent import rules as c
+from collector.consent.registry import build_registry
 from tests.conftest import SITE, events, set_cookies
 
 NOW = 1_800_000_000

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from collector import campaigns
-from collector.records import build_email_event
+from collector.ingest.records import build_email_event
+from collector.mail import campaigns
 from sdk import InvalidRecipient, Mailer, TokenCodec
 from tests.conftest import TOKEN, events, make_app, make_config, seed
 
@@ -371,13 +371,13 @@ def test_sdk_client_against_collector(app: Any, client: Any) -> None:
         campaigns.suppress_many(identity, [("news", f"r{i:04d}", None) for i in range(25)],
                                 1_800_000_000)
         campaigns.suppress(identity, "news", "zz-late", None, 1_800_000_000)
-        import collector.campaigns
+        import collector.mail.campaigns
 
-        collector.campaigns.PAGE = 10
+        collector.mail.campaigns.PAGE = 10
         try:
             got = api.suppressions(since="2020-01-01")
         finally:
-            collector.campaigns.PAGE = 1000
+            collector.mail.campaigns.PAGE = 1000
         assert len(got) == 26 and got[-1]["recipient"] == "zz-late"
         assert len({g["recipient"] for g in got}) == 26
         r = client.get("/api/v1/suppressions?after=garbage",

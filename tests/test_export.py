@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.aggregate import DIMENSIONS, OTHER, Aggregator, Query, QueryError, parse_dimensions
+from collector.analytics.query import (
+    DIMENSIONS,
+    OTHER,
+    Aggregator,
+    Query,
+    QueryError,
+    parse_dimensions,
+)
 from tests.conftest import make_app, pageview, seed
 
 DAY1 = int(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("UTC")).timestamp())
@@ -243,7 +250,7 @@ def test_token_revoke_unknown(app: Any) -> None:
 
 
 def test_export_reports_progress(app: Any) -> None:
-    from collector import reports
+    from collector.analytics import export as reports
 
     seed(app, big_site())
     seen: list[int] = []

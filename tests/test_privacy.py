@@ -247,7 +247,7 @@ def test_review_shapes_reach_no_file(tmp_path: Any) -> None:
 def test_the_snippet_cap_is_the_one_the_collector_assumes() -> None:
     import re
 
-    from collector.records import SNIPPET_CAP
+    from collector.ingest.records import SNIPPET_CAP
 
     script = (Path(__file__).resolve().parents[1] / "static" / "js" / "cleargif.js")
     match = re.search(r"const CAP = (\d+);", script.read_text(encoding="utf-8"))
@@ -285,7 +285,7 @@ def at_cap(prefix: str) -> str:
 )
 def test_split_page_drops_what_a_cut_left_partial(page: str, path: str,
                                                   utm: dict[str, str]) -> None:
-    from collector.records import split_page
+    from collector.ingest.records import split_page
 
     assert split_page(page) == (path, utm)
 
@@ -301,7 +301,7 @@ def test_split_page_drops_what_a_cut_left_partial(page: str, path: str,
     ],
 )
 def test_clean_name_drops_what_a_cut_left_partial(name: str, expected: str) -> None:
-    from collector.records import clean_name
+    from collector.ingest.records import clean_name
 
     assert clean_name(name) == expected
 
@@ -318,7 +318,7 @@ def test_clean_name_drops_what_a_cut_left_partial(name: str, expected: str) -> N
     ],
 )
 def test_clean_utm_scrubs_the_stored_form(value: str, expected: str) -> None:
-    from collector.records import clean_utm
+    from collector.ingest.records import clean_utm
 
     assert clean_utm(value) == expected
 
@@ -338,7 +338,7 @@ def test_clean_utm_scrubs_the_stored_form(value: str, expected: str) -> None:
     ],
 )
 def test_target_site(url: str | None, site: str | None) -> None:
-    from collector.records import target_site
+    from collector.ingest.records import target_site
 
     assert target_site(url) == site
 
@@ -353,6 +353,6 @@ def test_target_site(url: str | None, site: str | None) -> None:
 ])
 def test_click_hosts_are_scrubbed_only_when_they_hold_personal_data(url: str,
                                                                     site: str) -> None:
-    from collector.records import target_site
+    from collector.ingest.records import target_site
 
     assert target_site(url) == site

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector import clock, retention
-from collector.cli_retention import COMMANDS
+from collector import clock
+from collector.analytics import retention
+from collector.analytics.rollups import day_bounds, local_day
+from collector.cli.purge import COMMANDS
 from collector.config import load_config
+from collector.consent.receipts import verify_chain
 from collector.errors import ConfigError
-from collector.receipts import verify_chain
-from collector.rollups import day_bounds, local_day
 from sdk.remember import RememberStore
 from tests.conftest import SECRET, SITE, error_line, make_app, make_config
 from tests.test_rollups import cells, day_records, export, record, seed
@@ -409,7 +410,7 @@ def test_purge_while_hits_arrive_loses_none(app: Any, monkeypatch: Any) -> None:
     col = app.extensions["cleargif"]
     old = [record(NOW - 800 * DAY + i * 1800, f"{i % 50:032x}", path=f"/{i % 7}")
            for i in range(24_000)]  # 500 days, 48 events a day
-    from collector.records import FIELDS
+    from collector.ingest.records import FIELDS
 
     conn = col.events.conn  # one transaction: seeding is not what is tested
     conn.execute("BEGIN")
@@ -475,7 +476,7 @@ def test_report_lines() -> None:
 
 
 def test_progress_bars_skip_classes_with_nothing_to_do(capsys: Any) -> None:
-    from collector.cli_retention import _Bars
+    from collector.cli.purge import _Bars
 
     bars = _Bars()
     for call in (("events", 1, 3), ("events", 3, 3), ("rollups", 0, 0), ("audit", 2, 2)):

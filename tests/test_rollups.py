@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector import reports
-from collector.aggregate import Query
-from collector.errors import ConfigError
-from collector.rollups import (
+from collector.analytics import export as reports
+from collector.analytics.query import Query
+from collector.analytics.rollups import (
     ROLLED_UP_NOTE,
     day_bounds,
     day_ranges,
@@ -21,6 +20,7 @@ from collector.rollups import (
     roll_up_day,
     rolled_up_days,
 )
+from collector.errors import ConfigError
 from tests.conftest import error_line, make_app, make_config, seed
 from tests.conftest import pageview as record
 
@@ -344,7 +344,7 @@ def test_rolled_up_suppression_never_shows_what_raw_suppressed(tmp_path: Any) ->
     ("UTC", "Europe/Berlin", False), ("Nowhere/Zone", "Etc/Nowhere", False),
 ])
 def test_same_zone_knows_aliases(a: str, b: str, same: bool) -> None:
-    from collector.rollups import same_zone
+    from collector.analytics.rollups import same_zone
 
     assert same_zone(a, b) is same and same_zone(b, a) is same
 

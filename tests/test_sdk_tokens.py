@@ -218,7 +218,7 @@ def test_refusals_of_identifying_ids_say_how_to_fix_them(codec: TokenCodec) -> N
 
 @pytest.mark.parametrize("value", PLAIN_IDS)
 def test_plain_ids_pass_and_are_stored_unchanged(codec: TokenCodec, value: str) -> None:
-    from collector.records import clean_id
+    from collector.ingest.records import clean_id
 
     token = codec.dump_click(value, value, value, "https://e.example/", sent_at=SENT)
     loaded = codec.load_click(token, now=T0)

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from collector import create_app
-from collector import snippet as snippet_module
+from collector.web import snippet as snippet_module
 
 #: cookieconsent v3 ships about 10 KB of JS and 5 KB of CSS gzipped; cleargif: 6 KB for all.
 BUDGET = 6 * 1024

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from collector import audit, cli_privacy
-from collector.views import subjects as subjects_view
+from collector.cli import privacy as cli_privacy
+from collector.privacy import audit
+from collector.web.views import subjects as subjects_view
 from sdk.remember import RememberStore
 from tests.conftest import SITE, make_app, make_config
 from tests.test_export import new_token, record

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from collector import create_app
-from collector.hits import GIF
+from collector.web.responses import GIF
 from tests.conftest import SITE, events, make_config, set_cookies
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -233,14 +233,14 @@ def test_options_on_pixel_answers_gif(client: Any) -> None:
 def test_pixel_bug_answers_503_gif_not_200(app: Any, client: Any, method: str,
                                            monkeypatch: Any) -> None:
     """200 means stored: an unexpected error answers the GIF with 503, never a traceback."""
-    import collector.hits
-    import collector.views.tracking
+    import collector.ingest.fastpath
+    import collector.web.views.tracking
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(collector.hits, "process_hit", broken)
-    monkeypatch.setattr(collector.views.tracking, "process_hit", broken)
+    monkeypatch.setattr(collector.ingest.fastpath, "process_hit", broken)
+    monkeypatch.setattr(collector.web.views.tracking, "process_hit", broken)
     app.logger.disabled = True
     app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production, not as under TESTING
     r = client.open("/t.gif?p=/", method=method, headers={"Origin": SITE})

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from collector import audit
-from collector.cli_privacy import tombstone_summary
-from collector.receipts import (
+from collector.cli.privacy import tombstone_summary
+from collector.consent.receipts import (
     GENESIS,
     ReceiptKeys,
     ReceiptRow,
@@ -21,6 +20,7 @@ from collector.receipts import (
     chain_hash,
     check_chain,
 )
+from collector.privacy import audit
 from tests.conftest import SECRET, SITE, make_app
 from tests.test_subjects import with_privacy
 

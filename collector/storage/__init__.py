@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from ..consent.receipts import KeysLoader, ReceiptKeys, ReceiptRow
 from ..errors import ConfigError
-from ..receipts import KeysLoader, ReceiptKeys, ReceiptRow
 
 
 class EventStore(Protocol):

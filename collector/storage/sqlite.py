@@ -17,9 +17,9 @@ from typing import Any
 
 from sdk.sqlite import SQLiteFile
 
+from ..consent.receipts import GENESIS, KeysLoader, ReceiptKeys, ReceiptRow, tombstone_text
 from ..errors import ConfigError, StorageError
-from ..receipts import GENESIS, KeysLoader, ReceiptKeys, ReceiptRow, tombstone_text
-from ..records import FIELDS
+from ..ingest.records import FIELDS
 
 EVENTS_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (

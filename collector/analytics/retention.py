@@ -1,0 +1,331 @@
+"""Retention (DESIGN 1.7): each data class is kept for its ``RETENTION_DAYS_<CLASS>``.
+
+What "past its period" means, class by class (``now`` is the purge's clock):
+
+* **events**: a raw event is kept while its local day (in ``TIMEZONE``) is at most
+  ``RETENTION_DAYS_EVENTS`` days before today. Older days are rolled up first
+  (:mod:`collector.analytics.rollups`), then their events deleted, one day at a time, so at every
+  moment a day is either raw or rolled up and exports stay whole.
+* **rollups**: a roll-up row is kept while its day is at most ``RETENTION_DAYS_ROLLUPS``
+  days before today.
+* **receipts**: a subject's receipts are kept until ``RETENTION_DAYS_RECEIPTS`` days after
+  its *last* decision; then every one of them becomes a tombstone (id, hash, reason,
+  time), so the hash chain still verifies and nothing goes missing silently.
+* **suppressions**: kept without limit unless ``RETENTION_DAYS_SUPPRESSIONS`` gives days
+  (an unsubscribe must outlive the erasure of everything else).
+* **remember**: a remember-me token is deleted ``RETENTION_DAYS_REMEMBER`` days after it
+  was issued, i.e. that many days minus ``REMEMBER_DAYS`` after its absolute expiry. An
+  account's epoch row (account id, epoch, time of the last "log out everywhere") is
+  deleted once the account has no token left and the row is older than
+  ``RETENTION_DAYS_REMEMBER`` days (:meth:`sdk.remember.RememberStore.purge_accounts`).
+* **audit**: an audit entry older than ``RETENTION_DAYS_AUDIT`` days is tombstoned in
+  place (who, what and about whom are cleared; its number and time stay), so the log
+  keeps no gaps.
+
+Deletes run in transactions of :data:`BATCH` rows, each short, so hits keep flowing.
+Every function takes ``dry_run``: it then counts what would go and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from sdk.remember import RememberStore
+
+from ..storage import EventStore, IdentityStore, identity_for, open_events
+from . import rollups
+
+#: Rows per delete transaction.
+BATCH = 500
+#: The data classes, in the order they are purged (events before the roll-ups they feed).
+CLASSES = ("events", "rollups", "receipts", "suppressions", "remember", "audit")
+DAY = 86400
+
+#: ``progress(class, done, total)``, called as work advances (for a progress bar).
+Progress = Callable[[str, int, int], None]
+
+log = logging.getLogger("cleargif")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What the purge of one data class did (or would do, in a dry run)."""
+
+    name: str  #: the data class, one of :data:`CLASSES`
+    count: int  #: entries deleted or tombstoned (or that would be)
+    oldest_kept: str | None  #: ISO date of the oldest entry kept, None when none is left
+    period_days: int | None  #: the retention period; None means unlimited
+    dry_run: bool = False
+    action: str = "delete"  #: ``delete`` or ``tombstone``
+    detail: str = ""  #: anything else worth a word, such as the days rolled up
+
+    def line(self) -> str:
+        """One line for the terminal: ``events: would delete 1234 (oldest kept 2025-11-02)``."""
+        if self.period_days is None:
+            head = f"{self.name}: kept, unlimited"
+        else:
+            past = "deleted" if self.action == "delete" else "tombstoned"
+            head = f"{self.name}: {'would ' + self.action if self.dry_run else past} " \
+                   f"{self.count}"
+        kept = f"oldest kept {self.oldest_kept}" if self.oldest_kept else "nothing left"
+        return f"{head} ({kept})" + (f"; {self.detail}" if self.detail else "")
+
+
+def _iso(ts: float | None, tz: ZoneInfo) -> str | None:
+    return None if ts is None else rollups.local_day(ts, tz).isoformat()
+
+
+def _today(now: float, tz: ZoneInfo) -> date:
+    return rollups.local_day(now, tz)
+
+
+def _tick(progress: Progress | None, name: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(name, min(done, total), total)
+
+
+def _in_batches(run: Callable[[], int], name: str, total: int,
+                progress: Progress | None, batch: int) -> int:
+    """Run a ``… LIMIT batch`` write until it touches fewer than ``batch`` rows."""
+    done = 0
+    while True:
+        n = run()
+        done += n
+        _tick(progress, name, done, total)
+        if n < batch:
+            return done
+
+
+def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
+                 dry_run: bool = False, rollups_from: date | None = None,
+                 progress: Progress | None = None, batch: int = BATCH) -> Report:
+    """Roll up, then delete, the raw events of the local days past ``days``.
+
+    :param rollups_from: days before it are deleted without a roll-up (its own period
+        would delete the roll-up right away); None rolls up every day.
+    :raises ConfigError: the roll-ups are filed in another time zone than ``tz``
+        (a day must never be split between raw events and roll-ups).
+    """
+    cutoff = rollups.day_bounds(_today(now, tz) - timedelta(days=days), tz)[0]
+    rollups.check_purge_timezone(events, tz)
+    if dry_run:
+        (count,), = events.query("SELECT COUNT(*) FROM events WHERE ts < ?", (cutoff,))
+        pages = [d for d in rollups.days_with_events(events, cutoff, tz, pages_only=True)
+                 if rollups_from is None or d >= rollups_from]
+        done = set(rollups.rolled_up_days(events, pages[0], pages[-1])) if pages else set()
+        rolled = len([d for d in pages if d not in done])
+    else:
+        count = rolled = 0
+        todo = rollups.days_with_events(events, cutoff, tz)
+        if todo:
+            rollups.claim_timezone(events, tz)
+        for step, day in enumerate(todo, 1):
+            if (rollups_from is None or day >= rollups_from) and \
+                    rollups.roll_up_day(events, day, tz) > 0:
+                rolled += 1
+            start, end = rollups.day_bounds(day, tz)
+            count += events.delete_events("ts >= ? AND ts < ?", (start, end), batch)
+            _tick(progress, "events", step, len(todo))
+        # Events stamped before the cutoff but stored after the walk began (hits are
+        # stamped with the present, so only an import could do that).
+        count += events.delete_events("ts < ?", (cutoff,), batch)
+        # Sends go with the opens and clicks they are the denominator of, so an old
+        # campaign's report never shows sends against opens that are gone.
+        events.execute("DELETE FROM campaign_sends WHERE recorded_at < ?", (cutoff,))
+    (oldest,), = events.query("SELECT MIN(ts) FROM events WHERE ts >= ?", (cutoff,))
+    verb = "would roll up" if dry_run else "rolled up"
+    return Report("events", int(count), _iso(oldest, tz), days, dry_run,
+                  detail=f"{verb} {rolled} day{'s' if rolled != 1 else ''}")
+
+
+def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
+                  dry_run: bool = False, events_days: int | None = None,
+                  progress: Progress | None = None, batch: int = BATCH) -> Report:
+    """Delete the roll-up rows of the local days past ``days``.
+
+    :param events_days: the events period; a dry run then counts in the days that the
+        events purge (which runs first) is about to roll up.
+    """
+    first_kept = (_today(now, tz) - timedelta(days=days)).isoformat()
+    (total,), = events.query("SELECT COUNT(*) FROM rollups WHERE day < ?", (first_kept,))
+    count = total if dry_run else _in_batches(
+        lambda: events.execute("DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM "
+                               f"rollups WHERE day < ? LIMIT {int(batch)})", (first_kept,)),
+        "rollups", total, progress, batch)
+    (oldest,), = events.query("SELECT MIN(day) FROM rollups WHERE day >= ?", (first_kept,))
+    if dry_run and events_days is not None:
+        cutoff = rollups.day_bounds(_today(now, tz) - timedelta(days=events_days), tz)[0]
+        pending = [d.isoformat() for d in rollups.days_with_events(events, cutoff, tz,
+                                                                   pages_only=True)
+                   if d.isoformat() >= first_kept]
+        oldest = min([*pending, *([oldest] if oldest else [])], default=None)
+    return Report("rollups", int(count), oldest, days, dry_run)
+
+
+# Subjects whose last decision is before the cutoff and that still have a receipt body
+# (tombstones carry no subject id).
+_EXPIRED_SUBJECTS = ("SELECT subject_id FROM receipts WHERE subject_id IS NOT NULL "
+                     "GROUP BY subject_id HAVING MAX(created_at) < ? AND COUNT(body) > 0")
+
+
+def purge_receipts(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
+                   dry_run: bool = False, progress: Progress | None = None,
+                   batch: int = BATCH) -> Report:
+    """Tombstone every receipt of the subjects whose last decision is past ``days``."""
+    cutoff = int(now) - days * DAY
+    (total,), = identity.query("SELECT COUNT(*) FROM receipts WHERE body IS NOT NULL AND "
+                               f"subject_id IN ({_EXPIRED_SUBJECTS})", (cutoff,))
+    count = 0
+    if dry_run:
+        count = total
+        (oldest,), = identity.query(
+            "SELECT MIN(created_at) FROM receipts WHERE body IS NOT NULL AND subject_id "
+            f"NOT IN ({_EXPIRED_SUBJECTS})", (cutoff,))
+    else:
+        # Whole subjects per statement: a subject is never left half tombstoned.
+        while n := identity.tombstone_receipts(
+                f"subject_id IN ({_EXPIRED_SUBJECTS} LIMIT {int(batch)})", (cutoff,),
+                "retention", int(now)):
+            count += n
+            _tick(progress, "receipts", count, total)
+        (oldest,), = identity.query("SELECT MIN(created_at) FROM receipts WHERE body IS NOT "
+                                    "NULL")
+    return Report("receipts", count, _iso(oldest, tz), days, dry_run, action="tombstone")
+
+
+def purge_suppressions(identity: IdentityStore, *, now: float, days: int | None,
+                       tz: ZoneInfo, dry_run: bool = False, progress: Progress | None = None,
+                       batch: int = BATCH) -> Report:
+    """Delete suppressions older than ``days``; with None (the default) keep them all."""
+    if days is None:
+        (oldest,), = identity.query("SELECT MIN(created_at) FROM suppressions")
+        return Report("suppressions", 0, _iso(oldest, tz), None, dry_run)
+    cutoff = int(now) - days * DAY
+    (total,), = identity.query("SELECT COUNT(*) FROM suppressions WHERE created_at < ?",
+                               (cutoff,))
+    count = total if dry_run else _in_batches(
+        lambda: identity.execute("DELETE FROM suppressions WHERE rowid IN (SELECT rowid FROM "
+                                 f"suppressions WHERE created_at < ? LIMIT {int(batch)})",
+                                 (cutoff,)),
+        "suppressions", total, progress, batch)
+    (oldest,), = identity.query("SELECT MIN(created_at) FROM suppressions WHERE "
+                                "created_at >= ?", (cutoff,))
+    return Report("suppressions", int(count), _iso(oldest, tz), days, dry_run)
+
+
+def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, days: int,
+                   remember_days: int, tz: ZoneInfo, dry_run: bool = False) -> Report:
+    """Delete remember-me tokens ``days - remember_days`` days past their absolute expiry
+    (with the defaults: their lifetime of 30 days + 7), then the epoch rows of accounts
+    left without a token whose epoch last changed more than ``days`` days ago."""
+    keep_days = days - remember_days  # config guarantees days >= remember_days
+    cutoff = now - keep_days * DAY
+    accounts_cutoff = now - days * DAY
+    # The tables exist once a host app used remember-me; the SDK creates them (both).
+    (exists,), = identity.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'remember_tokens'")
+    if not exists:
+        return Report("remember", 0, None, days, dry_run)
+    if dry_run:
+        (count,), = identity.query("SELECT COUNT(*) FROM remember_tokens WHERE "
+                                   "expires_at < ?", (cutoff,))
+        # The tokens this purge is about to delete count as gone.
+        (accounts,), = identity.query(
+            "SELECT COUNT(*) FROM remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM remember_tokens t WHERE t.account = a.account AND "
+            "t.expires_at >= ?)", (accounts_cutoff, cutoff))
+    else:
+        # No keys: purging signs and verifies nothing.
+        with RememberStore(identity_url, keys=(), days=remember_days) as store:
+            count = store.purge_expired(now, keep_days=keep_days)
+            accounts = store.purge_accounts(accounts_cutoff)
+    (oldest,), = identity.query("SELECT MIN(created_at) FROM remember_tokens WHERE "
+                                "expires_at >= ?", (cutoff,))
+    verb = "would forget" if dry_run else "forgot"
+    detail = f"{verb} {accounts} account epoch{'s' if accounts != 1 else ''}" \
+        if accounts else ""
+    return Report("remember", int(count), _iso(oldest, tz), days, dry_run, detail=detail)
+
+
+def purge_audit(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
+                dry_run: bool = False, progress: Progress | None = None,
+                batch: int = BATCH) -> Report:
+    """Tombstone audit entries older than ``days``: numbers and times stay, no gaps."""
+    cutoff = int(now) - days * DAY
+    live = "ts < ? AND action != 'tombstone'"
+    (total,), = identity.query(f"SELECT COUNT(*) FROM audit WHERE {live}", (cutoff,))
+    count = total if dry_run else _in_batches(
+        lambda: identity.execute(
+            "UPDATE audit SET actor = '-', action = 'tombstone', subject_hmac = NULL, "
+            f"detail = NULL, reason = 'retention' WHERE seq IN (SELECT seq FROM audit "
+            f"WHERE {live} LIMIT {int(batch)})", (cutoff,)),
+        "audit", total, progress, batch)
+    (oldest,), = identity.query("SELECT MIN(ts) FROM audit WHERE action != 'tombstone' AND "
+                                "ts >= ?", (cutoff,))
+    return Report("audit", int(count), _iso(oldest, tz), days, dry_run, action="tombstone")
+
+
+def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = False,
+          progress: Progress | None = None) -> list[Report]:
+    """Purge every data class past its period; one :class:`Report` per class, in
+    :data:`CLASSES` order.
+
+    :param app_or_config: the collector app (its stores are used), or a validated
+        configuration (stores are opened and closed here).
+    :param now: the purge's clock, seconds since the epoch.
+    :raises StorageError: a store cannot be read or written; classes already purged stay
+        purged, and the next run carries on.
+    :raises ConfigError: ``TIMEZONE`` is not the zone the roll-ups are filed in; nothing
+        was purged.
+    """
+    if isinstance(app_or_config, Flask):
+        config: Mapping[str, Any] = app_or_config.config
+        col = app_or_config.extensions["cleargif"]
+        events, identity, own = col.events, col.identity, False
+    else:
+        config = app_or_config
+        events = open_events(config["EVENTS_URL"], sync=config["SYNC"])
+        identity = identity_for(config)
+        own = True
+    tz = ZoneInfo(config["TIMEZONE"])
+    days = {cls: config[f"RETENTION_DAYS_{cls.upper()}"] for cls in CLASSES}
+    common: dict[str, Any] = {"now": now, "tz": tz, "dry_run": dry_run}
+    try:
+        # Checked before any class is purged: a refusal changes nothing.
+        rollups.check_purge_timezone(events, tz)
+        rollups_from = _today(now, tz) - timedelta(days=days["rollups"])
+        reports = [
+            purge_events(events, days=days["events"], rollups_from=rollups_from,
+                         progress=progress, **common),
+            purge_rollups(events, days=days["rollups"], events_days=days["events"],
+                          progress=progress, **common),
+            purge_receipts(identity, days=days["receipts"], progress=progress, **common),
+            purge_suppressions(identity, days=days["suppressions"], progress=progress,
+                               **common),
+            purge_remember(identity, config["IDENTITY_URL"], days=days["remember"],
+                           remember_days=config["REMEMBER_DAYS"], **common),
+            purge_audit(identity, days=days["audit"], progress=progress, **common),
+        ]
+        if not dry_run:
+            # Deleted and tombstoned rows are zeroed in the files (secure_delete), but
+            # their old pages linger in the WAL until a checkpoint: end it now.
+            for store in (events, identity):
+                if not store.wal_truncate():
+                    log.warning("%s: readers kept the WAL busy; the next checkpoint "
+                                "finishes the purge", getattr(store, "path", "a store"))
+        return reports
+    finally:
+        if own:
+            events.close()
+            identity.close()
+
+
+__all__ = ["BATCH", "CLASSES", "Progress", "Report", "purge", "purge_audit", "purge_events",
+           "purge_receipts", "purge_remember", "purge_rollups", "purge_suppressions"]

@@ -1,0 +1,294 @@
+"""Daily roll-ups of page events (DESIGN 1.7): what exports read once raw events are gone.
+
+Before :mod:`collector.analytics.retention` deletes the raw events of a day, the day is rolled up:
+one row per local day (in ``TIMEZONE``) and *cell*, a cell being every export dimension
+plus site, kind and policy revision, with its hits and its distinct session and visitor
+ids counted by SQL. A day is either all raw or all rolled up: the purge cutoff is the
+start of a local day, and a day that has roll-up rows is read from them only, even while
+the purge is still deleting its raw events.
+
+Hits of a rolled-up day are exact for every combination of dimensions. Distinct counts
+cannot be merged after the ids are gone: an export's visits and returning visitors on
+rolled-up days are sums of the daily distinct counts of the cells it groups, and the
+export says so (:data:`ROLLED_UP_NOTE`). Those sums overstate people (one visitor on five
+days counts five times), so small-count suppression does not use them: it takes the
+largest single roll-up row's count, a lower bound of the distinct people in the cell
+(:meth:`collector.analytics.query.Aggregator.add_counts`).
+
+Only page events (``pageview``, ``event``) roll up; email opens and clicks are reported
+by campaign and are deleted with the raw events when their period ends.
+
+A local day cannot be re-cut in another time zone once its raw events are gone, so the
+event store records the zone its roll-ups are filed in (:func:`claim_timezone`). While
+roll-ups exist, the purge refuses to roll up days in another ``TIMEZONE``, and an export
+in another zone refuses to read days near them (:func:`check_export_timezone`); both say
+which zone the roll-ups are in. Roll-ups made before the zone was recorded are taken to
+be in the ``TIMEZONE`` of the first purge that records it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import zoneinfo
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import ConfigError
+from ..storage import EventStore
+from .query import DIMENSIONS, Aggregator, Query, QueryError
+
+#: The event kinds that roll up (those the aggregate export reads).
+PAGE_KINDS = ("pageview", "event")
+#: The columns that make a roll-up cell, besides its day.
+CELL = ("site", "kind", "path", "referrer_host", "browser", "os", "device", "lang",
+        "utm_source", "utm_medium", "utm_campaign", "revision")
+#: Said in the export's notes whenever roll-ups were read.
+ROLLED_UP_NOTE = (
+    "Rolled-up days (raw events past their retention period): hits are exact, but visits "
+    "and returning_visitors there are sums of daily distinct counts per roll-up cell (day "
+    "and every dimension), so a session or visitor seen on several days, or in several "
+    "cells folded into one row, counts more than once. Small-count suppression does not "
+    "use these sums: it counts a cell's people as the largest single daily count of a "
+    "roll-up cell in it (or its raw distinct count, if larger), a lower bound, so such a "
+    "cell may be folded into (other) although its sums reach k.")
+
+_PAGE = "kind IN ('pageview', 'event')"
+#: The ``store_meta`` key that names the time zone of the roll-ups.
+TIMEZONE_KEY = "rollups_timezone"
+#: Two local days in two time zones overlap only if their dates are less than this many
+#: days apart (UTC offsets differ by at most 26 hours).
+_ZONE_MARGIN = timedelta(days=2)
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
+    """``[start, end)`` of a local day as Unix seconds (23 or 25 hours on DST changes)."""
+    start = datetime.combine(day, datetime.min.time(), tz)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def local_day(ts: float, tz: ZoneInfo) -> date:
+    """The local day of a timestamp."""
+    return datetime.fromtimestamp(ts, tz).date()
+
+
+def day_ranges(days: Sequence[date], tz: ZoneInfo) -> list[tuple[int, int]]:
+    """Sorted days as ``[start, end)`` ranges, consecutive days merged into one range."""
+    ranges: list[tuple[int, int]] = []
+    for day in sorted(days):
+        start, end = day_bounds(day, tz)
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    return ranges
+
+
+def roll_up_day(events: EventStore, day: date, tz: ZoneInfo) -> int:
+    """Roll up the page events of one local day; returns how many roll-up rows were added.
+
+    One ``INSERT OR IGNORE … SELECT`` statement: atomic, and idempotent while the day's raw
+    events are complete. It never overwrites a cell, so running it again over a day whose
+    raw events are partly deleted (an interrupted purge, or two purges at once) cannot
+    replace complete counts with partial ones: such a run only yields cells that exist.
+    """
+    start, end = day_bounds(day, tz)
+    cols = ", ".join(CELL)
+    # NULLIF: the raw aggregation ignores empty ids too.
+    return events.execute(
+        f"INSERT OR IGNORE INTO rollups (day, {cols}, hits, visits, visitors) "
+        f"SELECT ?, {cols}, COUNT(*), COUNT(DISTINCT NULLIF(session_id, '')), "
+        f"COUNT(DISTINCT NULLIF(visitor_id, '')) FROM events "
+        f"WHERE ts >= ? AND ts < ? AND {_PAGE} GROUP BY {cols}",
+        (day.isoformat(), start, end))
+
+
+def days_with_events(events: EventStore, before_ts: int, tz: ZoneInfo, *,
+                     pages_only: bool = False) -> list[date]:
+    """The local days, oldest first, that hold events stamped before ``before_ts``.
+
+    One index seek per day that has events: empty stretches are jumped over.
+    """
+    kind = f" AND {_PAGE}" if pages_only else ""
+    days: list[date] = []
+    (first,), = events.query(f"SELECT MIN(ts) FROM events WHERE ts < ?{kind}", (before_ts,))
+    ts = first
+    while ts is not None:
+        day = local_day(ts, tz)
+        days.append(day)
+        _, end = day_bounds(day, tz)
+        (ts,), = events.query(f"SELECT MIN(ts) FROM events WHERE ts >= ? AND ts < ?{kind}",
+                              (end, before_ts))
+    return days
+
+
+def check_cutoff(cutoff_ts: int, tz: ZoneInfo) -> None:
+    """Refuse a cutoff that is not the start of a local day: a day must never be split
+    between raw events and roll-ups."""
+    if day_bounds(local_day(cutoff_ts, tz), tz)[0] != cutoff_ts:
+        raise ValueError(f"The roll-up cutoff {cutoff_ts} is not the start of a day in "
+                         f"{tz.key}; pass the start of a local day.")
+
+
+def roll_up_before(events: EventStore, cutoff_ts: int, tz: ZoneInfo,
+                   progress: Callable[[int, int], None] | None = None) -> list[date]:
+    """Roll up every local day before ``cutoff_ts`` that still has raw page events.
+
+    :param cutoff_ts: the start of a local day in ``tz``; days before it are about to be
+        purged, the day it starts stays raw.
+    :param progress: called with ``(days done, days in all)`` after each day.
+    :returns: the days rolled up, oldest first.
+    :raises ValueError: the cutoff is not the start of a local day.
+    :raises ConfigError: the roll-ups are filed in another zone than ``tz``.
+    """
+    check_cutoff(cutoff_ts, tz)
+    days = days_with_events(events, cutoff_ts, tz, pages_only=True)
+    if days:
+        claim_timezone(events, tz)
+    for done, day in enumerate(days, 1):
+        roll_up_day(events, day, tz)
+        if progress is not None:
+            progress(done, len(days))
+    return days
+
+
+def rolled_up_days(events: EventStore, since: date, until: date) -> list[date]:
+    """The days from ``since`` to ``until`` (inclusive) that are read from roll-ups."""
+    return [date.fromisoformat(day) for (day,) in events.query(
+        "SELECT DISTINCT day FROM rollups WHERE day >= ? AND day <= ? ORDER BY day",
+        (since.isoformat(), until.isoformat()))]
+
+
+def raw_filter(where: str, params: Sequence[Any], days: Sequence[date],
+               tz: ZoneInfo) -> tuple[str, list[Any]]:
+    """An event filter extended to leave out the given (rolled-up) days."""
+    out, values = where, list(params)
+    for start, end in day_ranges(days, tz):
+        out += " AND NOT (ts >= ? AND ts < ?)"
+        values += [start, end]
+    return out, values
+
+
+def rollups_timezone(events: EventStore) -> str | None:
+    """The time zone the existing roll-ups are filed in; None while there are no roll-ups
+    (or they predate the record: the next purge records its own ``TIMEZONE``)."""
+    (any_rows,), = events.query("SELECT EXISTS (SELECT 1 FROM rollups)")
+    if not any_rows:
+        return None
+    rows = events.query("SELECT value FROM store_meta WHERE key = ?", (TIMEZONE_KEY,))
+    return str(rows[0][0]) if rows else None
+
+
+def same_zone(a: str, b: str) -> bool:
+    """Whether two time zone names are one zone: the same name, or aliases whose tz
+    database entries are the same (``UTC`` and ``Etc/UTC``, ``Asia/Calcutta`` and
+    ``Asia/Kolkata``), which cut days alike."""
+    if a == b:
+        return True
+    data_a, data_b = _tzif(a), _tzif(b)
+    return data_a is not None and data_a == data_b
+
+
+@functools.lru_cache(maxsize=64)
+def _tzif(key: str) -> bytes | None:
+    """The tz database file of zone ``key``, where zoneinfo would find it."""
+    for root in zoneinfo.TZPATH:
+        path = os.path.join(root, *key.split("/"))
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                return f.read()
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath(*key.split("/")).read_bytes()
+    except (ImportError, OSError):
+        return None
+
+
+def check_purge_timezone(events: EventStore, tz: ZoneInfo) -> None:
+    """Refuse to roll up days in ``tz`` while the roll-ups are filed in another zone.
+
+    :raises ConfigError: (key ``TIMEZONE``) the zones differ; the message says which zone
+        the roll-ups are in.
+    """
+    filed = rollups_timezone(events)
+    if filed is not None and not same_zone(filed, tz.key):
+        raise ConfigError("TIMEZONE", f"TIMEZONE is {tz.key}, but the roll-ups in the event "
+                          f"store are filed by day in {filed}, and a day cannot be rolled "
+                          f"up again in another zone; set TIMEZONE back to {filed} to "
+                          "purge (see TIMEZONE in docs/configuration.md).")
+
+
+def claim_timezone(events: EventStore, tz: ZoneInfo) -> None:
+    """Record that roll-ups are filed in ``tz`` (before the first is written).
+
+    :raises ConfigError: roll-ups exist in another zone (:func:`check_purge_timezone`).
+    """
+    check_purge_timezone(events, tz)
+    events.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                   "DO UPDATE SET value = excluded.value", (TIMEZONE_KEY, tz.key))
+
+
+def check_export_timezone(events: EventStore, query: Query) -> None:
+    """Refuse an export in another zone than the roll-ups when it reaches a rolled-up day
+    (or a day next to one): its raw events are gone and the roll-up's day is another
+    stretch of time, so hits would be lost or counted twice.
+
+    :raises ConfigError: (key ``TIMEZONE``) naming the roll-ups' zone and the way out.
+    """
+    filed = rollups_timezone(events)
+    if filed is None or same_zone(filed, query.timezone):
+        return
+    since = max(query.since, date.min + _ZONE_MARGIN) - _ZONE_MARGIN
+    until = min(query.until, date.max - _ZONE_MARGIN) + _ZONE_MARGIN
+    if rolled_up_days(events, since, until):
+        (last_day,), = events.query("SELECT MAX(day) FROM rollups")
+        last = date.fromisoformat(last_day)
+        raise ConfigError("TIMEZONE", f"The roll-ups of the days up to {last} are filed by "
+                          f"day in {filed}, but this export is in {query.timezone} "
+                          f"(TIMEZONE); export with TIMEZONE={filed}, or with --since "
+                          f"{last + _ZONE_MARGIN + timedelta(days=1)} or later.")
+
+
+def add_rollups(events: EventStore, query: Query, agg: Aggregator) -> int:
+    """Add the query's roll-up rows to ``agg``, with the query's filters; returns how many
+    grouped rows were added.
+
+    Roll-up days are local days in the zone of the purge that wrote them; the caller
+    checks that the query is in the same zone (:func:`check_export_timezone`).
+    """
+    for d in query.by:
+        if d not in DIMENSIONS:  # column names are interpolated below
+            raise QueryError(f"Unknown dimension {d[:40]!r}; choose from "
+                             + ", ".join(DIMENSIONS) + ".")
+    where = ["day >= ?", "day <= ?", _PAGE]
+    params: list[Any] = [query.since.isoformat(), query.until.isoformat()]
+    if query.revision is not None:
+        where.append("revision = ?")
+        params.append(query.revision)
+    if not query.include_bots:
+        where.append("(device IS NULL OR device != 'bot')")
+    cols = ", ".join(query.by)
+    # SUM for the reported metrics; MAX, the count of one day and one roll-up cell, is
+    # the lower bound of distinct people that suppression uses.
+    sql = (f"SELECT {cols + ', ' if cols else ''}SUM(hits), SUM(visits), SUM(visitors), "
+           f"MAX(visits), MAX(visitors) FROM rollups WHERE {' AND '.join(where)}")
+    if cols:
+        sql += f" GROUP BY {cols}"
+    added = 0
+    for row in events.query(sql, params):
+        *key, hits, visits, visitors, most_visits, most_visitors = row
+        if not hits:  # no roll-up row matched (an aggregate without GROUP BY gives NULLs)
+            continue
+        agg.add_counts(tuple(key), int(hits), int(visits), int(visitors),
+                       int(most_visits), int(most_visitors))
+        added += 1
+    return added
+
+
+__all__ = ["CELL", "PAGE_KINDS", "ROLLED_UP_NOTE", "TIMEZONE_KEY", "add_rollups",
+           "check_cutoff", "check_export_timezone", "check_purge_timezone", "claim_timezone",
+           "day_bounds", "day_ranges", "days_with_events", "local_day", "raw_filter",
+           "roll_up_before", "roll_up_day", "rolled_up_days", "rollups_timezone", "same_zone"]

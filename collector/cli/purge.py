@@ -1,0 +1,98 @@
+"""``cleargif purge [--dry-run]``: enforce the retention periods (DESIGN 1.7).
+
+``cleargif serve`` runs it daily in a child process under a lock file
+(:func:`collector.server.run_purge_once`); operators may run it by hand too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import data_stores, errors_as_lines
+
+
+class _Bars:
+    """One progress bar per data class on stderr, replacing the previous one."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._update: Callable[[int], None] | None = None
+        self._name = ""
+        self._done = 0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if total <= 0:  # nothing to do: no empty bar
+            return
+        if self._update is None or name != self._name:
+            self.close()
+            bar = self._stack.enter_context(click.progressbar(
+                length=max(total, 1), label=f"{name:<12}",
+                file=sys.stderr))
+            self._update, self._name, self._done = bar.update, name, 0
+        self._update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        """Finish the bar being drawn, if any."""
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._update = None
+
+
+#: ``cleargif purge`` exits with this status (EX_TEMPFAIL) when another purge holds the lock.
+PURGE_BUSY = 75
+
+
+class _Busy(click.ClickException):
+    """Another purge holds the lock: one line, exit status :data:`PURGE_BUSY`."""
+
+    exit_code = PURGE_BUSY
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; change nothing.")
+@with_appcontext
+@errors_as_lines
+def purge(dry_run: bool) -> None:
+    """Delete, or tombstone, what is past its retention period.
+
+    Raw events are rolled up by day before they go; receipts and audit entries become
+    tombstones. Prints one line per data class: how many went and the oldest date kept.
+    """
+    from .. import clock
+    from ..analytics import retention
+    from ..server import purge_lock
+
+    data_stores("events", "identity")
+    bars = _Bars() if sys.stderr.isatty() else None
+    # A dry run only reads; a purge must not overlap another (the daily one of a serve).
+    lock = contextlib.nullcontext(True) if dry_run else \
+        purge_lock(current_app.config["DATA_DIR"])
+    with lock as held:
+        if not held:
+            raise _Busy("Another purge is running on this data folder (it holds "
+                        "purge.lock); let it finish, or see what it does with --dry-run.")
+        try:
+            reports = retention.purge(current_app, clock.now(), dry_run=dry_run,
+                                      progress=bars)
+        finally:
+            if bars is not None:
+                bars.close()
+    for report in reports:
+        click.echo(report.line())
+    if dry_run:
+        click.echo("Dry run: nothing was changed.", err=True)
+
+
+#: Register with ``app.cli.add_command`` (see :func:`collector.cli.init_app`).
+COMMANDS: list[click.Command] = [purge]
