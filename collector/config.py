@@ -8,15 +8,13 @@ validated values from ``app.config`` at request time.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import hmac
 import ipaddress
 import json
 import os
 import re
 import secrets
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -465,13 +463,6 @@ def read_keys(config: Mapping[str, Any], name: str) -> list[str]:
         raise ConfigError(name, f"No {name} configured and {path} does not exist; run "
                           "`cleargif serve` once (it creates the file) or `cleargif keys new`.")
     return keys
-
-
-def derive_keys(secret_keys: Sequence[str], purpose: bytes) -> list[bytes]:
-    """One key per ``SECRET_KEYS`` entry for one use (``HMAC-SHA256(secret, purpose)``),
-    oldest first like the list: the audit log, the receipt chain and the id cookies each
-    have their own, so no MAC made for one can stand in for another."""
-    return [hmac.new(k.encode(), purpose, hashlib.sha256).digest() for k in secret_keys]
 
 
 def new_key() -> str:

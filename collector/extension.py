@@ -21,8 +21,9 @@ from sdk.scrub import PathPatterns, compile_path_patterns
 from sdk.tokens import TokenCodec
 
 from .config import read_keys
+from .consent.idcookies import IdSigner
 from .consent.registry import Registry, build_registry
-from .consent.rules import ConsentPayload, IdSigner
+from .consent.rules import ConsentPayload
 from .errors import ConfigError
 from .storage import EventStore, IdentityStore, identity_for, open_events
 

@@ -97,6 +97,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ConfigError, StorageError, check_utf8, describe, finite_number
+from .keyring import Keyring
 from .keys import key_list
 from .sqlite import SQLiteFile
 
@@ -298,8 +299,8 @@ class RememberStore:
                               f"number of seconds, at least {MIN_GRACE_SECONDS} (parallel "
                               f"tabs, aborted navigations) and at most a token's longest "
                               f"lifetime, not {describe(grace_seconds)}.")
-        # Derived per purpose so the raw SECRET_KEYS never key this MAC directly.
-        self._macs = [hmac.new(k, _SALT, hashlib.sha256).digest() for k in raw_keys]
+        # Derived for this purpose alone, so the raw SECRET_KEYS never key this MAC.
+        self._keys = Keyring(raw_keys, _SALT) if raw_keys else None
         self.days = days
         self.grace_seconds = grace_seconds
         self.clock = clock
@@ -342,21 +343,22 @@ class RememberStore:
 
     # --- cookie values -------------------------------------------------------------------
 
-    def _require_keys(self) -> None:
-        if not self._macs:
+    def _require_keys(self) -> Keyring:
+        if self._keys is None:
             raise ConfigError("SECRET_KEYS", "Remember-me cookies need SECRET_KEYS: set it to "
                               "a list of long random keys, oldest first.")
+        return self._keys
 
     def _sign(self, selector: str, validator: str) -> str:
         body = f"{selector}.{validator}"
-        return f"{body}.{_b64(hmac.new(self._macs[-1], body.encode(), hashlib.sha256).digest())}"
+        return f"{body}.{_b64(self._require_keys().sign(body.encode())[1])}"
 
     def _parse(self, value: object) -> tuple[str, str] | str:
         """``(selector, validator)`` of a genuine cookie, else the reason it is refused.
 
         No database work happens here: refusing junk must stay cheap.
         """
-        self._require_keys()
+        keys = self._require_keys()
         if not isinstance(value, str):
             return "malformed"
         if len(value) > MAX_COOKIE_CHARS:
@@ -364,11 +366,7 @@ class RememberStore:
         if not _SHAPE.fullmatch(value):
             return "malformed"
         body, _, mac = value.rpartition(".")
-        good = False
-        for key in self._macs:  # no early exit: the time taken says nothing about which key
-            expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-            good |= hmac.compare_digest(expected, mac)
-        if not good:
+        if keys.verify(body.encode(), mac, _b64) is None:
             return "bad-signature"
         selector, _, validator = body.partition(".")
         return selector, validator

@@ -42,7 +42,7 @@ def write(app: Flask, action: str = audit.EXPORT, *, now: int = NOON,
     kind, sid = subject if subject else (None, None)
     audit.record(identity(app), actor=actor, action=action, subject_kind=kind,
                  subject_id=sid, reason=reason, detail=detail, now=now,
-                 key=audit.subject_key(app.config))
+                 keys=audit.subject_keyring(app.config))
 
 
 def test_subject_named_by_a_derived_hmac(app: Flask) -> None:
@@ -58,7 +58,7 @@ def test_subject_named_by_a_derived_hmac(app: Flask) -> None:
                                 hashlib.sha256).hexdigest()
     assert VISITOR not in json.dumps(row)
     # The same id under another kind is another subject.
-    assert audit.subject_hmac(key, "consent", VISITOR) != expected
+    assert audit.subject_hmac(audit.subject_keyring(app.config), "consent", VISITOR) != expected
 
 
 def test_entries_found_across_key_rotation(tmp_path: Any) -> None:
@@ -85,7 +85,7 @@ def test_record_refuses_bad_input(app: Flask) -> None:
     with pytest.raises(audit.AuditError, match="both"):
         audit.record(identity(app), actor="a", action="subject.export", subject_kind="visitor",
                      subject_id=None, reason=None, detail=None, now=NOON,
-                     key=audit.subject_key(app.config))
+                     keys=audit.subject_keyring(app.config))
     with pytest.raises(audit.AuditError, match="must not contain"):
         write(app, reason=f"asked by {VISITOR}")
     with pytest.raises(audit.AuditError, match="one line"):
@@ -165,7 +165,7 @@ def test_actor_is_the_token_in_a_request_else_the_os_user(app: Flask,
     assert (first.actor, first.action, first.subject_hmac, first.detail) == (
         "token:mailer", "suppressions.read", None, {"count": 2})
     assert (second.actor, second.reason) == ("os-user:ann", "support ticket")
-    assert second.subject_hmac == audit.subject_hmac(audit.subject_key(app.config),
+    assert second.subject_hmac == audit.subject_hmac(audit.subject_keyring(app.config),
                                                      "recipient", "r-1")
 
 
@@ -198,7 +198,7 @@ def test_text_format(app: Flask) -> None:
     assert len(lines) == 3
     assert lines[0].strip().split("  ")[1:5] == ["2026-02-28T12:00:00Z", "subject.export",
                                          "os-user:ann", "subject " + audit.subject_hmac(
-                                             audit.subject_key(app.config), "visitor",
+                                             audit.subject_keyring(app.config), "visitor",
                                              VISITOR)[:16]]
     assert "why: child" in lines[1] and "events_deleted=1" in lines[1]
     assert "token:mailer" in lines[2] and "no subject" in lines[2]

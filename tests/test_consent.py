@@ -8,6 +8,7 @@ import pytest
 
 from collector.config import load_config
 from collector.consent import rules as c
+from collector.consent.idcookies import IdSigner
 from collector.consent.registry import build_registry
 from tests.conftest import SITE, events, set_cookies
 
@@ -22,7 +23,7 @@ def payload(granted: tuple[str, ...] = ("analytics",), revision: int = 1, age: i
 
 
 ALL = ("analytics", "personalization", "marketing")
-IDS = c.IdSigner(["test-secret-key-0123456789abcdef"])
+IDS = IdSigner(["test-secret-key-0123456789abcdef"])
 
 
 # state, dnt, gpc, revision, age, override -> decided, analytics, personalization, marketing
@@ -138,7 +139,7 @@ def test_plan_visitor_expiry_is_fixed(registry: Any) -> None:
     assert old.visitor_id != vid
 
 
-OTHER_KEY = c.IdSigner(["another-collector-key-0000000001"])
+OTHER_KEY = IdSigner(["another-collector-key-0000000001"])
 MD5_OF_EMAIL = "9e26471d35a78862c17e467d87cddedf"  # md5("jane@example.com")
 
 
@@ -518,7 +519,7 @@ def test_id_cookies_are_bound_to_their_name_and_keys(registry: Any) -> None:
     swapped = c.plan_cookies(state, {"cg_vid": sid}, now=NOW, visitor_days=390,
                              registry=registry, ids=IDS)
     assert swapped.visitor_id != "e" * 32  # a session id is not a visitor id
-    rotated = c.IdSigner(["test-secret-key-0123456789abcdef",  # oldest first
+    rotated = IdSigner(["test-secret-key-0123456789abcdef",  # oldest first
                           "another-collector-key-0000000001"])
     kept = c.plan_cookies(state, {"cg_sid": sid}, now=NOW + 5, visitor_days=390,
                           registry=registry, ids=rotated)

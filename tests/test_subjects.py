@@ -214,7 +214,7 @@ def test_export_erase_export_again(app: Flask, client: Any, tmp_path: Path) -> N
     assert [e.action for e in entries] == (["subject.export"] * 4 + ["subject.erase"] * 4 +
                                            ["subject.export"] * 8)
     assert all(e.actor.startswith("os-user:") for e in entries)
-    key = audit.subject_key(app.config)
+    key = audit.subject_keyring(app.config)
     assert entries[0].subject_hmac == audit.subject_hmac(key, "consent", ids["consent"])
     assert entries[0].reason == "Art. 15"
     assert entries[4].detail == {"events_deleted": 0, "events_stripped": 0,

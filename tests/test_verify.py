@@ -17,7 +17,6 @@ from collector.consent.receipts import (
     ReceiptKeys,
     ReceiptRow,
     canonical,
-    chain_hash,
     check_chain,
 )
 from collector.privacy import audit
@@ -60,7 +59,7 @@ KEY_ID = KEYS.signing_id
 def keyed(prev: str, body: str) -> str:
     """A hash as the collector makes it: forgeries made with the key itself, to show the
     links still catch insertions."""
-    return chain_hash(KEYS.keys[KEY_ID], prev, body)
+    return KEYS.sign(prev, body)[1]
 
 
 def tamper(app: Flask, *statements: tuple[str, tuple[Any, ...]]) -> None:
@@ -267,7 +266,7 @@ def test_show_prints_a_proof_and_is_audited(app: Flask) -> None:
     [entry] = audit.read(app.extensions["cleargif"].identity)
     assert entry.action == "consent.show" and entry.reason == "complaint"
     assert entry.detail == {"receipts": 2} and entry.actor.startswith("os-user:")
-    assert entry.subject_hmac == audit.subject_hmac(audit.subject_key(app.config), "consent",
+    assert entry.subject_hmac == audit.subject_hmac(audit.subject_keyring(app.config), "consent",
                                                     subject)
     assert subject not in json.dumps(app.extensions["cleargif"].identity.query(
         "SELECT * FROM audit"))

@@ -249,7 +249,7 @@ def subject_erase(account: str | None, recipient: str | None, visitor: str | Non
     subject = _one_subject(account=account, recipient=recipient, visitor=visitor,
                            consent=consent)
     why = erasure_reason(reason, subject)
-    audit.subject_key(current_app.config)  # no key, no audit entry: fail before erasing
+    audit.subject_keyring(current_app.config)  # no key, no audit entry: fail before erasing
     stores = _stores()
     if not yes:
         click.confirm(f"Erase everything held about {subject.kind} {subject.id} but its "

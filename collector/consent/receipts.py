@@ -10,15 +10,14 @@ tampering, and a tombstone made by hand from either.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config import derive_keys
+from sdk.keyring import Keyring
+
 from .rules import SCHEMA_VERSION, Decision
 
 GENESIS = "0" * 64
@@ -58,9 +57,9 @@ def canonical(body: Mapping[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def chain_hash(key: bytes, prev_hash: str, body_text: str) -> str:
-    """HMAC-SHA256, under a receipt key, of the previous hash and this body."""
-    return hmac.new(key, (prev_hash + "\n" + body_text).encode(), hashlib.sha256).hexdigest()
+def chain_text(prev_hash: str, body_text: str) -> bytes:
+    """What a receipt's hash covers: the previous receipt's hash and its own body."""
+    return (prev_hash + "\n" + body_text).encode()
 
 
 def tombstone_text(seq: int, receipt_id: str, prev_hash: str, digest: str, reason: str,
@@ -72,51 +71,45 @@ def tombstone_text(seq: int, receipt_id: str, prev_hash: str, digest: str, reaso
             f"{tombstoned_at}\n{created_at}")
 
 
-#: Receipt keys are derived from SECRET_KEYS, apart from the cookie signatures.
-RECEIPT_KEY_INFO = b"cleargif consent receipts v1"
+#: The purpose the receipt chain's keys are derived for (apart from every other MAC).
+RECEIPT_KEY_PURPOSE = b"cleargif consent receipts v1"
 
 
 class ReceiptKeys:
-    """The keys of the receipt chain, derived from ``SECRET_KEYS`` (oldest first): the
-    newest signs, every listed one verifies. Rows name their key by a short id (a hash
-    of the key, never the key), so a key taken off the list is told apart from an edit.
+    """The keys of the receipt chain (a :class:`~sdk.keyring.Keyring` over ``SECRET_KEYS``):
+    the newest signs, every listed one verifies. Rows name their key by its id, so a key
+    taken off the list is told apart from an edit.
     """
 
     def __init__(self, secrets: Sequence[str]) -> None:
-        if not secrets:
-            raise ValueError("Receipts need at least one key in SECRET_KEYS.")
-        self.keys: dict[str, bytes] = {
-            hashlib.sha256(b"key id\n" + key).hexdigest()[:16]: key
-            for key in derive_keys(secrets, RECEIPT_KEY_INFO)}
-        self.signing_id = list(self.keys)[-1]
+        self.ring = Keyring(secrets, RECEIPT_KEY_PURPOSE)
+
+    @property
+    def signing_id(self) -> str:
+        """The id of the key that signs new receipts and tombstones."""
+        return self.ring.newest
 
     def sign(self, prev_hash: str, body_text: str) -> tuple[str, str]:
         """``(key id, hash)`` of a new receipt under the newest key."""
-        return self.signing_id, chain_hash(self.keys[self.signing_id], prev_hash, body_text)
+        key, mac = self.ring.sign(chain_text(prev_hash, body_text))
+        return key, mac.hex()
 
     def seal(self, text: str) -> str:
         """``"<key id>:<hmac>"`` over a tombstone's :func:`tombstone_text`."""
-        mac = hmac.new(self.keys[self.signing_id], text.encode(), hashlib.sha256).hexdigest()
-        return f"{self.signing_id}:{mac}"
+        key, mac = self.ring.sign(text.encode())
+        return f"{key}:{mac.hex()}"
 
     def check_hash(self, key_id: str, prev_hash: str, body_text: str,
                    digest: str) -> bool | None:
         """Whether ``digest`` is right; ``None`` when key ``key_id`` is not listed."""
-        key = self.keys.get(key_id)
-        if key is None:
-            return None
-        return hmac.compare_digest(chain_hash(key, prev_hash, body_text), digest)
+        return self.ring.check(chain_text(prev_hash, body_text), digest, key_id)
 
     def check_seal(self, text: str, seal: str | None) -> bool | None:
         """Whether ``seal`` seals ``text``; ``None`` when its key is not listed."""
         key_id, _, mac = (seal or "").partition(":")
         if not key_id or not mac:
             return False
-        key = self.keys.get(key_id)
-        if key is None:
-            return None
-        return hmac.compare_digest(
-            hmac.new(key, text.encode(), hashlib.sha256).hexdigest(), mac)
+        return self.ring.check(text.encode(), mac, key_id)
 
 
 #: Builds the :class:`ReceiptKeys` when a receipt is first signed or checked (commands

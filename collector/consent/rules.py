@@ -7,15 +7,13 @@ rule testable as a table.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ..config import OPTIONAL_PURPOSES, PURPOSES, derive_keys
+from ..config import OPTIONAL_PURPOSES, PURPOSES
 from .registry import SESSION_COOKIE, VISITOR_COOKIE, Registry
 
 SCHEMA_VERSION = 1
@@ -266,80 +264,14 @@ class CookiePlan:
     new_visit: bool = False
 
 
-#: Keys of the id cookies are derived from SECRET_KEYS, apart from the other uses.
-ID_COOKIE_INFO = b"cleargif id cookies v1"
-
-
-class IdSigner:
-    """Signs and checks the id cookies ``cg_sid`` and ``cg_vid``:
-    ``<32 hex id>.<unix seconds>.<MAC>``, the MAC over the cookie's name, id and time.
-
-    Only the collector makes ids. Without the MAC a page script (which can write a
-    cookie of that name for the site's domain) or a visitor could plant an id derived
-    from personal data, such as a hash of an email address, or pad a small cell with
-    made-up visitors; a forged, unsigned or renamed value is treated as absent. The
-    newest key signs, every listed key verifies.
-    """
-
-    def __init__(self, secret_keys: Sequence[str] | Callable[[], Sequence[str]]) -> None:
-        """:param secret_keys: ``SECRET_KEYS``, oldest first, or a function that reads
-            them when an id cookie is first made or checked (hits that set no id cookie
-            need no key)."""
-        self._source = secret_keys
-        self._derived: list[hmac.HMAC] | None = None
-        # A browser sends the same id cookies on every hit: checked values are remembered
-        # (bounded, like the consent cache), so a hit costs an HMAC only when issuing.
-        self._checked: dict[tuple[str, str], tuple[str, int] | None] = {}
-
-    @property
-    def _keys(self) -> list[hmac.HMAC]:
-        """One keyed HMAC per listed key, newest first, copied for each use (keying
-        afresh costs as much again as the MAC itself)."""
-        if self._derived is None:
-            source = self._source
-            secret_keys = source() if callable(source) else source
-            if not secret_keys:
-                raise ValueError("Id cookies need at least one key in SECRET_KEYS.")
-            self._derived = [hmac.new(key, digestmod=hashlib.sha256)
-                             for key in reversed(derive_keys(secret_keys, ID_COOKIE_INFO))]
-        return self._derived
-
-    @staticmethod
-    def _mac(keyed: hmac.HMAC, name: str, ident: str, stamp: int) -> str:
-        mac = keyed.copy()
-        mac.update(f"{name}\n{ident}.{stamp}".encode())
-        return mac.hexdigest()[:32]
+class IdCookieSigner(Protocol):
+    """Makes and checks the values of the id cookies (:class:`~.idcookies.IdSigner`)."""
 
     def stamp(self, name: str, ident: str, stamp: int) -> str:
         """The cookie value for id ``ident`` of cookie ``name`` at ``stamp``."""
-        return f"{ident}.{stamp}.{self._mac(self._keys[0], name, ident, stamp)}"
 
     def parse(self, name: str, value: str | None) -> tuple[str, int] | None:
-        """``(id, seconds)`` of a value this collector signed for cookie ``name``; None for
-        anything else (forged, unsigned, signed for another cookie, or by a dropped key)."""
-        if not value or len(value) > 96:
-            return None
-        key = (name, value)
-        if key in self._checked:
-            return self._checked[key]
-        result = self._check(name, value)
-        if len(self._checked) >= 8192:
-            self._checked.clear()  # crude but bounded; a miss costs one HMAC
-        self._checked[key] = result
-        return result
-
-    def _check(self, name: str, value: str) -> tuple[str, int] | None:
-        ident, _, rest = value.partition(".")
-        stamp, _, mac = rest.partition(".")
-        # isascii(): "²".isdigit() is true, and int() refuses it.
-        if not is_random_id(ident) or not (stamp.isascii() and stamp.isdigit()) or \
-                len(stamp) > 12 or len(mac) != 32:
-            return None
-        number = int(stamp)
-        if not any(hmac.compare_digest(self._mac(key, name, ident, number), mac)
-                   for key in self._keys):
-            return None
-        return ident, number
+        """``(id, seconds)`` of a genuine value for cookie ``name``, else None."""
 
 
 def stale_cookies(state: ConsentState, cookie_names: Iterable[str],
@@ -354,7 +286,7 @@ def stale_cookies(state: ConsentState, cookie_names: Iterable[str],
 
 
 def plan_cookies(state: ConsentState, cookies: Mapping[str, str], *, now: float,
-                 visitor_days: int, registry: Registry, ids: IdSigner,
+                 visitor_days: int, registry: Registry, ids: IdCookieSigner,
                  issue: bool = True) -> CookiePlan:
     """Which cookies a response sets and expires, and the ids a hit may record.
 

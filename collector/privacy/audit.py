@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import hashlib
-import hmac
 import io
 import json
 import os
@@ -29,9 +27,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sdk.keyring import Keyring
 from sdk.scrub import identifying_kinds
 
-from ..config import derive_keys, read_keys
+from ..config import read_keys
 from ..consent.receipts import iso
 from ..errors import CleargifError
 from ..storage import IdentityStore
@@ -75,24 +74,26 @@ class Entry:
         return self.action == TOMBSTONE
 
 
-def subject_key(config: Mapping[str, Any]) -> bytes:
-    """The key that names subjects in new entries, derived from the newest SECRET_KEYS.
+def subject_keyring(config: Mapping[str, Any]) -> Keyring:
+    """The keys that name subjects, derived from ``SECRET_KEYS`` for this purpose alone:
+    the newest names subjects in new entries, every one finds older entries.
 
     :raises ConfigError: no SECRET_KEYS configured or in their file.
     """
-    return derive_keys(read_keys(config, "SECRET_KEYS"), _PURPOSE)[-1]
+    return Keyring(read_keys(config, "SECRET_KEYS"), _PURPOSE)
 
 
-def subject_hmac(key: bytes, kind: str, subject_id: str) -> str:
-    """``HMAC-SHA256(key, "kind:id")`` as hex: how the log names a subject."""
-    return hmac.new(key, f"{kind}:{subject_id}".encode(), hashlib.sha256).hexdigest()
+def subject_hmac(keys: Keyring, kind: str, subject_id: str) -> str:
+    """``HMAC-SHA256(key, "kind:id")`` under the newest key, as hex: how the log names a
+    subject."""
+    return keys.sign(f"{kind}:{subject_id}".encode())[1].hex()
 
 
 def subject_hmacs(config: Mapping[str, Any], kind: str, subject_id: str) -> list[str]:
     """The subject's name under every key of SECRET_KEYS, to find entries made before a
     rotation."""
-    return [subject_hmac(k, kind, subject_id)
-            for k in derive_keys(read_keys(config, "SECRET_KEYS"), _PURPOSE)]
+    return [mac.hex() for mac in
+            subject_keyring(config).macs(f"{kind}:{subject_id}".encode())]
 
 
 def cli_actor() -> str:
@@ -143,7 +144,7 @@ def check_reason(reason: str | None, *, required: bool = False,
 
 def record(identity: IdentityStore, *, actor: str, action: str, subject_kind: str | None,
            subject_id: str | None, reason: str | None, detail: Mapping[str, Any] | None,
-           now: float, key: bytes) -> None:
+           now: float, keys: Keyring) -> None:
     """Append one entry to the audit log.
 
     :param actor: ``token:<name>`` or ``os-user:<login>`` (see :func:`token_actor`,
@@ -152,9 +153,9 @@ def record(identity: IdentityStore, *, actor: str, action: str, subject_kind: st
         :data:`SUPPRESSIONS_READ`.
     :param subject_kind: ``account``, ``recipient``, ``visitor`` or ``consent``; None
         (with ``subject_id`` None) when no one subject was accessed, such as a listing.
-    :param subject_id: the subject's id; only its HMAC under ``key`` is stored.
+    :param subject_id: the subject's id; only its HMAC under ``keys`` is stored.
     :param detail: counts and flags, stored as JSON; never ids.
-    :param key: from :func:`subject_key`.
+    :param keys: from :func:`subject_keyring`.
     :raises AuditError: a malformed action or reason.
     :raises StorageError: the identity store cannot be written.
     """
@@ -163,7 +164,7 @@ def record(identity: IdentityStore, *, actor: str, action: str, subject_kind: st
                          "'subject.export'.")
     if (subject_kind is None) != (subject_id is None):
         raise AuditError("Give both the subject's kind and id, or neither.")
-    name = subject_hmac(key, subject_kind, subject_id) \
+    name = subject_hmac(keys, subject_kind, subject_id) \
         if subject_kind is not None and subject_id is not None else None
     identity.execute(
         "INSERT INTO audit (ts, actor, action, subject_hmac, reason, detail) VALUES "
@@ -195,7 +196,7 @@ def log_access(action: str, *, subject_kind: str | None = None,
         actor = token_actor(token.name) if token is not None else cli_actor()
     record(ext().identity, actor=actor, action=action, subject_kind=subject_kind,
            subject_id=subject_id, reason=reason, detail=detail, now=clock.now(),
-           key=subject_key(current_app.config))
+           keys=subject_keyring(current_app.config))
 
 
 def read(identity: IdentityStore, *, since: int | None = None, until: int | None = None,
@@ -285,5 +286,5 @@ def render(entries: Iterable[Entry], fmt: str) -> str:
 
 __all__ = ["CONSENT_SHOW", "ERASE", "EXPORT", "FORMATS", "SUPPRESSIONS_READ", "TOMBSTONE",
            "AuditError", "Entry", "check_reason", "cli_actor", "log_access",
-           "read", "record", "render", "subject_hmac", "subject_hmacs", "subject_key",
+           "read", "record", "render", "subject_hmac", "subject_hmacs", "subject_keyring",
            "token_actor"]

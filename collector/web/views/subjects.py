@@ -92,7 +92,7 @@ def erase(kind: str, subject_id: str) -> Response:
         why = erasure_reason(request.args.get("reason"), subject)
     except audit.AuditError as exc:
         return json_error(str(exc), 400)
-    audit.subject_key(current_app.config)  # no key, no audit entry: fail before erasing
+    audit.subject_keyring(current_app.config)  # no key, no audit entry: fail before erasing
     result = erase_subject(subject, _stores(), reason=why, now=clock.now(),
                            strip_events=events == "strip")
     _audit(audit.ERASE, subject, why, result.counts())
