@@ -22,10 +22,11 @@ from sdk.tokens import TokenCodec
 
 from .config import read_keys
 from .consent.idcookies import IdSigner
+from .consent.receipts import ReceiptKeys
 from .consent.registry import Registry, build_registry
 from .consent.rules import ConsentPayload
 from .errors import ConfigError
-from .storage import EventStore, IdentityStore, identity_for, open_events
+from .storage import EventStore, IdentityStore, open_events, open_identity
 
 CONSENT_SALT = "cleargif.consent"
 CONSENT_CACHE_SIZE = 10_000
@@ -121,7 +122,8 @@ class Collector:
     def identity(self) -> IdentityStore:
         """The identity store; opened on first use, never by the hit paths."""
         if self._identity is None:
-            self._identity = identity_for(self.config)
+            self._identity = open_identity(self.config["IDENTITY_URL"],
+                                           sync=self.config["SYNC"])
         return self._identity
 
     @cached_property
@@ -134,6 +136,14 @@ class Collector:
         """Signs and checks ``cg_sid`` and ``cg_vid`` with ``SECRET_KEYS`` (read when an id
         cookie is first made or checked)."""
         return IdSigner(lambda: read_keys(self.config, "SECRET_KEYS"))
+
+    @cached_property
+    def receipt_keys(self) -> ReceiptKeys:
+        """Signs and checks the receipt chain with ``SECRET_KEYS`` (read on first use).
+
+        :raises ConfigError: no ``SECRET_KEYS`` (the message says how to make one).
+        """
+        return ReceiptKeys(read_keys(self.config, "SECRET_KEYS"))
 
     @cached_property
     def token_codec(self) -> TokenCodec:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,15 +41,19 @@ class SQLiteFile:
 
     :param schema: SQL run on each new connection (``CREATE … IF NOT EXISTS``).
     :param pragmas: extra pragmas run before the schema, e.g. ``"page_size = 1024"``.
+    :param prepare: called with each new connection after the pragmas and the schema
+        (the collector's stores apply their numbered migrations there).
     :param sync: ``normal`` (a commit survives the death of the process) or ``full`` (a
         power cut too).
     :param hint: what to check when the file cannot be opened, for the error message.
     """
 
     def __init__(self, path: str, *, schema: str = "", pragmas: Iterable[str] = (),
-                 sync: str = "normal", hint: str = "Check that its folder is writable.") -> None:
+                 sync: str = "normal", hint: str = "Check that its folder is writable.",
+                 prepare: Callable[[sqlite3.Connection], None] | None = None) -> None:
         self.path = path
         self.schema = schema
+        self.prepare = prepare
         self.pragmas = tuple(pragmas)
         self.sync = "FULL" if sync == "full" else "NORMAL"
         self.hint = hint
@@ -97,10 +101,15 @@ class SQLiteFile:
             conn.execute("PRAGMA secure_delete = ON")
             if self.schema:
                 conn.executescript(self.schema)
+            if self.prepare is not None:
+                self.prepare(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StorageError(f"Cannot prepare the SQLite file {self.path}: {exc}. Check "
                                "that it is a SQLite database and writable.") from exc
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextmanager

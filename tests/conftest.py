@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from collector import create_app
-from collector.ingest.records import empty_record
+from collector.ingest.records import FIELDS, empty_record
 
 SECRET = "test-secret-key-0123456789abcdef"
 TOKEN = "test-token-key-0123456789abcdef"
@@ -97,9 +99,45 @@ def set_cookies(response: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def store_file(app: Flask, store: str) -> Path:
+    """The SQLite file of the app's ``events`` or ``identity`` store."""
+    url = app.config[f"{store.upper()}_URL"]
+    assert url.startswith("sqlite:///"), url
+    return Path(url[len("sqlite:///"):])
+
+
+def sql(app: Flask, store: str, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Rows of a read-only query on a store's SQLite file, read from outside the collector
+    (as an operator with ``sqlite3`` would): what is stored, not how the collector asks."""
+    conn = sqlite3.connect(f"file:{store_file(app, store)}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(statement, tuple(params)).fetchall()
+    finally:
+        conn.close()
+
+
+def sql_write(app: Flask, store: str, statement: str, params: Sequence[Any] = ()) -> int:
+    """Change a store's file behind the collector's back (a test's set-up, an operator's
+    edit or an attacker's): one statement, committed; returns the rows it touched."""
+    conn = sqlite3.connect(store_file(app, store), timeout=10)
+    try:
+        with conn:
+            return conn.execute(statement, tuple(params)).rowcount
+    finally:
+        conn.close()
+
+
 def events(app: Flask) -> list[dict[str, Any]]:
-    """Every stored event."""
-    return list(app.extensions["cleargif"].events.iter_events())
+    """Every stored event, oldest first (none when the store was never created)."""
+    if not store_file(app, "events").exists():
+        return []
+    conn = sqlite3.connect(f"file:{store_file(app, 'events')}?mode=ro", uri=True, timeout=10)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [{k: row[k] for k in FIELDS}
+                for row in conn.execute("SELECT * FROM events ORDER BY ts, id")]
+    finally:
+        conn.close()
 
 
 class Clock:

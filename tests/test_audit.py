@@ -17,7 +17,7 @@ from flask import Flask, g
 
 from collector.privacy import audit
 from collector.privacy.apitokens import ApiToken
-from tests.conftest import SECRET, make_app, make_config
+from tests.conftest import SECRET, make_app, make_config, sql, sql_write
 from tests.test_subjects import with_privacy
 
 VISITOR = "0123456789abcdef0123456789abcdef"
@@ -47,7 +47,7 @@ def write(app: Flask, action: str = audit.EXPORT, *, now: int = NOON,
 
 def test_subject_named_by_a_derived_hmac(app: Flask) -> None:
     write(app, detail={"events": 3})
-    [row] = identity(app).query("SELECT ts, actor, action, subject_hmac, reason, detail "
+    [row] = sql(app, "identity", "SELECT ts, actor, action, subject_hmac, reason, detail "
                                 "FROM audit")
     key = hmac.new(SECRET.encode(), b"cleargif.audit.subject.v1", hashlib.sha256).digest()
     expected = hmac.new(key, f"visitor:{VISITOR}".encode(), hashlib.sha256).hexdigest()
@@ -90,7 +90,7 @@ def test_record_refuses_bad_input(app: Flask) -> None:
         write(app, reason=f"asked by {VISITOR}")
     with pytest.raises(audit.AuditError, match="one line"):
         write(app, reason="two\nlines")
-    assert identity(app).query("SELECT COUNT(*) FROM audit") == [(0,)]
+    assert sql(app, "identity", "SELECT COUNT(*) FROM audit") == [(0,)]
 
 
 def test_check_reason() -> None:
@@ -149,7 +149,7 @@ def test_check_reason_refuses_personal_data(reason: str, refused: bool) -> None:
 def test_record_refuses_reasons_with_personal_data(app: Flask) -> None:
     with pytest.raises(audit.AuditError, match="personal data"):
         write(app, reason="jane\uff20example.com wants out")
-    assert identity(app).query("SELECT COUNT(*) FROM audit") == [(0,)]
+    assert sql(app, "identity", "SELECT COUNT(*) FROM audit") == [(0,)]
 
 
 def test_actor_is_the_token_in_a_request_else_the_os_user(app: Flask,
@@ -242,9 +242,9 @@ def test_csv_format(app: Flask) -> None:
 def test_tombstoned_entries_are_shown_as_tombstones(app: Flask) -> None:
     three_days(app)
     # What retention does to entries past RETENTION_DAYS_AUDIT.
-    identity(app).execute("UPDATE audit SET actor = '-', action = 'tombstone', subject_hmac "
+    sql_write(app, "identity", "UPDATE audit SET actor = '-', action = 'tombstone', subject_hmac "
                           "= NULL, detail = NULL, reason = 'retention' WHERE seq <= 2")
-    identity(app).execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, '', "
+    sql_write(app, "identity", "INSERT INTO audit (ts, actor, action, detail) VALUES (?, '', "
                           "'subject.export', 'not json')", (NOON,))
     out = run(app)
     assert out.exit_code == 0, out.output

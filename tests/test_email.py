@@ -19,7 +19,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from collector.ingest.records import build_email_event
 from collector.mail import campaigns
 from sdk import InvalidRecipient, Mailer, TokenCodec
-from tests.conftest import TOKEN, events, make_app, make_config, seed
+from tests.conftest import TOKEN, events, make_app, make_config, seed, sql
 
 BASE = "https://stats.example.com"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -201,7 +201,7 @@ def test_tampered_tokens_record_nothing(app: Any, client: Any, mailer: Mailer, k
         assert r.status_code in (400, 404)
     assert r.status_code < 500
     assert events(app) == []
-    assert app.extensions["cleargif"].identity.query("SELECT * FROM suppressions") == []
+    assert sql(app, "identity", "SELECT * FROM suppressions") == []
 
 
 def test_key_rotation_and_expiry(tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_rfc8058(app: Any, client: Any, mailer: Mailer) -> None:
     identity = app.extensions["cleargif"].identity
     r = client.get(path_of(url), base_url=BASE)
     assert r.status_code == 200 and b"<script" not in r.data and b"<form" in r.data
-    assert identity.query("SELECT * FROM suppressions") == []  # GET changes nothing
+    assert sql(app, "identity", "SELECT * FROM suppressions") == []  # GET changes nothing
     assert r.headers.getlist("Set-Cookie") == []
     bodies: list[dict[str, Any]] = [
         {"data": "List-Unsubscribe=One-Click",
@@ -245,7 +245,7 @@ def test_rfc8058(app: Any, client: Any, mailer: Mailer) -> None:
         r = client.post(path_of(url), base_url=BASE, **body)
         assert r.status_code == 200 and "Location" not in r.headers
         assert r.headers.getlist("Set-Cookie") == []
-    assert len(identity.query("SELECT * FROM suppressions")) == 1  # idempotent
+    assert len(sql(app, "identity", "SELECT * FROM suppressions")) == 1  # idempotent
     assert campaigns.is_suppressed(identity, "news", "r42")  # the next campaign of the list
     assert not campaigns.is_suppressed(identity, "offers", "r42")
     form = mailer.unsubscribe_url("c3", "offers", recipient="r43")
@@ -324,7 +324,7 @@ def test_api_campaigns_and_suppressions(app: Any, client: Any, mailer: Mailer) -
     assert [(s["list"], s["recipient"], s["campaign"]) for s in r.json["suppressions"]] == [
         ("news", "r77", "c5")]
     assert client.get("/api/v1/suppressions?since=yesterday", headers=hs).status_code == 400
-    logged = app.extensions["cleargif"].identity.query(
+    logged = sql(app, "identity",
         "SELECT actor, action, subject_hmac FROM audit")
     assert logged == [("token:m", "suppressions.read", None)]  # each read is audited
     assert client.get("/api/v1/suppressions", headers=ha).status_code == 403
@@ -334,14 +334,14 @@ def test_api_campaigns_and_suppressions(app: Any, client: Any, mailer: Mailer) -
     r = client.post("/api/v1/suppressions", json={"suppressions": [
         {"list": "news", "recipient": "jane@example.org"}]}, headers=hs)
     assert r.status_code == 400 and "email" in r.json["error"].lower()
-    before = len(app.extensions["cleargif"].identity.query("SELECT * FROM suppressions"))
+    before = len(sql(app, "identity", "SELECT * FROM suppressions"))
     for bad in ({"list": "news", "recipient": "ok-2", "campaign": {"a": 1}},
                 {"list": "news", "recipient": "a@b.example"}):
         r = client.post("/api/v1/suppressions", json={"suppressions": [
             {"list": "news", "recipient": "ok-1"}, bad]}, headers=hs)
         assert r.status_code == 400 and r.json["error"]
     # nothing half-written: the good first entry went nowhere either
-    assert len(app.extensions["cleargif"].identity.query(
+    assert len(sql(app, "identity",
         "SELECT * FROM suppressions")) == before
 
 
@@ -611,7 +611,7 @@ def test_sender_api_bad_bodies_get_a_sentence(tmp_path: Path, path: str, body: b
     r = app.test_client().post(path, data=body, headers={
         "Authorization": f"Bearer {sender.strip()}", "Content-Type": "application/json"})
     assert r.status_code == status and r.json["error"].endswith(".")
-    assert app.extensions["cleargif"].identity.query("SELECT COUNT(*) FROM suppressions") == [
+    assert sql(app, "identity", "SELECT COUNT(*) FROM suppressions") == [
         (0,)]
 
 
@@ -642,7 +642,7 @@ def test_links_with_a_recipient_the_sdk_would_refuse_still_work(tmp_path: Path) 
         assert r.status_code == 200, recipient
         r = client.get(f"/o/{forge('cleargif.open', payload)}.gif", base_url=BASE)
         assert r.status_code == 200 and r.mimetype == "image/gif"
-    assert app.extensions["cleargif"].identity.query(
+    assert sql(app, "identity",
         "SELECT recipient FROM suppressions ORDER BY recipient") == [
         ("acct_12_3456789",), ("jane.doe@example.org",)]
     opens = [e for e in events(app) if e["kind"] == "open"]

@@ -14,11 +14,14 @@ import pytest
 from collector.analytics.query import (
     DIMENSIONS,
     OTHER,
-    Aggregator,
+    Cell,
     Query,
     QueryError,
+    fold,
     parse_dimensions,
+    size_of,
 )
+from collector.storage import CellCounts
 from tests.conftest import make_app, pageview, seed
 
 DAY1 = int(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("UTC")).timestamp())
@@ -71,15 +74,44 @@ def test_other_row_itself_suppressed(app: Any) -> None:
     assert body["rows"] == [] and body["meta"]["other_suppressed"] is True
 
 
-def test_fallback_measures() -> None:
-    agg = Aggregator(("path",))
-    for _ in range(5):
-        agg.add_event(("/anon",), None, None)  # no ids: hits count
-    for i in range(4):
-        agg.add_event(("/sessions",), f"s{i}", None)  # 4 sessions < 5
-    result = agg.result(5)
-    assert [r["path"] for r in result.rows] == ["/anon"]
-    assert result.other_suppressed  # the 4 sessions folded are still fewer than 5
+def counts(identified: int = 0, anonymous: int = 0, most: int | None = None,
+           hits: int | None = None, key: tuple[Any, ...] = ()) -> CellCounts:
+    return CellCounts(key, hits if hits is not None else identified + anonymous, 0, 0,
+                      identified, anonymous, identified if most is None else most)
+
+
+@pytest.mark.parametrize(("raw", "rolled", "size"), [
+    (counts(identified=1, anonymous=100), None, 101),  # one consenting visitor + a crowd
+    (counts(identified=4), None, 4),
+    (counts(anonymous=4), None, 4),
+    (None, counts(identified=9, anonymous=2, most=3), 5),  # roll-ups: a lower bound
+    (counts(identified=2, anonymous=1), counts(identified=9, anonymous=2, most=3), 6),
+    (counts(identified=7), counts(identified=9, most=3), 7),
+    (None, None, 0),
+])
+def test_the_size_of_a_cell(raw: CellCounts | None, rolled: CellCounts | None,
+                            size: int) -> None:
+    """DESIGN 1.6: distinct visitors + sessions without a visitor id + hits without ids;
+    on roll-ups a lower bound: their hits without ids add up, identified people do not."""
+    assert size_of(raw, rolled) == size
+
+
+def test_fold_counts_other_exactly_through_the_store() -> None:
+    small = [Cell((f"/rare-{i}",), raw=counts(identified=2, key=(f"/rare-{i}",)))
+             for i in range(4)]
+    popular = Cell(("/popular",), raw=counts(identified=1, anonymous=99, key=("/popular",)))
+    asked: list[list[tuple[Any, ...]]] = []
+
+    def union(keys: list[tuple[Any, ...]]) -> CellCounts:
+        asked.append(keys)
+        return counts(identified=3)  # the same 3 people visited all four rare pages
+
+    result = fold([*small, popular], ("path",), 5, union)
+    assert [r["path"] for r in result.rows] == ["/popular"]  # 8 by a sum, 3 in truth
+    assert result.other_suppressed and result.suppressed_cells == 4
+    assert asked == [[c.key for c in small]]
+    result = fold([*small, popular], ("path",), 5, lambda keys: counts(identified=6))
+    assert [r["path"] for r in result.rows] == ["/popular", OTHER]
 
 
 def test_bots_included_on_request(app: Any) -> None:
@@ -249,17 +281,71 @@ def test_token_revoke_unknown(app: Any) -> None:
     assert out.exit_code == 2 and "ghost" in out.stderr
 
 
-def test_export_reports_progress(app: Any) -> None:
-    from collector.analytics import export as reports
+def test_a_popular_page_stays_when_a_few_visitors_consent(app: Any) -> None:
+    """100 cookieless hits and one consented visitor: the page is shown, never folded."""
+    seed(app, [record(path="/popular")] * 100 +
+         [record(path="/popular", session="a" * 32, visitor="b" * 32)] * 2 +
+         [record(path="/alone", session="c" * 32, visitor="d" * 32)] * 3)
+    rows = json.loads(run(app.test_cli_runner(), "--since", "2026-03-01", "--until",
+                          "2026-03-01", "--by", "path", "--format", "json").stdout)["rows"]
+    assert rows == [{"path": "/popular", "hits": 102, "visits": 1, "returning_visitors": 1}]
 
-    seed(app, big_site())
-    seen: list[int] = []
 
-    def progress(items: Any, total: int) -> Any:
-        seen.append(total)
-        return items
+def reference(rows: list[dict[str, Any]], by: tuple[str, ...],
+              k_min: int) -> tuple[dict[tuple[Any, ...], tuple[int, int, int]], bool]:
+    """The rule of DESIGN 1.6 computed in Python from the raw rows: kept cells as
+    ``{key: (hits, visits, visitors)}``, (other) under its own key, and whether (other)
+    was dropped."""
+    def size(cell: list[dict[str, Any]]) -> int:
+        visitors = {r["visitor_id"] for r in cell if r["visitor_id"]}
+        sessions = {r["session_id"] for r in cell if r["session_id"] and not r["visitor_id"]}
+        anonymous = sum(1 for r in cell if not r["visitor_id"] and not r["session_id"])
+        return len(visitors) + len(sessions) + anonymous
 
-    query = Query(since=date(2026, 3, 1), until=date(2026, 3, 1), by=("path",))
-    _, result = reports.export(app.extensions["cleargif"].events, query, 5, progress)
-    assert seen == [18]  # the bots are not read
-    assert result.rows[0]["hits"] == 12
+    def metrics(cell: list[dict[str, Any]]) -> tuple[int, int, int]:
+        return (len(cell), len({r["session_id"] for r in cell if r["session_id"]}),
+                len({r["visitor_id"] for r in cell if r["visitor_id"]}))
+
+    cells: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["device"] != "bot":
+            key = tuple("2026-03-01" if d == "day" else r[d] for d in by)
+            cells.setdefault(key, []).append(r)
+    kept = {k: metrics(c) for k, c in cells.items() if size(c) >= k_min}
+    folded = [r for c in cells.values() if size(c) < k_min for r in c]
+    dropped = bool(folded) and size(folded) < k_min
+    if folded and not dropped:
+        kept[tuple(OTHER for _ in by)] = metrics(folded)
+    return kept, dropped
+
+
+@pytest.mark.parametrize("seed_value", range(6))
+def test_the_database_counts_as_the_rule_says_on_random_data(app: Any,
+                                                              seed_value: int) -> None:
+    """Random mixed-consent traffic: the export (grouped by the database) equals the rule
+    computed in Python from the raw rows, for one and two dimensions."""
+    import random
+
+    rng = random.Random(seed_value)
+    people = [(f"{i:032x}" if rng.random() < 0.5 else None, f"{i + 500:032x}")
+              for i in range(60)]
+    rows = []
+    for _ in range(400):
+        visitor, session = rng.choice(people)
+        consent = rng.random()
+        rows.append(record(
+            session=session if consent < 0.6 else None,
+            visitor=visitor if consent < 0.3 else None,
+            path=f"/p{int(rng.paretovariate(1.2)) % 12}",
+            browser=rng.choice(["Firefox", "Chrome", "Safari"]),
+            device="bot" if rng.random() < 0.05 else "desktop"))
+    seed(app, rows)
+    for by in (("path",), ("path", "browser"), ("day", "path"), ()):
+        out = run(app.test_cli_runner(), "--since", "2026-03-01", "--until", "2026-03-01",
+                  "--by", ",".join(by), "--format", "json")
+        body = json.loads(out.stdout)
+        got = {tuple(r[d] for d in by): (r["hits"], r["visits"], r["returning_visitors"])
+               for r in body["rows"]}
+        expected, dropped = reference(rows, by, 5)
+        assert got == expected, by
+        assert body["meta"]["other_suppressed"] is dropped

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from collector import create_app
-from tests.conftest import SITE, events, make_config
+from tests.conftest import SITE, events, make_config, sql
 
 EMAIL = "jane.doe+news@example.org"
 CLIENT_IP = "203.0.113.77"
@@ -155,7 +155,7 @@ def test_email_endpoints_ignore_the_remember_cookie(tmp_path: Any) -> None:
     assert answers == {("o", "GET"): 200, ("o", "POST"): 200, ("c", "GET"): 302,
                        ("c", "POST"): 405, ("u", "GET"): 200, ("u", "POST"): 200}
     assert [e["kind"] for e in events(app)] == ["open", "click"]
-    assert app.extensions["cleargif"].identity.query(
+    assert sql(app, "identity",
         "SELECT list, recipient FROM suppressions") == [("news", "r-1")]
     app.extensions["cleargif"].close()
     blob = raw_bytes(tmp_path / "data")

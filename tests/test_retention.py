@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,16 @@ from collector.config import load_config
 from collector.consent.receipts import verify_chain
 from collector.errors import ConfigError
 from sdk.remember import RememberStore
-from tests.conftest import SECRET, SITE, error_line, make_app, make_config
+from tests.conftest import (
+    SECRET,
+    SITE,
+    error_line,
+    make_app,
+    make_config,
+    sql,
+    sql_write,
+    store_file,
+)
 from tests.test_rollups import cells, day_records, export, record, seed
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -121,20 +131,19 @@ def decide(client: Any, monkeypatch: Any, ts: float) -> str:
     at(monkeypatch, ts)
     r = client.post("/consent", json={"purposes": ALL}, headers={"Origin": SITE})
     assert r.status_code == 200
-    rows = client.application.extensions["cleargif"].identity.query(
+    rows = sql(client.application, "identity",
         "SELECT receipt_id FROM receipts ORDER BY seq DESC LIMIT 1")
     return str(rows[0][0])
 
 
 def events_of(app: Any) -> list[tuple[Any, ...]]:
-    return app.extensions["cleargif"].events.query("SELECT * FROM events ORDER BY id")
+    return sql(app, "events", "SELECT * FROM events ORDER BY id")
 
 
 def snapshot(app: Any) -> dict[str, Any]:
-    col = app.extensions["cleargif"]
-    out = {t: col.events.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
+    out = {t: sql(app, "events", f"SELECT * FROM {t} ORDER BY rowid") for t in
            ("events", "rollups")}
-    out.update({t: col.identity.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
+    out.update({t: sql(app, "identity", f"SELECT * FROM {t} ORDER BY rowid") for t in
                 ("receipts", "suppressions", "audit", "remember_tokens")})
     return out
 
@@ -147,7 +156,6 @@ def app_config(tmp_path: Any) -> dict[str, Any]:
 @pytest.fixture
 def world(app: Any, monkeypatch: Any) -> World:
     w = World(app)
-    col = app.extensions["cleargif"]
     rng = random.Random(11)
     first_kept = TODAY - timedelta(days=390)
     first_rolled = TODAY - timedelta(days=761)
@@ -173,7 +181,7 @@ def world(app: Any, monkeypatch: Any) -> World:
     w.receipts_kept = {inside, first, again, recent}
 
     for i, created in enumerate((NOW - 4000 * DAY, NOW - 10 * DAY)):
-        col.identity.execute("INSERT INTO suppressions (list, recipient, campaign, "
+        sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, campaign, "
                              "created_at) VALUES (?, ?, ?, ?)", ("news", f"r{i}", "c", created))
 
     url = app.config["IDENTITY_URL"]
@@ -188,7 +196,7 @@ def world(app: Any, monkeypatch: Any) -> World:
                              (NOW - 1096 * DAY - 1, "erase", True),
                              (NOW - 1096 * DAY + 1, "export", False),
                              (NOW - DAY, "erase", False)):
-        col.identity.execute("INSERT INTO audit (ts, actor, action, subject_hmac, reason, "
+        sql_write(app, "identity", "INSERT INTO audit (ts, actor, action, subject_hmac, reason, "
                              "detail) VALUES (?, 'officer', ?, 'hmac', 'request', 'x')",
                              (ts, action))
         w.audit_gone += gone
@@ -203,7 +211,7 @@ def by_name(reports: list[retention.Report]) -> dict[str, retention.Report]:
 def test_each_class_loses_exactly_what_is_past_its_period(world: World) -> None:
     app, col = world.app, world.app.extensions["cleargif"]
     seeded = len(events_of(app))
-    reports = by_name(retention.purge(app, NOW))
+    reports = by_name(retention.purge(app.extensions["cleargif"], NOW))
     assert list(reports) == list(retention.CLASSES)
 
     # events: exactly the local days before TODAY - 390 went
@@ -213,7 +221,7 @@ def test_each_class_loses_exactly_what_is_past_its_period(world: World) -> None:
     assert reports["events"].detail == f"rolled up {len(world.page_days_to_roll)} days"
 
     # rollups: the purged days within 761 days, none older
-    days = {d for (d,) in col.events.query("SELECT DISTINCT day FROM rollups")}
+    days = {d for (d,) in sql(app, "events", "SELECT DISTINCT day FROM rollups")}
     assert days == world.page_days_to_roll and reports["rollups"].count == 0
     assert reports["rollups"].oldest_kept == min(world.page_days_to_roll)
 
@@ -222,38 +230,37 @@ def test_each_class_loses_exactly_what_is_past_its_period(world: World) -> None:
     assert {i for i, r in rows.items() if r.body is None} == world.receipts_gone
     assert {i for i, r in rows.items() if r.body is not None} == world.receipts_kept
     assert {r.tombstone_reason for r in rows.values() if r.body is None} == {"retention"}
-    problems, tombstones = verify_chain(list(col.identity.receipt_rows()),
-                                        col.identity.receipt_keys)
+    problems, tombstones = verify_chain(list(col.identity.receipt_rows()), col.receipt_keys)
     assert problems == [] and len(tombstones) == 2 and reports["receipts"].count == 2
     assert reports["receipts"].oldest_kept == local_day(NOW - 2000 * DAY, TZ).isoformat()
 
     # suppressions: unlimited by default
-    assert col.identity.query("SELECT COUNT(*) FROM suppressions") == [(2,)]
+    assert sql(app, "identity", "SELECT COUNT(*) FROM suppressions") == [(2,)]
     assert reports["suppressions"].line().startswith("suppressions: kept, unlimited")
 
     # remember-me tokens: lifetime + 7 days
-    assert col.identity.query("SELECT COUNT(*) FROM remember_tokens") == [
+    assert sql(app, "identity", "SELECT COUNT(*) FROM remember_tokens") == [
         (world.remember_kept,)]
     assert reports["remember"].count == 2
 
     # audit: tombstoned in place, no gaps in the numbering
-    audit = col.identity.query("SELECT seq, actor, action, subject_hmac, reason, detail "
-                               "FROM audit ORDER BY seq")
+    audit = sql(app, "identity", "SELECT seq, actor, action, subject_hmac, reason, detail "
+                "FROM audit ORDER BY seq")
     assert [a[0] for a in audit] == [1, 2, 3, 4, 5]
     assert [a[2] for a in audit] == ["tombstone", "tombstone", "tombstone", "export", "erase"]
     assert audit[0][1:] == ("-", "tombstone", None, "retention", None)
     assert reports["audit"].count == world.audit_gone == 2
 
     # Nothing more to do the next day but the day that then falls out.
-    again = by_name(retention.purge(app, NOW))
+    again = by_name(retention.purge(app.extensions["cleargif"], NOW))
     assert all(r.count == 0 for r in again.values())
 
 
 def test_dry_run_changes_nothing_and_predicts_the_purge(world: World) -> None:
     before = snapshot(world.app)
-    dry = by_name(retention.purge(world.app, NOW, dry_run=True))
+    dry = by_name(retention.purge(world.app.extensions["cleargif"], NOW, dry_run=True))
     assert snapshot(world.app) == before
-    real = by_name(retention.purge(world.app, NOW))
+    real = by_name(retention.purge(world.app.extensions["cleargif"], NOW))
     for name in retention.CLASSES:
         assert (dry[name].count, dry[name].oldest_kept) == (real[name].count,
                                                             real[name].oldest_kept), name
@@ -270,7 +277,7 @@ def test_dry_run_changes_nothing_and_predicts_the_purge(world: World) -> None:
 def test_export_across_the_purge_boundary_keeps_every_hit(world: World, by: str) -> None:
     since, until = TODAY - timedelta(days=500), TODAY - timedelta(days=300)
     before = cells(export(world.app, since, until, by)[1], by)
-    retention.purge(world.app, NOW)
+    retention.purge(world.app.extensions["cleargif"], NOW)
     meta, result = export(world.app, since, until, by)
     assert {k: v["hits"] for k, v in cells(result, by).items()} == {
         k: v["hits"] for k, v in before.items()}
@@ -278,17 +285,16 @@ def test_export_across_the_purge_boundary_keeps_every_hit(world: World, by: str)
 
 
 def test_moving_clock_purges_day_by_day(world: World) -> None:
-    col = world.app.extensions["cleargif"]
-    retention.purge(world.app, NOW)
-    rolled = col.events.query("SELECT COUNT(DISTINCT day) FROM rollups")[0][0]
-    tomorrow = by_name(retention.purge(world.app, NOW + DAY))
+    retention.purge(world.app.extensions["cleargif"], NOW)
+    rolled = sql(world.app, "events", "SELECT COUNT(DISTINCT day) FROM rollups")[0][0]
+    tomorrow = by_name(retention.purge(world.app.extensions["cleargif"], NOW + DAY))
     day = TODAY - timedelta(days=390)
     start, end = day_bounds(day, TZ)
     assert tomorrow["events"].count == sum(1 for e in world.events_kept if start <= e[1] < end)
     assert tomorrow["events"].oldest_kept == (day + timedelta(days=1)).isoformat()
     # One day joins the roll-ups, the oldest roll-up day leaves.
-    assert col.events.query("SELECT COUNT(DISTINCT day) FROM rollups")[0][0] == rolled
-    assert col.events.query("SELECT MIN(day) FROM rollups")[0][0] > min(
+    assert sql(world.app, "events", "SELECT COUNT(DISTINCT day) FROM rollups")[0][0] == rolled
+    assert sql(world.app, "events", "SELECT MIN(day) FROM rollups")[0][0] > min(
         world.page_days_to_roll)
 
 
@@ -297,7 +303,6 @@ def test_epoch_rows_go_once_no_token_is_left(app: Any) -> None:
     no remember-me token and the row is older than RETENTION_DAYS_REMEMBER (37 days); no
     ended token or epoch comes back."""
     url = app.config["IDENTITY_URL"]
-    col = app.extensions["cleargif"]
 
     def store(ts: float) -> RememberStore:
         return RememberStore(url, keys=[SECRET], clock=lambda: ts)
@@ -321,11 +326,11 @@ def test_epoch_rows_go_once_no_token_is_left(app: Any) -> None:
         s.issue("never-bumped")  # no epoch row at all; the token expired long ago
 
     def accounts() -> set[str]:
-        return {a for (a,) in col.identity.query("SELECT account FROM remember_accounts")}
+        return {a for (a,) in sql(app, "identity", "SELECT account FROM remember_accounts")}
 
-    dry = retention.purge(app, NOW, dry_run=True)[4]
+    dry = retention.purge(app.extensions["cleargif"], NOW, dry_run=True)[4]
     assert accounts() == set(plan) and dry.detail == "would forget 2 account epochs"
-    report = retention.purge(app, NOW)[4]
+    report = retention.purge(app.extensions["cleargif"], NOW)[4]
     assert (report.count, report.detail) == (dry.count, "forgot 2 account epochs") == (
         2, "forgot 2 account epochs")
     assert report.line().endswith("; forgot 2 account epochs")
@@ -336,31 +341,29 @@ def test_epoch_rows_go_once_no_token_is_left(app: Any) -> None:
             assert s.recall(stolen[account]).account is None, account
         assert s.recall(stolen["live-token:new"]).account == "live-token"
         assert s.epoch("gone") == 0 and s.epoch("recent") > 0
-    assert retention.purge(app, NOW)[4].detail == ""
+    assert retention.purge(app.extensions["cleargif"], NOW)[4].detail == ""
 
 
-def test_configured_periods_and_config_mapping(tmp_path: Any, monkeypatch: Any) -> None:
+def test_configured_periods(tmp_path: Any, monkeypatch: Any) -> None:
     app = make_app(make_config(tmp_path, RETENTION_DAYS_SUPPRESSIONS=100,
                                  RETENTION_DAYS_EVENTS=10, RETENTION_DAYS_ROLLUPS=5,
                                  RETENTION_DAYS_AUDIT=30))
-    col = app.extensions["cleargif"]
     seed(app, [record(NOW - back * DAY) for back in range(20)])
     for i, created in enumerate((NOW - 101 * DAY, NOW - 99 * DAY)):
-        col.identity.execute("INSERT INTO suppressions (list, recipient, created_at) VALUES "
+        sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, created_at) VALUES "
                              "('news', ?, ?)", (f"r{i}", created))
-    # A configuration rather than an app: the purge opens and closes its own stores.
-    reports = by_name(retention.purge(dict(app.config), NOW))
+    reports = by_name(retention.purge(app.extensions["cleargif"], NOW))
     assert reports["suppressions"].count == 1 and reports["suppressions"].period_days == 100
-    assert col.identity.query("SELECT recipient FROM suppressions") == [("r1",)]
+    assert sql(app, "identity", "SELECT recipient FROM suppressions") == [("r1",)]
     assert reports["events"].count == 9 and reports["events"].detail == "rolled up 0 days"
-    assert col.events.query("SELECT COUNT(*) FROM rollups") == [(0,)]  # past 5 days anyway
+    assert sql(app, "events", "SELECT COUNT(*) FROM rollups") == [(0,)]  # past 5 days anyway
     assert reports["remember"].count == 0 and reports["remember"].oldest_kept is None
     app.extensions["cleargif"].close()
 
 
 def test_progress_is_reported_per_class(world: World) -> None:
     calls: list[tuple[str, int, int]] = []
-    retention.purge(world.app, NOW, progress=lambda *a: calls.append(a))
+    retention.purge(world.app.extensions["cleargif"], NOW, progress=lambda *a: calls.append(a))
     seen = {name for name, _, _ in calls}
     assert {"events", "receipts", "audit"} <= seen
     for name in seen:
@@ -396,7 +399,7 @@ def test_purge_command(world: World) -> None:
 
 def test_purge_command_store_error_is_one_line(app: Any, tmp_path: Any) -> None:
     app.cli.add_command(COMMANDS[0])
-    app.extensions["cleargif"].events.execute("DROP TABLE rollups")
+    sql_write(app, "events", "DROP TABLE rollups")
     seed(app, [record(NOW - 1000 * DAY)])
     out = app.test_cli_runner().invoke(args=["purge"])
     assert out.exit_code == 2 and "Traceback" not in out.output
@@ -407,17 +410,17 @@ def test_purge_command_store_error_is_one_line(app: Any, tmp_path: Any) -> None:
 
 
 def test_purge_while_hits_arrive_loses_none(app: Any, monkeypatch: Any) -> None:
-    col = app.extensions["cleargif"]
+    app.extensions["cleargif"]
     old = [record(NOW - 800 * DAY + i * 1800, f"{i % 50:032x}", path=f"/{i % 7}")
            for i in range(24_000)]  # 500 days, 48 events a day
     from collector.ingest.records import FIELDS
 
-    conn = col.events.conn  # one transaction: seeding is not what is tested
-    conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO events ({', '.join(FIELDS)}) VALUES "
-                     f"({', '.join('?' for _ in FIELDS)})",
-                     [tuple(r.get(f) for f in FIELDS) for r in old])
-    conn.execute("COMMIT")
+    conn = sqlite3.connect(store_file(app, "events"))  # one transaction: seeding is not
+    with conn:                                          # what is tested
+        conn.executemany(f"INSERT INTO events ({', '.join(FIELDS)}) VALUES "
+                         f"({', '.join('?' for _ in FIELDS)})",
+                         [tuple(r.get(f) for f in FIELDS) for r in old])
+    conn.close()
     at(monkeypatch, NOW)
     stop = threading.Event()
     answers: list[int] = []
@@ -450,19 +453,19 @@ def test_purge_while_hits_arrive_loses_none(app: Any, monkeypatch: Any) -> None:
 
     try:
         first = len(answers)
-        reports = by_name(retention.purge(app, NOW, progress=overlap))
+        reports = by_name(retention.purge(app.extensions["cleargif"], NOW, progress=overlap))
         during = len(answers) - first  # hits answered while the purge ran
     finally:
         stop.set()
         for t in threads:
             t.join(30)
     assert errors == [] and during > 0 and set(answers) == {200}
-    (live,), = col.events.query("SELECT COUNT(*) FROM events WHERE path LIKE '/live/%'")
+    (live,), = sql(app, "events", "SELECT COUNT(*) FROM events WHERE path LIKE '/live/%'")
     assert live == len(answers)
     cutoff = day_bounds(TODAY - timedelta(days=390), TZ)[0]
     assert reports["events"].count == sum(1 for r in old if r["ts"] < cutoff)
     rolled_from = day_bounds(TODAY - timedelta(days=761), TZ)[0]
-    (hits,), = col.events.query("SELECT SUM(hits) FROM rollups")
+    (hits,), = sql(app, "events", "SELECT SUM(hits) FROM rollups")
     assert hits == sum(1 for r in old if rolled_from <= r["ts"] < cutoff)
 
 
@@ -490,18 +493,17 @@ def test_purged_ids_leave_the_files_while_the_stores_stay_open(world: World) -> 
     """A live server keeps its connections: the purge itself must push old pages out of
     the WAL, or tombstoned subject ids linger on disk."""
     app = world.app
-    col = app.extensions["cleargif"]
     marks = ",".join("?" * len(world.receipts_gone))
-    gone_subjects = [s for (s,) in col.identity.query(
+    gone_subjects = [s for (s,) in sql(app, "identity",
         f"SELECT subject_id FROM receipts WHERE receipt_id IN ({marks})",
         tuple(world.receipts_gone))]
     assert gone_subjects
-    col.events.execute("INSERT INTO campaign_sends (campaign, list, count, recorded_at) "
+    sql_write(app, "events", "INSERT INTO campaign_sends (campaign, list, count, recorded_at) "
                        "VALUES ('old', 'news', 10, ?), ('new', 'news', 10, ?)",
                        (NOW - 400 * DAY, NOW - DAY))
-    retention.purge(app, NOW)
+    retention.purge(app.extensions["cleargif"], NOW)
     data = Path(app.config["DATA_DIR"])
     blob = b"".join(p.read_bytes() for p in data.iterdir() if p.is_file())
     for subject in gone_subjects:
         assert subject.encode() not in blob
-    assert col.events.query("SELECT campaign FROM campaign_sends") == [("new",)]
+    assert sql(app, "events", "SELECT campaign FROM campaign_sends") == [("new",)]

@@ -14,14 +14,13 @@ from collector.analytics.query import Query
 from collector.analytics.rollups import (
     ROLLED_UP_NOTE,
     day_bounds,
-    day_ranges,
     days_with_events,
     roll_up_before,
     roll_up_day,
     rolled_up_days,
 )
 from collector.errors import ConfigError
-from tests.conftest import error_line, make_app, make_config, seed
+from tests.conftest import error_line, make_app, make_config, seed, sql, sql_write
 from tests.conftest import pageview as record
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -81,7 +80,7 @@ def purge_days_before(app: Any, cutoff_day: date) -> None:
     """What the events purge does: roll up, then delete the raw events before the day."""
     cutoff = day_bounds(cutoff_day, TZ)[0]
     roll_up_before(store_of(app), cutoff, TZ)
-    store_of(app).delete_events("ts < ?", (cutoff,), batch=7)
+    store_of(app).delete_events_between(-(2**62), cutoff, batch=7)
 
 
 @pytest.fixture
@@ -106,9 +105,6 @@ def test_day_bounds_follow_dst() -> None:
     assert end - start == 23 * 3600
     start, end = day_bounds(date(2025, 10, 26), TZ)
     assert end - start == 25 * 3600
-    assert day_ranges([date(2025, 3, 2), date(2025, 3, 1), date(2025, 3, 4)], TZ) == [
-        (day_bounds(date(2025, 3, 1), TZ)[0], day_bounds(date(2025, 3, 2), TZ)[1]),
-        day_bounds(date(2025, 3, 4), TZ)]
 
 
 def test_roll_up_day_counts_each_cell_exactly(app: Any) -> None:
@@ -120,7 +116,7 @@ def test_roll_up_day_counts_each_cell_exactly(app: Any) -> None:
                record(end, "3" * 32),  # the next local day
                record(start + 50, kind="open", name="open", campaign="c", list="l")])
     assert roll_up_day(store_of(app), date(2025, 6, 1), TZ) == 2
-    rows = store_of(app).query("SELECT day, kind, path, referrer_host, utm_source, revision, "
+    rows = sql(app, "events", "SELECT day, kind, path, referrer_host, utm_source, revision, "
                                "hits, visits, visitors FROM rollups ORDER BY hits DESC")
     assert rows == [("2025-06-01", "pageview", "/", None, None, 1, 5, 2, 1),
                     ("2025-06-01", "pageview", "/b", "x.example", None, 1, 1, 1, 0)]
@@ -129,15 +125,16 @@ def test_roll_up_day_counts_each_cell_exactly(app: Any) -> None:
 def test_roll_up_day_is_idempotent_and_never_overwrites(seeded: Any) -> None:
     store, day = store_of(seeded), DAYS[3]
     added = roll_up_day(store, day, TZ)
-    before = store.query("SELECT * FROM rollups ORDER BY path, kind, browser, revision, hits")
+    order = "ORDER BY path, kind, browser, revision, hits"
+    before = sql(seeded, "events", f"SELECT * FROM rollups {order}")
     assert added == len(before) > 0
     assert roll_up_day(store, day, TZ) == 0
     # A purge interrupted half way: rolling the day up again must not shrink any cell.
     start, end = day_bounds(day, TZ)
-    store.execute("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts >= ? AND "
-                  "ts < ? LIMIT 6)", (start, end))
+    sql_write(seeded, "events", "DELETE FROM events WHERE id IN (SELECT id FROM events "
+              "WHERE ts >= ? AND ts < ? LIMIT 6)", (start, end))
     assert roll_up_day(store, day, TZ) == 0
-    assert store.query("SELECT * FROM rollups ORDER BY path, kind, browser, revision, "
+    assert sql(seeded, "events", "SELECT * FROM rollups ORDER BY path, kind, browser, revision, "
                        "hits") == before
 
 
@@ -150,8 +147,8 @@ def test_roll_up_before_takes_whole_days_only(seeded: Any) -> None:
     assert roll_up_before(store, cutoff, TZ, lambda d, t: done.append((d, t))) == DAYS[:5]
     assert done == [(i, 5) for i in range(1, 6)]
     assert rolled_up_days(store, DAYS[0], DAYS[-1]) == DAYS[:5]
-    (hits,), = store.query("SELECT SUM(hits) FROM rollups")
-    (raw,), = store.query("SELECT COUNT(*) FROM events WHERE ts < ? AND kind IN "
+    (hits,), = sql(seeded, "events", "SELECT SUM(hits) FROM rollups")
+    (raw,), = sql(seeded, "events", "SELECT COUNT(*) FROM events WHERE ts < ? AND kind IN "
                           "('pageview', 'event')", (cutoff,))
     assert hits == raw
 
@@ -177,7 +174,7 @@ def test_export_gives_the_same_hits_across_the_rollup_boundary(seeded: Any, by: 
     assert all(after[k]["visits"] >= v["visits"] and after[k]["returning_visitors"] >=
                v["returning_visitors"] for k, v in before.items())
     assert meta["rolled_up_days"] == 8 and ROLLED_UP_NOTE in meta["notes"]
-    assert store_of(seeded).query("SELECT COUNT(*) FROM events WHERE ts < ?",
+    assert sql(seeded, "events", "SELECT COUNT(*) FROM events WHERE ts < ?",
                                   (day_bounds(DAYS[10], TZ)[0],)) == [(0,)]
 
 
@@ -325,7 +322,7 @@ def test_rolled_up_suppression_never_shows_what_raw_suppressed(tmp_path: Any) ->
     seed(app, [r for day in DAYS for r in day_records(day, rng)])
     since, until = DAYS[0], DAYS[-1]
     for by in ("path", "browser,os", "referrer_host,lang", "utm_source", ""):
-        app.extensions["cleargif"].events.execute("DELETE FROM rollups")
+        sql_write(app, "events", "DELETE FROM rollups")
         before = cells(export(app, since, until, by)[1], by)
         assert before, by
         roll_up_before(store_of(app), day_bounds(DAYS[12], TZ)[0], TZ)
@@ -356,7 +353,7 @@ def test_an_alias_of_the_roll_ups_zone_reads_them(seeded: Any, tmp_path: Any,
     monkeypatch.setattr(clock, "now", lambda: day_bounds(date(2026, 6, 1), TZ)[0])
     purge_days_before(seeded, DAYS[10])
     # As if the roll-ups had been filed under the old name of India's zone.
-    store_of(seeded).execute("UPDATE store_meta SET value = 'Asia/Calcutta'")
+    sql_write(seeded, "events", "UPDATE store_meta SET value = 'Asia/Calcutta'")
     for zone, code in (("Asia/Kolkata", 0), ("Asia/Calcutta", 0), ("Asia/Dhaka", 2)):
         app = make_app(make_config(tmp_path, TIMEZONE=zone, K_MIN=1))
         with app.app_context():
@@ -373,9 +370,8 @@ def test_roll_ups_remember_their_time_zone(seeded: Any, tmp_path: Any,
 
     # A year after DAYS: every day is past the events' period of 390 days.
     monkeypatch.setattr(clock, "now", lambda: day_bounds(date(2026, 6, 1), TZ)[0])
-    store = store_of(seeded)
     purge_days_before(seeded, DAYS[10])
-    assert store.query("SELECT value FROM store_meta") == [("Europe/Berlin",)]
+    assert sql(seeded, "events", "SELECT value FROM store_meta") == [("Europe/Berlin",)]
     utc = make_app(make_config(tmp_path, TIMEZONE="UTC", K_MIN=1))
     runner = utc.test_cli_runner()
     # The commands run in the context of the app they are given (not the fixture's).
@@ -405,25 +401,24 @@ def test_roll_ups_remember_their_time_zone(seeded: Any, tmp_path: Any,
         assert snapshot_events(utc) == before  # the refused purge changed nothing
         # The same zone still reads them; once no roll-up is left, a new zone may start.
         assert export(seeded, DAYS[0], DAYS[-1])[0]["rolled_up_days"] == 10
-        store.execute("DELETE FROM rollups")
+        sql_write(seeded, "events", "DELETE FROM rollups")
         assert runner.invoke(args=["purge"]).exit_code == 0
-        assert store.query("SELECT value FROM store_meta") == [("UTC",)]
-        assert store.query("SELECT MAX(day) FROM rollups") == [(DAYS[-1].isoformat(),)]
+        assert sql(seeded, "events", "SELECT value FROM store_meta") == [("UTC",)]
+        assert sql(seeded, "events", "SELECT MAX(day) FROM rollups") == [(DAYS[-1].isoformat(),)]
     utc.extensions["cleargif"].close()
 
 
 def test_roll_ups_from_before_the_zone_was_recorded(seeded: Any) -> None:
     store = store_of(seeded)
     purge_days_before(seeded, DAYS[5])
-    store.execute("DELETE FROM store_meta")  # as an older release left them
+    sql_write(seeded, "events", "DELETE FROM store_meta")  # as an older release left them
     assert export(seeded, DAYS[0], DAYS[-1])[0]["rolled_up_days"] == 5
     purge_days_before(seeded, DAYS[10])  # the purge's TIMEZONE is taken as theirs
-    assert store.query("SELECT value FROM store_meta") == [("Europe/Berlin",)]
+    assert sql(seeded, "events", "SELECT value FROM store_meta") == [("Europe/Berlin",)]
     with pytest.raises(ConfigError, match="filed by day in Europe/Berlin"):
         roll_up_before(store, day_bounds(DAYS[12], ZoneInfo("UTC"))[0], ZoneInfo("UTC"))
 
 
 def snapshot_events(app: Any) -> dict[str, Any]:
-    store = store_of(app)
-    return {t: store.query(f"SELECT * FROM {t} ORDER BY rowid") for t in
+    return {t: sql(app, "events", f"SELECT * FROM {t} ORDER BY rowid") for t in
             ("events", "rollups", "store_meta", "campaign_sends")}

@@ -17,7 +17,8 @@ from collector.cli import privacy as cli_privacy
 from collector.privacy import audit
 from collector.web.views import subjects as subjects_view
 from sdk.remember import RememberStore
-from tests.conftest import SITE, make_app, make_config
+from tests.conftest import SITE, make_app, make_config, sql, sql_write
+from tests.conftest import events as stored_events
 from tests.test_export import new_token, record
 
 ACCOUNT = "account-42"
@@ -46,7 +47,7 @@ def cli(app: Flask, *args: str, input: str | None = None) -> Any:
 
 
 def consent_subjects(app: Flask) -> list[str]:
-    rows = app.extensions["cleargif"].identity.query(
+    rows = sql(app, "identity",
         "SELECT DISTINCT subject_id FROM receipts WHERE subject_id IS NOT NULL ORDER BY seq")
     return [r[0] for r in rows]
 
@@ -68,7 +69,7 @@ def seed(app: Flask, client: Any) -> dict[str, Any]:
     browse(client)
     browse(app.test_client())  # the bystander's browser
     subject, bystander = consent_subjects(app)
-    events = list(col.events.iter_events())
+    events = stored_events(app)
     visitor = events[1]["visitor_id"]
     session = events[0]["session_id"]
     assert visitor and session and events[1]["session_id"] == session
@@ -80,9 +81,9 @@ def seed(app: Flask, client: Any) -> dict[str, Any]:
                                     recipient=RECIPIENT, agent="human", ts=1_770_000_000 + i))
     col.events.add_event(record(kind="open", name="open", campaign="spring", list="news",
                                 recipient=OTHER_RECIPIENT, agent="human"))
-    col.identity.execute("INSERT INTO suppressions (list, recipient, campaign, created_at) "
+    sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, campaign, created_at) "
                          "VALUES (?, ?, ?, ?)", ("news", RECIPIENT, "spring", 1_770_000_100))
-    col.identity.execute("INSERT INTO suppressions (list, recipient, campaign, created_at) "
+    sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, campaign, created_at) "
                          "VALUES (?, ?, ?, ?)", ("*", OTHER_RECIPIENT, None, 1_770_000_100))
     with RememberStore(app.config["IDENTITY_URL"], keys=["k" * 32]) as remember:
         remember.issue(ACCOUNT)
@@ -174,7 +175,7 @@ def test_export_erase_export_again(app: Flask, client: Any, tmp_path: Path) -> N
     assert again["consent"]["access_log"][-1]["reason"] == "child"
 
     # The receipts are tombstones, named by reason, and the chain still verifies.
-    rows = col.identity.query("SELECT subject_id, body, tombstone_reason FROM receipts "
+    rows = sql(app, "identity", "SELECT subject_id, body, tombstone_reason FROM receipts "
                               "WHERE tombstone_reason IS NOT NULL")
     assert rows == [(None, None, "erasure:child")] * 2
     verify = cli(app, "consent", "verify")
@@ -220,7 +221,7 @@ def test_export_erase_export_again(app: Flask, client: Any, tmp_path: Path) -> N
     assert entries[4].detail == {"events_deleted": 0, "events_stripped": 0,
                                  "receipts_tombstoned": 2, "remember_tokens_deleted": 0,
                                  "suppressions_kept": 0, "wal_truncated": True}
-    log = col.identity.query("SELECT * FROM audit")
+    log = sql(app, "identity", "SELECT * FROM audit")
     text = json.dumps(log)
     for secret in [*secrets_in_clear, RECIPIENT]:
         assert secret not in text
@@ -255,13 +256,13 @@ def test_account_export_holds_its_epoch_row(app: Flask, client: Any) -> None:
 def test_strip_events_keeps_counts_without_ids(app: Flask, client: Any,
                                                tmp_path: Path) -> None:
     ids = seed(app, client)
-    col = app.extensions["cleargif"]
-    total = len(list(col.events.iter_events()))
+    app.extensions["cleargif"]
+    total = len(stored_events(app))
     out = erase(app, "--visitor", ids["visitor"], "request", "--strip-events")
     assert "ids removed from 3" in out.stdout
     out = erase(app, "--recipient", RECIPIENT, "request", "--strip-events")
     assert "ids removed from 3" in out.stdout
-    events = list(col.events.iter_events())
+    events = stored_events(app)
     assert len(events) == total
     assert sum(e["recipient"] is None and e["kind"] == "open" for e in events) == 3
     assert not export(app, "--visitor", ids["visitor"])["events"]
@@ -271,9 +272,8 @@ def test_strip_events_keeps_counts_without_ids(app: Flask, client: Any,
 
 
 def test_stores_run_with_secure_delete(app: Flask) -> None:
-    col = app.extensions["cleargif"]
-    assert col.events.query("PRAGMA secure_delete") == [(1,)]
-    assert col.identity.query("PRAGMA secure_delete") == [(1,)]
+    assert sql(app, "events", "PRAGMA secure_delete") == [(1,)]
+    assert sql(app, "identity", "PRAGMA secure_delete") == [(1,)]
 
 
 @pytest.mark.parametrize(("option", "value"), [
@@ -284,7 +284,7 @@ def test_unknown_subject_gives_an_empty_export(app: Flask, option: str, value: s
     assert all(document[s] == [] for s in SECTIONS)
     assert document["notes"]
     # Looking for an account does not create the remember-me tables.
-    tables = app.extensions["cleargif"].identity.query(
+    tables = sql(app, "identity",
         "SELECT name FROM sqlite_master WHERE name LIKE 'remember%'")
     assert tables == []
     out = cli(app, "subject", "erase", option, value, "--reason", "request", "--yes")
@@ -337,7 +337,7 @@ def test_bad_input_one_line_exit_2(app: Flask, args: list[str], message: str) ->
     assert "Traceback" not in out.output
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("Error: ") and message in line
-    assert app.extensions["cleargif"].identity.query("SELECT COUNT(*) FROM audit") == [(0,)]
+    assert sql(app, "identity", "SELECT COUNT(*) FROM audit") == [(0,)]
 
 
 # --- the API ----------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_api_needs_a_pii_token(app: Flask, client: Any) -> None:
     for method in (client.get, client.delete):
         r = method(url + "?reason=request", headers=bearer(analyst))
         assert r.status_code == 403 and "pii" in r.json["error"]
-    assert app.extensions["cleargif"].identity.query("SELECT COUNT(*) FROM audit") == [(0,)]
+    assert sql(app, "identity", "SELECT COUNT(*) FROM audit") == [(0,)]
 
 
 def test_api_export_and_erase(app: Flask, client: Any, tmp_path: Path) -> None:
@@ -420,7 +420,7 @@ def test_api_bad_input_is_a_clear_4xx(app: Flask, client: Any, method: str, url:
     r = getattr(client, method)(url, headers=officer)
     assert r.status_code == status, r.json
     assert message in r.json["error"] and r.json["error"].endswith(".")
-    assert app.extensions["cleargif"].identity.query("SELECT COUNT(*) FROM audit") == [(0,)]
+    assert sql(app, "identity", "SELECT COUNT(*) FROM audit") == [(0,)]
 
 
 def test_no_key_no_erasure(tmp_path: Path) -> None:
@@ -430,5 +430,5 @@ def test_no_key_no_erasure(tmp_path: Path) -> None:
     col.events.add_event(record(session="a" * 32, visitor="b" * 32))
     out = cli(app, "subject", "erase", "--visitor", "b" * 32, "--reason", "request", "--yes")
     assert out.exit_code == 2 and "SECRET_KEYS" in out.stderr
-    assert len(list(col.events.iter_events())) == 1
+    assert len(stored_events(app)) == 1
     col.close()

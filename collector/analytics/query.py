@@ -1,25 +1,34 @@
-"""Aggregate exports with small-count suppression (DESIGN 1.6).
+"""Aggregate queries with small-count suppression (DESIGN 1.6): what to count, and the
+rule that decides which cells may be shown.
 
-Only aggregates leave the collector. A cell whose distinct visitor ids, else distinct
-session ids, else hits, number fewer than ``K_MIN`` is suppressed and folded into an
-``(other)`` row, itself suppressed when it is under ``K_MIN`` too. The fold keeps exact
-distinct counts: the id sets of folded cells are merged, not their sizes summed.
+Only aggregates leave the collector. A cell's *size* counts the people it may hold the
+same way whatever mix of consent it contains: its distinct visitor ids, plus the distinct
+session ids of its hits that carry no visitor id, plus its hits that carry no id at all (a
+cookieless hit may be anyone, as a server log would count it). A cell under ``K_MIN`` is
+suppressed and folded into an ``(other)`` row, itself dropped when under ``K_MIN`` too, so
+consenting never makes a popular page vanish, and a cell of one consented visitor never
+shows. The fold keeps exact distinct counts: the database counts the folded cells'
+people together, never a sum of their sizes.
 
-Days read from daily roll-ups (:mod:`collector.analytics.rollups`) bring distinct counts that cannot
-be merged: the rows report their sums, but suppression must not count a person twice, so
-it measures a cell by a lower bound of its distinct people instead: the largest of its
-raw distinct count and of the counts of the single roll-up rows (one day, one roll-up
-cell) folded into it.
+Days read from daily roll-ups (:mod:`collector.analytics.rollups`) bring distinct counts
+that cannot be merged: their reported visits and visitors are sums of daily counts, and
+their size is a lower bound: the hits without ids (which add up), plus the largest single
+roll-up row's identified people.
+
+The counting is done by the event store (:meth:`collector.storage.EventStore.cells`); this
+module only decides, over the grouped rows.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from ..storage import CellCounts, CellQuery
 
 DIMENSIONS = ("day", "path", "referrer_host", "browser", "os", "device", "lang",
               "utm_source", "utm_medium", "utm_campaign")
@@ -27,8 +36,9 @@ METRICS = ("hits", "visits", "returning_visitors")
 OTHER = "(other)"
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # a day past 9999-12-31 cannot be computed
 NOTES = (
-    "Aggregates only. Cells with fewer than k distinct visitor ids (else session ids, else "
-    "hits) are folded into (other); (other) itself is dropped when under k.",
+    "Aggregates only. A cell's size is its distinct visitor ids, plus the distinct session "
+    "ids of its hits without a visitor id, plus its hits without any id; cells under k are "
+    "folded into (other), and (other) itself is dropped when under k.",
     "k-suppression does not resist differencing: subtracting overlapping exports (other "
     "periods, other dimensions) can reveal suppressed counts.",
     "visits = distinct session ids (analytics consent); returning_visitors = returning "
@@ -108,45 +118,69 @@ class Query:
                 "metrics": list(METRICS), "notes": list(NOTES)}
 
 
-@dataclass(slots=True)
-class _Acc:
-    hits: int = 0
-    sessions: set[str] = field(default_factory=set)
-    visitors: set[str] = field(default_factory=set)
-    # Pre-counted distincts from daily roll-ups, summed for the reported metrics (they
-    # cannot be merged, so a person seen on two days or in two roll-up cells counts twice)
-    extra_visits: int = 0
-    extra_visitors: int = 0
-    # … and the largest single roll-up row's count: a lower bound of the distinct people,
-    # which is what suppression may rely on.
-    most_visits: int = 0
-    most_visitors: int = 0
+def local_days(since: date, until: date, tz: ZoneInfo) -> list[tuple[str, int, int]]:
+    """``(day, start, end)`` of each local day from ``since`` to ``until`` (inclusive), as
+    Unix seconds ``[start, end)``: 23 or 25 hours across a DST change."""
+    days = []
+    day = since
+    while day <= until:
+        start = datetime.combine(day, datetime.min.time(), tz)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
+        days.append((day.isoformat(), int(start.timestamp()), int(end.timestamp())))
+        day += timedelta(days=1)
+    return days
 
-    def add(self, other: _Acc) -> None:
-        self.hits += other.hits
-        self.sessions |= other.sessions
-        self.visitors |= other.visitors
-        self.extra_visits += other.extra_visits
-        self.extra_visitors += other.extra_visitors
-        self.most_visits = max(self.most_visits, other.most_visits)
-        self.most_visitors = max(self.most_visitors, other.most_visitors)
+
+def cell_query(query: Query, skip_days: Iterable[str] = ()) -> CellQuery:
+    """The storage side of ``query``: its local days but ``skip_days`` (read from
+    roll-ups), its dimensions and filters."""
+    skipped = set(skip_days)
+    days = [d for d in local_days(query.since, query.until, ZoneInfo(query.timezone))
+            if d[0] not in skipped]
+    return CellQuery(by=query.by, days=tuple(days), revision=query.revision,
+                     include_bots=query.include_bots)
+
+
+@dataclass(slots=True)
+class Cell:
+    """One cell of a result, from raw events, roll-up rows or both."""
+
+    key: tuple[Any, ...]
+    raw: CellCounts | None = None
+    rolled: CellCounts | None = None
+
+    @property
+    def hits(self) -> int:
+        """All hits: exact."""
+        return sum(c.hits for c in self._parts())
 
     @property
     def visits(self) -> int:
-        return len(self.sessions) + self.extra_visits
+        """Distinct sessions (on roll-up days, sums of daily counts)."""
+        return sum(c.visits for c in self._parts())
 
     @property
-    def returning(self) -> int:
-        return len(self.visitors) + self.extra_visitors
+    def visitors(self) -> int:
+        """Distinct visitor ids (on roll-up days, sums of daily counts)."""
+        return sum(c.visitors for c in self._parts())
 
-    def measure(self) -> int:
-        """Distinct visitors, else distinct sessions, else hits: on raw events exact, on
-        roll-ups a lower bound (never a sum of daily counts, which overstates people)."""
-        if self.visitors or self.extra_visitors:
-            return max(len(self.visitors), self.most_visitors)
-        if self.sessions or self.extra_visits:
-            return max(len(self.sessions), self.most_visits)
-        return self.hits
+    @property
+    def size(self) -> int:
+        """The people the cell may hold (DESIGN 1.6): exact on raw events, a lower bound
+        where roll-ups are in it."""
+        return size_of(self.raw, self.rolled)
+
+    def _parts(self) -> list[CellCounts]:
+        return [c for c in (self.raw, self.rolled) if c is not None]
+
+
+def size_of(raw: CellCounts | None, rolled: CellCounts | None) -> int:
+    """A cell's size from its raw part (exact) and roll-up part (a lower bound): hits
+    without ids add up; identified people are at least the larger of the raw distinct
+    count and the largest single roll-up row's."""
+    anonymous = (raw.anonymous if raw else 0) + (rolled.anonymous if rolled else 0)
+    identified = max(raw.identified if raw else 0, rolled.most_identified if rolled else 0)
+    return anonymous + identified
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,96 +192,58 @@ class Result:
     other_suppressed: bool
 
 
-class Aggregator:
-    """Accumulate events (or roll-up rows) into cells keyed by the query's dimensions."""
-
-    def __init__(self, by: Sequence[str]) -> None:
-        self.by = tuple(by)
-        self.cells: dict[tuple[Any, ...], _Acc] = {}
-
-    def add_event(self, key: tuple[Any, ...], session_id: str | None,
-                  visitor_id: str | None) -> None:
-        """Count one raw event."""
-        acc = self.cells.get(key)
-        if acc is None:
-            acc = self.cells[key] = _Acc()
-        acc.hits += 1
-        if session_id:
-            acc.sessions.add(session_id)
-        if visitor_id:
-            acc.visitors.add(visitor_id)
-
-    def add_counts(self, key: tuple[Any, ...], hits: int, visits: int, visitors: int,
-                   most_visits: int | None = None, most_visitors: int | None = None) -> None:
-        """Add pre-aggregated counts: daily roll-up rows, summed.
-
-        :param visits: the sum of the rows' distinct session counts (reported as is).
-        :param most_visits: the largest distinct session count of a single row (what
-            suppression relies on); ``visits`` when one row is added.
-        :param most_visitors: likewise for visitor ids.
-        """
-        acc = self.cells.get(key)
-        if acc is None:
-            acc = self.cells[key] = _Acc()
-        acc.hits += hits
-        acc.extra_visits += visits
-        acc.extra_visitors += visitors
-        acc.most_visits = max(acc.most_visits, visits if most_visits is None else most_visits)
-        acc.most_visitors = max(acc.most_visitors,
-                                visitors if most_visitors is None else most_visitors)
-
-    def result(self, k_min: int) -> Result:
-        """Suppress small cells and fold them into ``(other)``; rows sorted by hits."""
-        kept: list[tuple[tuple[Any, ...], _Acc]] = []
-        other = _Acc()
-        folded = 0
-        for key, acc in self.cells.items():
-            if acc.measure() >= k_min:
-                kept.append((key, acc))
-            else:
-                other.add(acc)
-                folded += 1
-        kept.sort(key=lambda item: (-item[1].hits, tuple(str(v) for v in item[0])))
-        rows = [self._row(key, acc) for key, acc in kept]
-        other_suppressed = False
-        if folded:
-            if other.measure() >= k_min:
-                rows.append(self._row(tuple(OTHER for _ in self.by), other))
-            else:
-                other_suppressed = True
-        return Result(rows, folded, other_suppressed)
-
-    def _row(self, key: tuple[Any, ...], acc: _Acc) -> dict[str, Any]:
-        row: dict[str, Any] = dict(zip(self.by, key, strict=True))
-        row.update(hits=acc.hits, visits=acc.visits, returning_visitors=acc.returning)
-        return row
+def merge(raw: Iterable[CellCounts], rolled: Iterable[CellCounts]) -> list[Cell]:
+    """The cells of a query from its raw and roll-up parts, by key."""
+    cells: dict[tuple[Any, ...], Cell] = {}
+    for counts in raw:
+        cells[counts.key] = Cell(counts.key, raw=counts)
+    for counts in rolled:
+        cell = cells.setdefault(counts.key, Cell(counts.key))
+        cell.rolled = counts
+    return list(cells.values())
 
 
-def day_of(ts: int, tz: ZoneInfo) -> str:
-    """The local day of a timestamp."""
-    return datetime.fromtimestamp(ts, tz).date().isoformat()
+def rolled_together(parts: Iterable[CellCounts]) -> CellCounts | None:
+    """Roll-up parts of several cells as one: sums, and the largest single row's people
+    (a lower bound: distinct counts of roll-ups cannot be merged)."""
+    found = list(parts)
+    if not found:
+        return None
+    return CellCounts((), sum(c.hits for c in found), sum(c.visits for c in found),
+                      sum(c.visitors for c in found), sum(c.identified for c in found),
+                      sum(c.anonymous for c in found), max(c.most_identified for c in found))
 
 
-def aggregate_events(events: Iterable[Mapping[str, Any]], query: Query,
-                     agg: Aggregator | None = None) -> Aggregator:
-    """Feed raw events (dicts with the record fields) into an aggregator."""
-    agg = agg or Aggregator(query.by)
-    tz = ZoneInfo(query.timezone)
-    by = query.by
-    for e in events:
-        key = tuple(day_of(e["ts"], tz) if d == "day" else e.get(d) for d in by)
-        agg.add_event(key, e.get("session_id"), e.get("visitor_id"))
-    return agg
+def fold(cells: Sequence[Cell], by: Sequence[str], k_min: int,
+         union: Callable[[list[tuple[Any, ...]]], CellCounts]) -> Result:
+    """Suppress the cells under ``k_min`` and fold them into ``(other)``; rows sorted by
+    hits, largest first.
+
+    :param union: ``union(keys) -> CellCounts``, the raw parts of several cells counted
+        together by the store (exact distinct counts); called only when two or more cells
+        with raw parts fold.
+    """
+    kept = [c for c in cells if c.size >= k_min]
+    small = [c for c in cells if c.size < k_min]
+    kept.sort(key=lambda c: (-c.hits, tuple(str(v) for v in c.key)))
+    rows = [_row(by, c.key, c) for c in kept]
+    other_suppressed = False
+    if small:
+        raw_parts = [c for c in small if c.raw is not None]
+        if len(raw_parts) > 1:
+            raw: CellCounts | None = union([c.key for c in raw_parts])
+        else:
+            raw = raw_parts[0].raw if raw_parts else None
+        other = Cell(tuple(OTHER for _ in by), raw=raw,
+                     rolled=rolled_together(c.rolled for c in small if c.rolled))
+        if other.size >= k_min:
+            rows.append(_row(by, other.key, other))
+        else:
+            other_suppressed = True
+    return Result(rows, len(small), other_suppressed)
 
 
-def event_filter(query: Query) -> tuple[str, list[Any]]:
-    """The SQL condition (portable subset) selecting the query's raw page events."""
-    start, end = query.bounds()
-    where = ["ts >= ?", "ts < ?", "kind IN ('pageview', 'event')"]
-    params: list[Any] = [start, end]
-    if query.revision is not None:
-        where.append("revision = ?")
-        params.append(query.revision)
-    if not query.include_bots:
-        where.append("(device IS NULL OR device != 'bot')")
-    return " AND ".join(where), params
+def _row(by: Sequence[str], key: tuple[Any, ...], cell: Cell) -> dict[str, Any]:
+    row: dict[str, Any] = dict(zip(by, key, strict=True))
+    row.update(hits=cell.hits, visits=cell.visits, returning_visitors=cell.visitors)
+    return row

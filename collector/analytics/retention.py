@@ -29,17 +29,17 @@ Every function takes ``dry_run``: it then counts what would go and changes nothi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask
-
 from sdk.remember import RememberStore
 
-from ..storage import EventStore, IdentityStore, identity_for, open_events
+from ..consent.receipts import sealer
+from ..extension import Collector
+from ..storage import EventStore, IdentityStore, TombstoneSealer
 from . import rollups
 
 #: Rows per delete transaction.
@@ -93,7 +93,7 @@ def _tick(progress: Progress | None, name: str, done: int, total: int) -> None:
 
 def _in_batches(run: Callable[[], int], name: str, total: int,
                 progress: Progress | None, batch: int) -> int:
-    """Run a ``… LIMIT batch`` write until it touches fewer than ``batch`` rows."""
+    """Run a one-batch delete until it touches fewer than ``batch`` rows."""
     done = 0
     while True:
         n = run()
@@ -116,7 +116,7 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
     cutoff = rollups.day_bounds(_today(now, tz) - timedelta(days=days), tz)[0]
     rollups.check_purge_timezone(events, tz)
     if dry_run:
-        (count,), = events.query("SELECT COUNT(*) FROM events WHERE ts < ?", (cutoff,))
+        count = events.count_events_before(cutoff)
         pages = [d for d in rollups.days_with_events(events, cutoff, tz, pages_only=True)
                  if rollups_from is None or d >= rollups_from]
         done = set(rollups.rolled_up_days(events, pages[0], pages[-1])) if pages else set()
@@ -131,15 +131,15 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
                     rollups.roll_up_day(events, day, tz) > 0:
                 rolled += 1
             start, end = rollups.day_bounds(day, tz)
-            count += events.delete_events("ts >= ? AND ts < ?", (start, end), batch)
+            count += events.delete_events_between(start, end, batch)
             _tick(progress, "events", step, len(todo))
         # Events stamped before the cutoff but stored after the walk began (hits are
         # stamped with the present, so only an import could do that).
-        count += events.delete_events("ts < ?", (cutoff,), batch)
+        count += events.delete_events_between(-(2**62), cutoff, batch)
         # Sends go with the opens and clicks they are the denominator of, so an old
         # campaign's report never shows sends against opens that are gone.
-        events.execute("DELETE FROM campaign_sends WHERE recorded_at < ?", (cutoff,))
-    (oldest,), = events.query("SELECT MIN(ts) FROM events WHERE ts >= ?", (cutoff,))
+        events.delete_sends_before(cutoff)
+    oldest = events.earliest_event(cutoff, 2**62)
     verb = "would roll up" if dry_run else "rolled up"
     return Report("events", int(count), _iso(oldest, tz), days, dry_run,
                   detail=f"{verb} {rolled} day{'s' if rolled != 1 else ''}")
@@ -154,12 +154,11 @@ def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
         events purge (which runs first) is about to roll up.
     """
     first_kept = (_today(now, tz) - timedelta(days=days)).isoformat()
-    (total,), = events.query("SELECT COUNT(*) FROM rollups WHERE day < ?", (first_kept,))
+    total = events.count_rollups_before(first_kept)
     count = total if dry_run else _in_batches(
-        lambda: events.execute("DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM "
-                               f"rollups WHERE day < ? LIMIT {int(batch)})", (first_kept,)),
-        "rollups", total, progress, batch)
-    (oldest,), = events.query("SELECT MIN(day) FROM rollups WHERE day >= ?", (first_kept,))
+        lambda: events.delete_rollups_before(first_kept, batch), "rollups", total, progress,
+        batch)
+    oldest = events.oldest_rollup_day(first_kept)
     if dry_run and events_days is not None:
         cutoff = rollups.day_bounds(_today(now, tz) - timedelta(days=events_days), tz)[0]
         pending = [d.isoformat() for d in rollups.days_with_events(events, cutoff, tz,
@@ -169,34 +168,33 @@ def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
     return Report("rollups", int(count), oldest, days, dry_run)
 
 
-# Subjects whose last decision is before the cutoff and that still have a receipt body
-# (tombstones carry no subject id).
-_EXPIRED_SUBJECTS = ("SELECT subject_id FROM receipts WHERE subject_id IS NOT NULL "
-                     "GROUP BY subject_id HAVING MAX(created_at) < ? AND COUNT(body) > 0")
-
-
 def purge_receipts(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
                    dry_run: bool = False, progress: Progress | None = None,
-                   batch: int = BATCH) -> Report:
-    """Tombstone every receipt of the subjects whose last decision is past ``days``."""
+                   batch: int = BATCH,
+                   seal: Callable[[], TombstoneSealer] | None = None) -> Report:
+    """Tombstone every receipt of the subjects whose last decision is past ``days``.
+
+    :param seal: makes the tombstones' sealer (from ``SECRET_KEYS``); called only when a
+        receipt is due, so a purge of a fresh folder needs no key.
+    """
     cutoff = int(now) - days * DAY
-    (total,), = identity.query("SELECT COUNT(*) FROM receipts WHERE body IS NOT NULL AND "
-                               f"subject_id IN ({_EXPIRED_SUBJECTS})", (cutoff,))
+    total = identity.count_expired_receipts(cutoff)
     count = 0
     if dry_run:
         count = total
-        (oldest,), = identity.query(
-            "SELECT MIN(created_at) FROM receipts WHERE body IS NOT NULL AND subject_id "
-            f"NOT IN ({_EXPIRED_SUBJECTS})", (cutoff,))
+        oldest = identity.oldest_live_receipt(unexpired_before=cutoff)
     else:
-        # Whole subjects per statement: a subject is never left half tombstoned.
-        while n := identity.tombstone_receipts(
-                f"subject_id IN ({_EXPIRED_SUBJECTS} LIMIT {int(batch)})", (cutoff,),
-                "retention", int(now)):
-            count += n
-            _tick(progress, "receipts", count, total)
-        (oldest,), = identity.query("SELECT MIN(created_at) FROM receipts WHERE body IS NOT "
-                                    "NULL")
+        if total:
+            if seal is None:
+                raise ValueError("Receipts are due for tombstones, and tombstones are "
+                                 "sealed: pass seal.")
+            sealer = seal()
+            # Whole subjects per batch: a subject is never left half tombstoned.
+            while n := identity.tombstone_expired(cutoff, "retention", int(now), sealer,
+                                                  batch):
+                count += n
+                _tick(progress, "receipts", count, total)
+        oldest = identity.oldest_live_receipt()
     return Report("receipts", count, _iso(oldest, tz), days, dry_run, action="tombstone")
 
 
@@ -205,18 +203,14 @@ def purge_suppressions(identity: IdentityStore, *, now: float, days: int | None,
                        batch: int = BATCH) -> Report:
     """Delete suppressions older than ``days``; with None (the default) keep them all."""
     if days is None:
-        (oldest,), = identity.query("SELECT MIN(created_at) FROM suppressions")
-        return Report("suppressions", 0, _iso(oldest, tz), None, dry_run)
+        return Report("suppressions", 0, _iso(identity.oldest_suppression(), tz), None,
+                      dry_run)
     cutoff = int(now) - days * DAY
-    (total,), = identity.query("SELECT COUNT(*) FROM suppressions WHERE created_at < ?",
-                               (cutoff,))
+    total = identity.count_suppressions_before(cutoff)
     count = total if dry_run else _in_batches(
-        lambda: identity.execute("DELETE FROM suppressions WHERE rowid IN (SELECT rowid FROM "
-                                 f"suppressions WHERE created_at < ? LIMIT {int(batch)})",
-                                 (cutoff,)),
-        "suppressions", total, progress, batch)
-    (oldest,), = identity.query("SELECT MIN(created_at) FROM suppressions WHERE "
-                                "created_at >= ?", (cutoff,))
+        lambda: identity.delete_suppressions_before(cutoff, batch), "suppressions", total,
+        progress, batch)
+    oldest = identity.oldest_suppression(cutoff)
     return Report("suppressions", int(count), _iso(oldest, tz), days, dry_run)
 
 
@@ -229,25 +223,18 @@ def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, da
     cutoff = now - keep_days * DAY
     accounts_cutoff = now - days * DAY
     # The tables exist once a host app used remember-me; the SDK creates them (both).
-    (exists,), = identity.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
-                                "AND name = 'remember_tokens'")
-    if not exists:
+    if not identity.has_remember_tables():
         return Report("remember", 0, None, days, dry_run)
     if dry_run:
-        (count,), = identity.query("SELECT COUNT(*) FROM remember_tokens WHERE "
-                                   "expires_at < ?", (cutoff,))
+        count = identity.count_expired_remember(cutoff)
         # The tokens this purge is about to delete count as gone.
-        (accounts,), = identity.query(
-            "SELECT COUNT(*) FROM remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS "
-            "(SELECT 1 FROM remember_tokens t WHERE t.account = a.account AND "
-            "t.expires_at >= ?)", (accounts_cutoff, cutoff))
+        accounts = identity.count_forgettable_accounts(accounts_cutoff, cutoff)
     else:
         # No keys: purging signs and verifies nothing.
         with RememberStore(identity_url, keys=(), days=remember_days) as store:
             count = store.purge_expired(now, keep_days=keep_days)
             accounts = store.purge_accounts(accounts_cutoff)
-    (oldest,), = identity.query("SELECT MIN(created_at) FROM remember_tokens WHERE "
-                                "expires_at >= ?", (cutoff,))
+    oldest = identity.oldest_remember_token(cutoff)
     verb = "would forget" if dry_run else "forgot"
     detail = f"{verb} {accounts} account epoch{'s' if accounts != 1 else ''}" \
         if accounts else ""
@@ -259,72 +246,55 @@ def purge_audit(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
                 batch: int = BATCH) -> Report:
     """Tombstone audit entries older than ``days``: numbers and times stay, no gaps."""
     cutoff = int(now) - days * DAY
-    live = "ts < ? AND action != 'tombstone'"
-    (total,), = identity.query(f"SELECT COUNT(*) FROM audit WHERE {live}", (cutoff,))
+    total = identity.count_audit_before(cutoff)
     count = total if dry_run else _in_batches(
-        lambda: identity.execute(
-            "UPDATE audit SET actor = '-', action = 'tombstone', subject_hmac = NULL, "
-            f"detail = NULL, reason = 'retention' WHERE seq IN (SELECT seq FROM audit "
-            f"WHERE {live} LIMIT {int(batch)})", (cutoff,)),
-        "audit", total, progress, batch)
-    (oldest,), = identity.query("SELECT MIN(ts) FROM audit WHERE action != 'tombstone' AND "
-                                "ts >= ?", (cutoff,))
+        lambda: identity.tombstone_audit_before(cutoff, batch), "audit", total, progress,
+        batch)
+    oldest = identity.oldest_audit(cutoff)
     return Report("audit", int(count), _iso(oldest, tz), days, dry_run, action="tombstone")
 
 
-def purge(app_or_config: Flask | Mapping[str, Any], now: float, dry_run: bool = False,
+def purge(col: Collector, now: float, dry_run: bool = False,
           progress: Progress | None = None) -> list[Report]:
     """Purge every data class past its period; one :class:`Report` per class, in
     :data:`CLASSES` order.
 
-    :param app_or_config: the collector app (its stores are used), or a validated
-        configuration (stores are opened and closed here).
+    :param col: the collector: its configuration, stores and receipt keys.
     :param now: the purge's clock, seconds since the epoch.
     :raises StorageError: a store cannot be read or written; classes already purged stay
         purged, and the next run carries on.
     :raises ConfigError: ``TIMEZONE`` is not the zone the roll-ups are filed in; nothing
         was purged.
     """
-    if isinstance(app_or_config, Flask):
-        config: Mapping[str, Any] = app_or_config.config
-        col = app_or_config.extensions["cleargif"]
-        events, identity, own = col.events, col.identity, False
-    else:
-        config = app_or_config
-        events = open_events(config["EVENTS_URL"], sync=config["SYNC"])
-        identity = identity_for(config)
-        own = True
+    config = col.config
+    events, identity = col.events, col.identity
     tz = ZoneInfo(config["TIMEZONE"])
     days = {cls: config[f"RETENTION_DAYS_{cls.upper()}"] for cls in CLASSES}
     common: dict[str, Any] = {"now": now, "tz": tz, "dry_run": dry_run}
-    try:
-        # Checked before any class is purged: a refusal changes nothing.
-        rollups.check_purge_timezone(events, tz)
-        rollups_from = _today(now, tz) - timedelta(days=days["rollups"])
-        reports = [
-            purge_events(events, days=days["events"], rollups_from=rollups_from,
-                         progress=progress, **common),
-            purge_rollups(events, days=days["rollups"], events_days=days["events"],
-                          progress=progress, **common),
-            purge_receipts(identity, days=days["receipts"], progress=progress, **common),
-            purge_suppressions(identity, days=days["suppressions"], progress=progress,
-                               **common),
-            purge_remember(identity, config["IDENTITY_URL"], days=days["remember"],
-                           remember_days=config["REMEMBER_DAYS"], **common),
-            purge_audit(identity, days=days["audit"], progress=progress, **common),
-        ]
-        if not dry_run:
-            # Deleted and tombstoned rows are zeroed in the files (secure_delete), but
-            # their old pages linger in the WAL until a checkpoint: end it now.
-            for store in (events, identity):
-                if not store.wal_truncate():
-                    log.warning("%s: readers kept the WAL busy; the next checkpoint "
-                                "finishes the purge", getattr(store, "path", "a store"))
-        return reports
-    finally:
-        if own:
-            events.close()
-            identity.close()
+    # Checked before any class is purged: a refusal changes nothing.
+    rollups.check_purge_timezone(events, tz)
+    rollups_from = _today(now, tz) - timedelta(days=days["rollups"])
+    reports = [
+        purge_events(events, days=days["events"], rollups_from=rollups_from,
+                     progress=progress, **common),
+        purge_rollups(events, days=days["rollups"], events_days=days["events"],
+                      progress=progress, **common),
+        purge_receipts(identity, days=days["receipts"], progress=progress,
+                       seal=lambda: sealer(col.receipt_keys), **common),
+        purge_suppressions(identity, days=days["suppressions"], progress=progress,
+                           **common),
+        purge_remember(identity, config["IDENTITY_URL"], days=days["remember"],
+                       remember_days=config["REMEMBER_DAYS"], **common),
+        purge_audit(identity, days=days["audit"], progress=progress, **common),
+    ]
+    if not dry_run:
+        # Deleted and tombstoned rows are zeroed in the files (secure_delete), but their
+        # old pages may linger in a write-ahead log until a checkpoint: end it now.
+        for store in (events, identity):
+            if not store.flush_deleted():
+                log.warning("%s: readers kept the write-ahead log busy; the next "
+                            "checkpoint finishes the purge", store.location)
+    return reports
 
 
 __all__ = ["BATCH", "CLASSES", "Progress", "Report", "purge", "purge_audit", "purge_events",

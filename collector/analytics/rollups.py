@@ -11,9 +11,10 @@ Hits of a rolled-up day are exact for every combination of dimensions. Distinct 
 cannot be merged after the ids are gone: an export's visits and returning visitors on
 rolled-up days are sums of the daily distinct counts of the cells it groups, and the
 export says so (:data:`ROLLED_UP_NOTE`). Those sums overstate people (one visitor on five
-days counts five times), so small-count suppression does not use them: it takes the
-largest single roll-up row's count, a lower bound of the distinct people in the cell
-(:meth:`collector.analytics.query.Aggregator.add_counts`).
+days counts five times), so small-count suppression does not use them: a roll-up row
+keeps its identified people and its hits without ids apart, and a cell's size is its hits
+without ids plus the largest single row's identified people, a lower bound
+(:func:`collector.analytics.query.size_of`).
 
 Only page events (``pageview``, ``event``) roll up; email opens and clicks are reported
 by campaign and are deleted with the raw events when their period ends.
@@ -31,32 +32,26 @@ from __future__ import annotations
 import functools
 import os
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from importlib import resources
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import ConfigError
 from ..storage import EventStore
-from .query import DIMENSIONS, Aggregator, Query, QueryError
+from .query import Query
 
-#: The event kinds that roll up (those the aggregate export reads).
-PAGE_KINDS = ("pageview", "event")
-#: The columns that make a roll-up cell, besides its day.
-CELL = ("site", "kind", "path", "referrer_host", "browser", "os", "device", "lang",
-        "utm_source", "utm_medium", "utm_campaign", "revision")
 #: Said in the export's notes whenever roll-ups were read.
 ROLLED_UP_NOTE = (
     "Rolled-up days (raw events past their retention period): hits are exact, but visits "
     "and returning_visitors there are sums of daily distinct counts per roll-up cell (day "
     "and every dimension), so a session or visitor seen on several days, or in several "
     "cells folded into one row, counts more than once. Small-count suppression does not "
-    "use these sums: it counts a cell's people as the largest single daily count of a "
-    "roll-up cell in it (or its raw distinct count, if larger), a lower bound, so such a "
-    "cell may be folded into (other) although its sums reach k.")
+    "use these sums: it counts a cell's people as its hits without ids plus the largest "
+    "single daily count of identified people of a roll-up cell in it (or its raw distinct "
+    "count, if larger), a lower bound, so such a cell may be folded into (other) although "
+    "its sums reach k.")
 
-_PAGE = "kind IN ('pageview', 'event')"
 #: The ``store_meta`` key that names the time zone of the roll-ups.
 TIMEZONE_KEY = "rollups_timezone"
 #: Two local days in two time zones overlap only if their dates are less than this many
@@ -76,35 +71,16 @@ def local_day(ts: float, tz: ZoneInfo) -> date:
     return datetime.fromtimestamp(ts, tz).date()
 
 
-def day_ranges(days: Sequence[date], tz: ZoneInfo) -> list[tuple[int, int]]:
-    """Sorted days as ``[start, end)`` ranges, consecutive days merged into one range."""
-    ranges: list[tuple[int, int]] = []
-    for day in sorted(days):
-        start, end = day_bounds(day, tz)
-        if ranges and ranges[-1][1] == start:
-            ranges[-1] = (ranges[-1][0], end)
-        else:
-            ranges.append((start, end))
-    return ranges
-
-
 def roll_up_day(events: EventStore, day: date, tz: ZoneInfo) -> int:
     """Roll up the page events of one local day; returns how many roll-up rows were added.
 
-    One ``INSERT OR IGNORE … SELECT`` statement: atomic, and idempotent while the day's raw
-    events are complete. It never overwrites a cell, so running it again over a day whose
-    raw events are partly deleted (an interrupted purge, or two purges at once) cannot
-    replace complete counts with partial ones: such a run only yields cells that exist.
+    Atomic, and idempotent while the day's raw events are complete. It never overwrites a
+    cell, so running it again over a day whose raw events are partly deleted (an
+    interrupted purge, or two purges at once) cannot replace complete counts with partial
+    ones: such a run only yields cells that exist.
     """
     start, end = day_bounds(day, tz)
-    cols = ", ".join(CELL)
-    # NULLIF: the raw aggregation ignores empty ids too.
-    return events.execute(
-        f"INSERT OR IGNORE INTO rollups (day, {cols}, hits, visits, visitors) "
-        f"SELECT ?, {cols}, COUNT(*), COUNT(DISTINCT NULLIF(session_id, '')), "
-        f"COUNT(DISTINCT NULLIF(visitor_id, '')) FROM events "
-        f"WHERE ts >= ? AND ts < ? AND {_PAGE} GROUP BY {cols}",
-        (day.isoformat(), start, end))
+    return events.roll_up(day.isoformat(), start, end)
 
 
 def days_with_events(events: EventStore, before_ts: int, tz: ZoneInfo, *,
@@ -113,16 +89,13 @@ def days_with_events(events: EventStore, before_ts: int, tz: ZoneInfo, *,
 
     One index seek per day that has events: empty stretches are jumped over.
     """
-    kind = f" AND {_PAGE}" if pages_only else ""
     days: list[date] = []
-    (first,), = events.query(f"SELECT MIN(ts) FROM events WHERE ts < ?{kind}", (before_ts,))
-    ts = first
+    ts = events.earliest_event(-(2**62), before_ts, pages_only)
     while ts is not None:
         day = local_day(ts, tz)
         days.append(day)
         _, end = day_bounds(day, tz)
-        (ts,), = events.query(f"SELECT MIN(ts) FROM events WHERE ts >= ? AND ts < ?{kind}",
-                              (end, before_ts))
+        ts = events.earliest_event(end, before_ts, pages_only)
     return days
 
 
@@ -158,29 +131,16 @@ def roll_up_before(events: EventStore, cutoff_ts: int, tz: ZoneInfo,
 
 def rolled_up_days(events: EventStore, since: date, until: date) -> list[date]:
     """The days from ``since`` to ``until`` (inclusive) that are read from roll-ups."""
-    return [date.fromisoformat(day) for (day,) in events.query(
-        "SELECT DISTINCT day FROM rollups WHERE day >= ? AND day <= ? ORDER BY day",
-        (since.isoformat(), until.isoformat()))]
-
-
-def raw_filter(where: str, params: Sequence[Any], days: Sequence[date],
-               tz: ZoneInfo) -> tuple[str, list[Any]]:
-    """An event filter extended to leave out the given (rolled-up) days."""
-    out, values = where, list(params)
-    for start, end in day_ranges(days, tz):
-        out += " AND NOT (ts >= ? AND ts < ?)"
-        values += [start, end]
-    return out, values
+    return [date.fromisoformat(day)
+            for day in events.rolled_up_days(since.isoformat(), until.isoformat())]
 
 
 def rollups_timezone(events: EventStore) -> str | None:
     """The time zone the existing roll-ups are filed in; None while there are no roll-ups
     (or they predate the record: the next purge records its own ``TIMEZONE``)."""
-    (any_rows,), = events.query("SELECT EXISTS (SELECT 1 FROM rollups)")
-    if not any_rows:
+    if events.last_rolled_up_day() is None:
         return None
-    rows = events.query("SELECT value FROM store_meta WHERE key = ?", (TIMEZONE_KEY,))
-    return str(rows[0][0]) if rows else None
+    return events.get_meta(TIMEZONE_KEY)
 
 
 def same_zone(a: str, b: str) -> bool:
@@ -227,8 +187,7 @@ def claim_timezone(events: EventStore, tz: ZoneInfo) -> None:
     :raises ConfigError: roll-ups exist in another zone (:func:`check_purge_timezone`).
     """
     check_purge_timezone(events, tz)
-    events.execute("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                   "DO UPDATE SET value = excluded.value", (TIMEZONE_KEY, tz.key))
+    events.set_meta(TIMEZONE_KEY, tz.key)
 
 
 def check_export_timezone(events: EventStore, query: Query) -> None:
@@ -243,8 +202,8 @@ def check_export_timezone(events: EventStore, query: Query) -> None:
         return
     since = max(query.since, date.min + _ZONE_MARGIN) - _ZONE_MARGIN
     until = min(query.until, date.max - _ZONE_MARGIN) + _ZONE_MARGIN
-    if rolled_up_days(events, since, until):
-        (last_day,), = events.query("SELECT MAX(day) FROM rollups")
+    last_day = events.last_rolled_up_day()
+    if last_day is not None and rolled_up_days(events, since, until):
         last = date.fromisoformat(last_day)
         raise ConfigError("TIMEZONE", f"The roll-ups of the days up to {last} are filed by "
                           f"day in {filed}, but this export is in {query.timezone} "
@@ -252,43 +211,7 @@ def check_export_timezone(events: EventStore, query: Query) -> None:
                           f"{last + _ZONE_MARGIN + timedelta(days=1)} or later.")
 
 
-def add_rollups(events: EventStore, query: Query, agg: Aggregator) -> int:
-    """Add the query's roll-up rows to ``agg``, with the query's filters; returns how many
-    grouped rows were added.
-
-    Roll-up days are local days in the zone of the purge that wrote them; the caller
-    checks that the query is in the same zone (:func:`check_export_timezone`).
-    """
-    for d in query.by:
-        if d not in DIMENSIONS:  # column names are interpolated below
-            raise QueryError(f"Unknown dimension {d[:40]!r}; choose from "
-                             + ", ".join(DIMENSIONS) + ".")
-    where = ["day >= ?", "day <= ?", _PAGE]
-    params: list[Any] = [query.since.isoformat(), query.until.isoformat()]
-    if query.revision is not None:
-        where.append("revision = ?")
-        params.append(query.revision)
-    if not query.include_bots:
-        where.append("(device IS NULL OR device != 'bot')")
-    cols = ", ".join(query.by)
-    # SUM for the reported metrics; MAX, the count of one day and one roll-up cell, is
-    # the lower bound of distinct people that suppression uses.
-    sql = (f"SELECT {cols + ', ' if cols else ''}SUM(hits), SUM(visits), SUM(visitors), "
-           f"MAX(visits), MAX(visitors) FROM rollups WHERE {' AND '.join(where)}")
-    if cols:
-        sql += f" GROUP BY {cols}"
-    added = 0
-    for row in events.query(sql, params):
-        *key, hits, visits, visitors, most_visits, most_visitors = row
-        if not hits:  # no roll-up row matched (an aggregate without GROUP BY gives NULLs)
-            continue
-        agg.add_counts(tuple(key), int(hits), int(visits), int(visitors),
-                       int(most_visits), int(most_visitors))
-        added += 1
-    return added
-
-
-__all__ = ["CELL", "PAGE_KINDS", "ROLLED_UP_NOTE", "TIMEZONE_KEY", "add_rollups",
-           "check_cutoff", "check_export_timezone", "check_purge_timezone", "claim_timezone",
-           "day_bounds", "day_ranges", "days_with_events", "local_day", "raw_filter",
-           "roll_up_before", "roll_up_day", "rolled_up_days", "rollups_timezone", "same_zone"]
+__all__ = ["ROLLED_UP_NOTE", "TIMEZONE_KEY", "check_cutoff", "check_export_timezone",
+           "check_purge_timezone", "claim_timezone", "day_bounds", "days_with_events",
+           "local_day", "roll_up_before", "roll_up_day", "rolled_up_days", "rollups_timezone",
+           "same_zone"]

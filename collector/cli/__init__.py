@@ -7,7 +7,7 @@ with ``app.test_cli_runner()``. Bad input prints one line and exits with status 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -172,13 +172,6 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         stop.set()
 
 
-def progress_bar(items: Iterator[Any], length: int) -> Iterator[Any]:
-    """Yield ``items`` behind a progress bar on stderr (for long work on a terminal)."""
-    with click.progressbar(items, length=length, label="Reading events",
-                           file=sys.stderr) as bar:
-        yield from bar
-
-
 def write_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str,
                meta: dict[str, Any], out: Any) -> None:
     """Rows as CSV (metadata to stderr), NDJSON (metadata to stderr) or one JSON object."""
@@ -231,8 +224,7 @@ def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
     except QueryError as exc:
         fail(str(exc))
     col = data_stores("events")
-    meta, result = reports.export(col.events, query, current_app.config["K_MIN"],
-                                  progress=progress_bar if sys.stderr.isatty() else None)
+    meta, result = reports.export(col.events, query, current_app.config["K_MIN"])
     columns = list(query.by) + list(METRICS)
     if out:
         try:

@@ -21,9 +21,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from ..consent.receipts import ChainProblem, ReceiptRow, check_chain
+from ..consent.receipts import ChainProblem, check_chain, sealer
 from ..privacy import audit
 from ..privacy.subjects import Subject
+from ..storage import ReceiptRow
 from . import data_stores, errors_as_lines, fail
 
 
@@ -67,9 +68,9 @@ def consent_verify(noted_head: str | None) -> None:
     if noted_head is not None and not _HASH.fullmatch(noted_head.strip()):
         fail("--head must be the 64 hexadecimal characters an earlier `cleargif consent "
              "verify` printed after \"hash\".")
-    identity = data_stores("identity").identity
-    rows = list(identity.receipt_rows())
-    problems, tombstones, count = check_chain(rows, identity.receipt_keys)
+    col = data_stores("identity")
+    rows = list(col.identity.receipt_rows())
+    problems, tombstones, count = check_chain(rows, col.receipt_keys)
     if noted_head is not None and noted_head.strip().lower() not in {r.hash for r in rows}:
         # The chain cannot show rows cut off its end: only a hash noted earlier can.
         problems.append(ChainProblem(rows[-1].seq if rows else 0, "-", "removed",
@@ -134,9 +135,9 @@ def consent_show(subject_id: str, reason: str | None) -> None:
 
     subject = parse_subject("consent", subject_id.strip())
     why = audit.check_reason(reason, subject_id=subject.id)
-    identity = data_stores("identity").identity
-    entries = receipts_of(identity, subject.id)
-    problems, _, _ = check_chain(identity.receipt_rows(), identity.receipt_keys)
+    col = data_stores("identity")
+    entries = receipts_of(col.identity, subject.id)
+    problems, _, _ = check_chain(col.identity.receipt_rows(), col.receipt_keys)
     _audit(audit.CONSENT_SHOW, subject, why, {"receipts": len(entries)})
     if not entries:
         click.echo(f"No receipts are held for consent subject {subject.id} (it never "
@@ -185,7 +186,8 @@ def _stores() -> Any:
     from ..privacy.subjects import Stores
 
     col = data_stores("events", "identity")
-    return Stores(col.events, col.identity, current_app.config["IDENTITY_URL"])
+    return Stores(col.events, col.identity, current_app.config["IDENTITY_URL"],
+                  lambda: sealer(col.receipt_keys))
 
 
 def _write_private(path: str, text: str) -> None:

@@ -73,7 +73,7 @@ def purge(dry_run: bool) -> None:
     from ..analytics import retention
     from ..server import purge_lock
 
-    data_stores("events", "identity")
+    col = data_stores("events", "identity")
     bars = _Bars() if sys.stderr.isatty() else None
     # A dry run only reads; a purge must not overlap another (the daily one of a serve).
     lock = contextlib.nullcontext(True) if dry_run else \
@@ -83,7 +83,7 @@ def purge(dry_run: bool) -> None:
             raise _Busy("Another purge is running on this data folder (it holds "
                         "purge.lock); let it finish, or see what it does with --dry-run.")
         try:
-            reports = retention.purge(current_app, clock.now(), dry_run=dry_run,
+            reports = retention.purge(col, clock.now(), dry_run=dry_run,
                                       progress=bars)
         finally:
             if bars is not None:

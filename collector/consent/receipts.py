@@ -11,16 +11,16 @@ tampering, and a tombstone made by hand from either.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sdk.keyring import Keyring
 
+from ..storage import GENESIS, ReceiptRow, TombstoneSealer
 from .rules import SCHEMA_VERSION, Decision
 
-GENESIS = "0" * 64
 WITHDRAW_HOW = ("Open \"Cookie settings\" on any page of the site, or send DELETE /consent "
                 "to the collector; withdrawing is as easy as giving.")
 
@@ -112,26 +112,12 @@ class ReceiptKeys:
         return self.ring.check(text.encode(), mac, key_id)
 
 
-#: Builds the :class:`ReceiptKeys` when a receipt is first signed or checked (commands
-#: that touch no receipt need no key).
-KeysLoader = Callable[[], ReceiptKeys]
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptRow:
-    """A stored receipt as the chain sees it."""
-
-    seq: int
-    receipt_id: str
-    prev_hash: str
-    hash: str
-    body: str | None
-    tombstone_reason: str | None = None
-    tombstoned_at: int | None = None
-    subject_id: str | None = None
-    created_at: int | None = None
-    key_id: str = ""
-    tombstone_seal: str | None = None
+def sealer(keys: ReceiptKeys) -> TombstoneSealer:
+    """What the store calls to seal each tombstone it writes."""
+    def seal(row: ReceiptRow, reason: str, now: int) -> str:
+        return keys.seal(tombstone_text(row.seq, row.receipt_id, row.prev_hash, row.hash,
+                                        reason, now, row.created_at or 0))
+    return seal
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any
 from ..analytics.query import OTHER
 from ..errors import CleargifError
 from ..ingest.records import clean_id
-from ..storage import EventStore, IdentityStore
+from ..storage import EmailCount, EventStore, IdentityStore, Suppression
 
 #: The suppression list entry that covers every list.
 ALL_MAIL = "*"
@@ -48,33 +48,20 @@ def record_sends(events: EventStore, campaign: str, count: int, list_id: str | N
     if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 10**9:
         raise CleargifError("The number of sends must be a whole number from 1 to "
                             "1000000000.")
-    events.execute("INSERT INTO campaign_sends (campaign, list, count, recorded_at) "
-                   "VALUES (?, ?, ?, ?)", (clean_id(campaign),
-                                           None if list_id is None else clean_id(list_id),
-                                           count, now))
+    events.add_sends(clean_id(campaign), None if list_id is None else clean_id(list_id),
+                     count, now)
     return sends_of(events, campaign)
 
 
 def sends_of(events: EventStore, campaign: str) -> int:
     """All sends recorded for a campaign."""
-    rows = events.query("SELECT COALESCE(SUM(count), 0) FROM campaign_sends WHERE "
-                        "campaign = ?", (clean_id(campaign),))
-    return int(rows[0][0])
-
-
-def names(events: EventStore) -> list[str]:
-    """Every campaign name the event store knows, from sends or from opens and clicks."""
-    return sorted({name for (name,) in events.query(
-        "SELECT campaign FROM campaign_sends UNION SELECT DISTINCT campaign FROM events "
-        "WHERE campaign IS NOT NULL")})
+    return events.sends_of(clean_id(campaign))
 
 
 def known(events: EventStore, identity: IdentityStore, campaign: str) -> bool:
     """Whether ``campaign`` had sends recorded, opens or clicks seen, or unsubscribes."""
-    stored = clean_id(check_id(campaign, "campaign"))
-    return bool(events.query("SELECT 1 FROM campaign_sends WHERE campaign = ? UNION ALL "
-                             "SELECT 1 FROM events WHERE campaign = ? LIMIT 1",
-                             (stored, stored))) or unsubscribes_of(identity, campaign) > 0
+    return events.campaign_seen(clean_id(check_id(campaign, "campaign"))) or \
+        unsubscribes_of(identity, campaign) > 0
 
 
 def unknown_message(events: EventStore, campaign: str) -> str:
@@ -82,7 +69,7 @@ def unknown_message(events: EventStore, campaign: str) -> str:
     name (a typo's likely meaning)."""
     import difflib
 
-    close = difflib.get_close_matches(campaign, names(events), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(campaign, events.campaign_names(), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else \
         "check its spelling against the name the sender's Mailer used."
     return f"No campaign {campaign[:100]!r} was sent or seen here; {hint}"
@@ -96,30 +83,19 @@ def suppress(identity: IdentityStore, list_id: str, recipient: str, campaign: st
 
     Returns True when the entry is new. The first campaign stays as provenance.
     """
-    return identity.execute(
-        "INSERT INTO suppressions (list, recipient, campaign, created_at) VALUES "
-        "(?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
-        (list_id, recipient, campaign, now)) > 0
+    return identity.suppress([Suppression(list_id, recipient, campaign)], now) > 0
 
 
 def suppress_many(identity: IdentityStore,
                   entries: list[tuple[str, str, str | None]], now: int) -> int:
     """Suppress ``(list, recipient, campaign)`` entries in one transaction; returns how
     many were new."""
-    added = 0
-    with identity.transaction() as conn:
-        for list_id, recipient, campaign in entries:
-            added += conn.execute(
-                "INSERT INTO suppressions (list, recipient, campaign, created_at) VALUES "
-                "(?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
-                (list_id, recipient, campaign, now)).rowcount
-    return added
+    return identity.suppress([Suppression(*entry) for entry in entries], now)
 
 
 def is_suppressed(identity: IdentityStore, list_id: str, recipient: str) -> bool:
     """Whether mail of ``list_id`` must not go to ``recipient``."""
-    return bool(identity.query("SELECT 1 FROM suppressions WHERE recipient = ? AND list IN "
-                               "(?, ?) LIMIT 1", (recipient, list_id, ALL_MAIL)))
+    return identity.is_suppressed(list_id, recipient, ALL_MAIL)
 
 
 PAGE = 1000
@@ -132,24 +108,18 @@ def suppressions_since(identity: IdentityStore, since: int | None, after: str | 
 
     :raises CleargifError: ``after`` is not a cursor this function gave.
     """
-    where, params = "created_at >= ?", [since or 0]
-    if after:
-        cursor = _parse_cursor(after)
-        where += " AND (created_at > ? OR (created_at = ? AND rowid > ?))"
-        params += [cursor[0], cursor[0], cursor[1]]
-    rows = identity.query(
-        f"SELECT rowid, list, recipient, campaign, created_at FROM suppressions WHERE {where} "
-        "ORDER BY created_at, rowid LIMIT ?", (*params, limit + 1))
-    entries = [{"list": lst, "recipient": rec, "campaign": camp, "all_mail": lst == ALL_MAIL,
-                "created_at": _iso(ts)} for _, lst, rec, camp, ts in rows[:limit]]
+    rows = identity.suppressions_since(since or 0, _parse_cursor(after) if after else None,
+                                       limit + 1)
+    entries = [{"list": row.list, "recipient": row.recipient, "campaign": row.campaign,
+                "all_mail": row.list == ALL_MAIL, "created_at": _iso(row.created_at)}
+               for row in rows[:limit]]
     nxt = None
     if len(rows) > limit:
-        last = rows[limit - 1]
-        nxt = f"{last[4]}-{last[0]}"
+        nxt = "{}-{}".format(*rows[limit - 1].cursor)
     return entries, nxt
 
 
-# A cursor is "<created_at>-<rowid>", both SQLite integers (signed 64-bit).
+# A cursor is "<created_at>-<n>", both signed 64-bit integers.
 _CURSOR = re.compile(r"([0-9]{1,19})-([0-9]{1,19})", re.ASCII)
 _MAX_INTEGER = 2**63 - 1
 
@@ -165,8 +135,7 @@ def _parse_cursor(after: str) -> tuple[int, int]:
 
 def unsubscribes_of(identity: IdentityStore, campaign: str) -> int:
     """Suppressions whose provenance is this campaign."""
-    return int(identity.query("SELECT COUNT(*) FROM suppressions WHERE campaign = ?",
-                              (campaign,))[0][0])
+    return identity.unsubscribes_of(campaign)
 
 
 def _iso(ts: int) -> str:
@@ -230,28 +199,19 @@ class _Count:
         return 0 < self.measure() < k_min
 
 
-def _sql_list(values: tuple[str, ...]) -> str:
-    """Constant agent names as an SQL list (they are ours, never input)."""
-    return ", ".join(f"'{value}'" for value in values)
-
-
-_UNKNOWN_AGENT = f"(agent IS NULL OR agent NOT IN ({_sql_list((*HUMAN, 'apple_mpp', *MACHINE))}))"
-
-
 #: Kinds of opens a report shows apart, by the agents they count (None: all others).
 _OPEN_KINDS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("human", HUMAN), ("human_via_proxy", ("google_proxy", "yahoo_proxy")),
     ("apple_mpp", ("apple_mpp",)), ("machine", MACHINE), ("unknown", None))
+_KNOWN_AGENTS = (*HUMAN, "apple_mpp", *MACHINE)
 
 
 def _opens(events: EventStore, campaign: str, agents: tuple[str, ...] | None) -> _Count:
-    condition, params = _UNKNOWN_AGENT, agents or ()
-    if agents is not None:
-        condition = f"agent IN ({', '.join('?' * len(agents))})"
-    n, distinct, with_recipient = events.query(
-        "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM events WHERE "
-        f"campaign = ? AND kind = 'open' AND {condition}", (campaign, *params))[0]
-    return _Count(int(n), int(distinct), int(with_recipient))
+    if agents is None:
+        count = events.email_counts(campaign, "open", None, exclude=_KNOWN_AGENTS)
+    else:
+        count = events.email_counts(campaign, "open", agents)
+    return _Count(count.events, count.recipients, count.with_recipient)
 
 
 def report(events: EventStore, identity: IdentityStore, campaign: str,
@@ -326,10 +286,6 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
     }
 
 
-_HUMAN_CLICK = f"(agent IS NULL OR agent NOT IN ({_sql_list(MACHINE)}))"
-_LINK = "COALESCE(link, '(none)')"
-
-
 def _link_rows(events: EventStore, campaign: str,
                k_min: int) -> tuple[list[dict[str, Any]], int, bool]:
     """Link rows, folded: ``(rows, how many links folded, whether (other) was dropped)``.
@@ -338,36 +294,31 @@ def _link_rows(events: EventStore, campaign: str,
     clicks. ``(other)`` counts the folded links' recipients exactly (one person clicking
     five small links is one recipient, not five).
     """
-    where = "campaign = ? AND kind = 'click'"
-    select = (f"SUM(CASE WHEN {_HUMAN_CLICK} THEN 1 ELSE 0 END), "
-              f"COUNT(DISTINCT CASE WHEN {_HUMAN_CLICK} THEN recipient END), "
-              f"SUM(CASE WHEN {_HUMAN_CLICK} AND recipient IS NOT NULL THEN 1 ELSE 0 END), "
-              f"SUM(CASE WHEN {_HUMAN_CLICK} THEN 0 ELSE 1 END)")
-    rows = events.query(f"SELECT {_LINK}, {select} FROM events WHERE {where} GROUP BY 1 "
-                        "ORDER BY 1", (campaign,))
+    human = events.email_link_counts(campaign, None, exclude=MACHINE)
+    machine = events.email_link_counts(campaign, MACHINE)
     kept: list[dict[str, Any]] = []
     folded: list[str] = []
-    for link, clicks, unique, with_recipient, machine in rows:
-        if _Count(clicks, unique, with_recipient).measure() >= k_min:
-            kept.append(_link_row(link, clicks, unique, with_recipient, machine))
+    for link in sorted(set(human) | set(machine)):
+        count = human.get(link, EmailCount(0, 0, 0))
+        if _Count(*count).measure() >= k_min:
+            kept.append(_link_row(link, count, machine.get(link, EmailCount(0, 0, 0)).events))
         else:
             folded.append(link)
     other_dropped = False
     if folded:
-        # All folded links in one query, so that their distinct recipients stay exact.
-        clicks, unique, with_recipient, machine = events.query(
-            f"SELECT {select} FROM events WHERE {where} AND {_LINK} IN "
-            f"({', '.join('?' * len(folded))})", (campaign, *folded))[0]
-        if _Count(clicks, unique, with_recipient).measure() >= k_min:
-            kept.append(_link_row(OTHER, clicks, unique, with_recipient, machine))
+        # All folded links at once, so that their distinct recipients stay exact.
+        count = events.email_counts(campaign, "click", None, exclude=MACHINE, links=folded)
+        if _Count(*count).measure() >= k_min:
+            rest = events.email_counts(campaign, "click", MACHINE, links=folded).events
+            kept.append(_link_row(OTHER, count, rest))
         else:
             other_dropped = True
     return kept, len(folded), other_dropped
 
 
-def _link_row(link: str, clicks: int, unique: int, with_recipient: int,
-              machine: int) -> dict[str, Any]:
-    row = LinkRow(link, clicks, unique if with_recipient else None, machine)
+def _link_row(link: str, count: EmailCount, machine: int) -> dict[str, Any]:
+    row = LinkRow(link, count.events, count.recipients if count.with_recipient else None,
+                  machine)
     return {"link": row.link, "clicks": row.clicks, "unique_clicks": row.unique_clicks,
             "machine_clicks": row.machine_clicks}
 

@@ -53,38 +53,28 @@ def check_name(name: str) -> str:
 def create(identity: IdentityStore, name: str, scopes: frozenset[str], now: int) -> str:
     """Store a new token and return it; it is shown once and never stored in clear."""
     check_name(name)
-    if identity.query("SELECT 1 FROM api_tokens WHERE name = ? AND revoked_at IS NULL",
-                      (name,)):
+    token = PREFIX + secrets.token_urlsafe(32)
+    if not identity.add_api_token(name, token_hash(token), ",".join(sorted(scopes)), now):
         raise CleargifError(f"A live token named {name!r} exists; revoke it first or choose "
                             "another name.")
-    token = PREFIX + secrets.token_urlsafe(32)
-    identity.execute("INSERT INTO api_tokens (name, token_hash, scopes, created_at) "
-                     "VALUES (?, ?, ?, ?)", (name, token_hash(token), ",".join(sorted(scopes)),
-                                             now))
     return token
 
 
 def revoke(identity: IdentityStore, name: str, now: int) -> int:
     """Revoke every live token of that name; returns how many."""
     check_name(name)
-    return identity.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND "
-                            "revoked_at IS NULL", (now, name))
+    return identity.revoke_api_tokens(name, now)
 
 
 def lookup(identity: IdentityStore, token: str) -> ApiToken | None:
     """The live token matching ``token``, or None."""
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
-    rows = identity.query("SELECT name, scopes FROM api_tokens WHERE token_hash = ? AND "
-                          "revoked_at IS NULL", (token_hash(token),))
-    if not rows:
-        return None
-    name, scopes = rows[0]
-    return ApiToken(name, frozenset(scopes.split(",")))
+    row = identity.api_token(token_hash(token))
+    return None if row is None else ApiToken(row.name, frozenset(row.scopes.split(",")))
 
 
 def listing(identity: IdentityStore) -> list[ApiToken]:
     """Every token's name, scopes and dates (no secrets)."""
-    return [ApiToken(n, frozenset(s.split(",")), c, r) for n, s, c, r in
-            identity.query("SELECT name, scopes, created_at, revoked_at FROM api_tokens "
-                           "ORDER BY id")]
+    return [ApiToken(row.name, frozenset(row.scopes.split(",")), row.created_at,
+                     row.revoked_at) for row in identity.api_tokens()]

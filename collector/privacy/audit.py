@@ -166,11 +166,9 @@ def record(identity: IdentityStore, *, actor: str, action: str, subject_kind: st
         raise AuditError("Give both the subject's kind and id, or neither.")
     name = subject_hmac(keys, subject_kind, subject_id) \
         if subject_kind is not None and subject_id is not None else None
-    identity.execute(
-        "INSERT INTO audit (ts, actor, action, subject_hmac, reason, detail) VALUES "
-        "(?, ?, ?, ?, ?, ?)",
-        (int(now), actor, action, name, check_reason(reason, subject_id=subject_id),
-         json.dumps(dict(detail), sort_keys=True) if detail else None))
+    identity.append_audit(int(now), actor, action, name,
+                          check_reason(reason, subject_id=subject_id),
+                          json.dumps(dict(detail), sort_keys=True) if detail else None)
 
 
 def log_access(action: str, *, subject_kind: str | None = None,
@@ -204,24 +202,10 @@ def read(identity: IdentityStore, *, since: int | None = None, until: int | None
     """Entries in order, optionally from ``since`` and before ``until`` (Unix seconds),
     optionally only those naming one of ``subject_hmacs`` (an empty list matches
     nothing). Tombstones included."""
-    where: list[str] = ["1 = 1"]
-    params: list[Any] = []
-    if since is not None:
-        where.append("ts >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("ts < ?")
-        params.append(until)
-    if subject_hmacs is not None:
-        names = list(subject_hmacs)
-        if not names:
-            return []
-        where.append(f"subject_hmac IN ({', '.join('?' for _ in names)})")
-        params.extend(names)
-    rows = identity.query("SELECT seq, ts, actor, action, subject_hmac, reason, detail FROM "
-                          f"audit WHERE {' AND '.join(where)} ORDER BY seq", params)
-    return [Entry(seq, iso(ts), actor or "-", action or TOMBSTONE, name, reason,
-                  _detail(detail)) for seq, ts, actor, action, name, reason, detail in rows]
+    rows = identity.audit_rows(since, until,
+                               None if subject_hmacs is None else list(subject_hmacs))
+    return [Entry(row.seq, iso(row.ts), row.actor or "-", row.action or TOMBSTONE,
+                  row.subject_hmac, row.reason, _detail(row.detail)) for row in rows]
 
 
 def _detail(text: str | None) -> Any:

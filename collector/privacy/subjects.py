@@ -26,16 +26,16 @@ and knows nothing of Flask: the CLI and the API call :func:`collector.privacy.au
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from sdk.remember import RememberStore
 
 from ..consent.receipts import iso
 from ..consent.rules import is_random_id
-from ..errors import CleargifError, StorageError
-from ..storage import EventStore, IdentityStore
+from ..errors import CleargifError
+from ..storage import EventStore, IdentityStore, TombstoneSealer
 from .audit import Entry, check_reason
 
 KINDS = ("account", "recipient", "visitor", "consent")
@@ -79,6 +79,9 @@ class Stores:
     events: EventStore
     identity: IdentityStore
     identity_url: str  #: for the remember-me tables (:class:`sdk.remember.RememberStore`)
+    #: Seals the tombstones of an erasure; called only when a receipt is erased (an
+    #: export needs no key).
+    sealer: Callable[[], TombstoneSealer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +128,6 @@ class Erasure:
                 "collector is quiet.")
 
 
-@runtime_checkable
-class Truncating(Protocol):
-    """A store that can truncate its write-ahead log (the SQLite backend)."""
-
-    def wal_truncate(self, attempts: int = 3) -> bool:
-        """Checkpoint and truncate the WAL; False when readers kept it busy."""
-
-
 def parse_subject(kind: str, value: str) -> Subject:
     """Check a kind and an id.
 
@@ -168,39 +163,14 @@ def erasure_reason(reason: str | None, subject: Subject) -> str:
     return text.lower() if text.lower() in REASONS else text
 
 
-# --- reading ----------------------------------------------------------------------------
-
-def _visitor_sessions_sql() -> str:
-    # The sessions in which the visitor id was seen: hits of the same browser without the
-    # visitor id (before its cookie, or with personalization off) belong to the subject.
-    return ("SELECT session_id FROM events WHERE visitor_id = ? AND session_id IS NOT "
-            "NULL")
-
-
-def _event_filter(subject: Subject) -> tuple[str, tuple[Any, ...]] | None:
-    if subject.kind == "visitor":
-        return (f"visitor_id = ? OR session_id IN ({_visitor_sessions_sql()})",
-                (subject.id, subject.id))
-    if subject.kind == "recipient":
-        return "recipient = ?", (subject.id,)
-    return None
-
-
-def _has_remember_tables(identity: IdentityStore) -> bool:
-    # The SDK creates them on first use; without a host app using remember-me they are
-    # absent, and an export must not create them.
-    (n,), = identity.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
-                           "name = 'remember_tokens'")
-    return bool(n)
-
+# --- reading ---------------------------------------------------------------------------
 
 def receipts_of(identity: IdentityStore, subject_id: str) -> list[dict[str, Any]]:
     """A consent subject's receipts with their place in the chain, oldest first:
     ``{"seq", "hash", "prev_hash", "receipt"}`` (tombstones hold no subject id)."""
-    rows = identity.query("SELECT seq, prev_hash, hash, body FROM receipts WHERE "
-                          "subject_id = ? AND body IS NOT NULL ORDER BY seq", (subject_id,))
-    return [{"seq": seq, "hash": digest, "prev_hash": prev, "receipt": _body(body)}
-            for seq, prev, digest, body in rows]
+    return [{"seq": row.seq, "hash": row.hash, "prev_hash": row.prev_hash,
+             "receipt": _body(row.body or "")}
+            for row in identity.subject_receipts(subject_id)]
 
 
 def _body(text: str) -> dict[str, Any]:
@@ -214,10 +184,9 @@ def _body(text: str) -> dict[str, Any]:
 
 def suppressions_of(identity: IdentityStore, recipient: str) -> list[dict[str, Any]]:
     """A recipient's suppression entries, oldest first."""
-    rows = identity.query("SELECT list, recipient, campaign, created_at FROM suppressions "
-                          "WHERE recipient = ? ORDER BY created_at, list", (recipient,))
-    return [{"list": lst, "recipient": rec, "all_mail": lst == ALL_MAIL, "campaign": camp,
-             "created_at": iso(ts)} for lst, rec, camp, ts in rows]
+    return [{"list": row.list, "recipient": row.recipient, "all_mail": row.list == ALL_MAIL,
+             "campaign": row.campaign, "created_at": iso(row.created_at)}
+            for row in identity.suppressions_of(recipient)]
 
 
 def export_subject(subject: Subject, stores: Stores, *, now: float,
@@ -241,13 +210,12 @@ def export_subject(subject: Subject, stores: Stores, *, now: float,
         receipts = receipts_of(stores.identity, subject.id)
     elif subject.kind == "recipient":
         suppressions = suppressions_of(stores.identity, subject.id)
-    elif subject.kind == "account" and _has_remember_tables(stores.identity):
+    elif subject.kind == "account" and stores.identity.has_remember_tables():
         with RememberStore(stores.identity_url, keys=()) as remember:
             tokens = remember.export_account(subject.id)
             epoch = remember.export_epoch(subject.id)
-    found = _event_filter(subject)
-    # list(): a half-read cursor would hold a read transaction (and block checkpoints).
-    events = list(stores.events.iter_events(*found)) if found else []
+    events = stores.events.subject_events(subject.kind, subject.id) \
+        if subject.kind in ("visitor", "recipient") else []
     return {
         "subject": {"kind": subject.kind, "id": subject.id},
         "exported_at": iso(now),
@@ -287,47 +255,6 @@ def summary(document: dict[str, Any]) -> str:
 
 # --- erasure ----------------------------------------------------------------------------
 
-def _in_batches(events: EventStore, sql: str, params: tuple[Any, ...]) -> int:
-    """Run ``sql`` (an UPDATE of ``… WHERE id IN (SELECT id … LIMIT batch)``) until it
-    touches fewer than a batch: short transactions, so hits keep flowing."""
-    total = 0
-    while True:
-        n = events.execute(sql, params)
-        total += n
-        if n < BATCH:
-            return total
-
-
-def _erase_events(events: EventStore, subject: Subject, strip: bool) -> int:
-    """Delete the subject's events, or keep them without ids when ``strip``."""
-    v = subject.id
-    if subject.kind == "recipient":
-        if strip:
-            return _in_batches(events, "UPDATE events SET recipient = NULL WHERE id IN "
-                               f"(SELECT id FROM events WHERE recipient = ? LIMIT {BATCH})",
-                               (v,))
-        return events.delete_events("recipient = ?", (v,), BATCH)
-    if subject.kind != "visitor":
-        return 0
-    # The session-only rows first, while the visitor's own rows still name its sessions.
-    session_rows = f"visitor_id IS NOT ? AND session_id IN ({_visitor_sessions_sql()})"
-    if strip:
-        n = _in_batches(events, "UPDATE events SET session_id = NULL WHERE id IN (SELECT id "
-                        f"FROM events WHERE {session_rows} LIMIT {BATCH})", (v, v))
-        return n + _in_batches(events, "UPDATE events SET visitor_id = NULL, session_id = "
-                               "NULL WHERE id IN (SELECT id FROM events WHERE visitor_id = ? "
-                               f"LIMIT {BATCH})", (v,))
-    n = events.delete_events(session_rows, (v, v), BATCH)
-    return n + events.delete_events("visitor_id = ?", (v,), BATCH)
-
-
-def _truncate(store: object) -> bool:
-    if not isinstance(store, Truncating):
-        raise StorageError("This store cannot truncate its write-ahead log, so erased bytes "
-                           "could stay on disk; erasure needs the SQLite backend.")
-    return store.wal_truncate()
-
-
 def erase_subject(subject: Subject, stores: Stores, *, reason: str, now: float,
                   strip_events: bool = False) -> Erasure:
     """Erase everything held about ``subject`` but its suppression entries.
@@ -342,19 +269,20 @@ def erase_subject(subject: Subject, stores: Stores, *, reason: str, now: float,
     :raises StorageError: a store cannot be written; what was erased stays erased, and
         running the erasure again finishes it.
     """
-    tokens = receipts = suppressions = 0
-    if subject.kind == "account" and _has_remember_tables(stores.identity):
+    tokens = receipts = suppressions = n = 0
+    if subject.kind == "account" and stores.identity.has_remember_tables():
         with RememberStore(stores.identity_url, keys=()) as remember:
             tokens = remember.erase_account(subject.id)
     elif subject.kind == "consent":
-        receipts = stores.identity.tombstone_receipts("subject_id = ?", (subject.id,),
-                                                      f"erasure:{reason}", int(now))
+        if stores.identity.subject_receipts(subject.id):  # no key needed for none
+            receipts = stores.identity.tombstone_subject(subject.id, f"erasure:{reason}",
+                                                         int(now), stores.sealer())
     elif subject.kind == "recipient":
-        (suppressions,), = stores.identity.query(
-            "SELECT COUNT(*) FROM suppressions WHERE recipient = ?", (subject.id,))
-    n = _erase_events(stores.events, subject, strip_events)
-    events_truncated = _truncate(stores.events)
-    identity_truncated = _truncate(stores.identity)
+        suppressions = len(stores.identity.suppressions_of(subject.id))
+    if subject.kind in ("visitor", "recipient"):
+        n = stores.events.erase_subject_events(subject.kind, subject.id, strip_events, BATCH)
+    events_truncated = stores.events.flush_deleted()
+    identity_truncated = stores.identity.flush_deleted()
     return Erasure(subject, reason, events_deleted=0 if strip_events else n,
                    events_stripped=n if strip_events else 0, receipts_tombstoned=receipts,
                    remember_tokens_deleted=tokens, suppressions_kept=suppressions,

@@ -4,6 +4,10 @@ Durability: every write commits before it returns. In WAL mode ``synchronous=NOR
 survives the death of the process (``kill -9``) but not a power cut; ``SYNC=full`` makes
 each commit wait for the disk. Several processes write at once; ``BEGIN IMMEDIATE`` and
 a busy timeout serialise them without "database is locked" errors.
+
+The schema is the numbered migrations under ``schema/sqlite/``; each new connection
+checks the file's version and applies what is missing under the write lock, so several
+processes opening a file at once apply each step once.
 """
 
 from __future__ import annotations
@@ -12,122 +16,127 @@ import operator
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sdk.sqlite import SQLiteFile
 
-from ..consent.receipts import GENESIS, KeysLoader, ReceiptKeys, ReceiptRow, tombstone_text
-from ..errors import ConfigError, StorageError
+from ..errors import StorageError
 from ..ingest.records import FIELDS
+from . import (
+    GENESIS,
+    GROUPABLE,
+    AuditRow,
+    CellCounts,
+    CellQuery,
+    EmailCount,
+    ReceiptRow,
+    ReceiptSigner,
+    Suppression,
+    SuppressionRow,
+    TokenRow,
+    TombstoneSealer,
+)
+from .migrations import migrations, too_new
 
-EVENTS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    {", ".join(f"{f} {'INTEGER' if f in ('ts', 'revision') else 'TEXT'}" for f in FIELDS)}
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
-CREATE INDEX IF NOT EXISTS events_campaign ON events (campaign) WHERE campaign IS NOT NULL;
-CREATE TABLE IF NOT EXISTS campaign_sends (
-    id INTEGER PRIMARY KEY,
-    campaign TEXT NOT NULL,
-    list TEXT,
-    count INTEGER NOT NULL,
-    recorded_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS campaign_sends_campaign ON campaign_sends (campaign);
-CREATE TABLE IF NOT EXISTS dropped (
-    day TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    PRIMARY KEY (day, reason)
-);
-CREATE TABLE IF NOT EXISTS rollups (
-    day TEXT NOT NULL,
-    site TEXT,
-    kind TEXT NOT NULL,
-    path TEXT,
-    referrer_host TEXT,
-    browser TEXT,
-    os TEXT,
-    device TEXT,
-    lang TEXT,
-    utm_source TEXT,
-    utm_medium TEXT,
-    utm_campaign TEXT,
-    revision INTEGER,
-    hits INTEGER NOT NULL,
-    visits INTEGER NOT NULL,
-    visitors INTEGER NOT NULL
-);
--- One row per day and cell. NULLs are never equal in a UNIQUE index, so each nullable
--- column is indexed as IFNULL(col, x'00'): a blob equals no text, so NULL and '' differ.
-CREATE UNIQUE INDEX IF NOT EXISTS rollups_cell ON rollups (day, IFNULL(site, x'00'), kind,
-    IFNULL(path, x'00'), IFNULL(referrer_host, x'00'), IFNULL(browser, x'00'),
-    IFNULL(os, x'00'), IFNULL(device, x'00'), IFNULL(lang, x'00'),
-    IFNULL(utm_source, x'00'), IFNULL(utm_medium, x'00'), IFNULL(utm_campaign, x'00'),
-    IFNULL(revision, x'00'));
--- Facts about the stored data, such as the time zone roll-ups are filed in.
-CREATE TABLE IF NOT EXISTS store_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
+PAGE_KINDS = ("pageview", "event")
+#: The columns of a roll-up cell, besides its day (what :meth:`SQLiteEvents.roll_up`
+#: groups by).
+ROLLUP_CELL = ("site", "kind", "path", "referrer_host", "browser", "os", "device", "lang",
+               "utm_source", "utm_medium", "utm_campaign", "revision")
+#: The columns a cell query may name, checked before they are written into SQL.
+_COLUMNS = frozenset(GROUPABLE) | {"revision"}
 
-IDENTITY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS receipts (
-    seq INTEGER PRIMARY KEY,
-    receipt_id TEXT NOT NULL UNIQUE,
-    subject_id TEXT,
-    created_at INTEGER NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    body TEXT,
-    tombstone_reason TEXT,
-    tombstoned_at INTEGER,
-    -- Which receipt key signed the hash, and the tombstone's own seal ("key id:hmac").
-    key_id TEXT NOT NULL DEFAULT '',
-    tombstone_seal TEXT
-);
-CREATE INDEX IF NOT EXISTS receipts_subject ON receipts (subject_id);
-CREATE TABLE IF NOT EXISTS suppressions (
-    list TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    campaign TEXT,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (list, recipient)
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    scopes TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    revoked_at INTEGER
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    subject_hmac TEXT,
-    reason TEXT,
-    detail TEXT
-);
-"""
+def _raw_counts(prefix: str = "") -> str:
+    """The counts of a cell of raw events (DESIGN 1.6): hits, visits, visitors, identified
+    (visitors + sessions without a visitor id), anonymous (hits without any id). Empty
+    ids count as none, as they always have."""
+    session = f"NULLIF({prefix}session_id, '')"
+    visitor = f"NULLIF({prefix}visitor_id, '')"
+    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
+            f"COUNT(DISTINCT {visitor}) + COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN "
+            f"{session} END), COALESCE(SUM(CASE WHEN {visitor} IS NULL AND {session} IS NULL "
+            "THEN 1 ELSE 0 END), 0)")
 
 
-class _SQLite(SQLiteFile):
-    """A store on one SQLite file (connections per thread: :class:`sdk.sqlite.SQLiteFile`)."""
+def _placeholders(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
 
-    schema = ""
-    #: Extra pragmas run on every new connection, before the schema.
+
+class _Store(SQLiteFile):
+    """A store on one SQLite file, its schema kept by numbered migrations."""
+
+    #: ``events`` or ``identity``: which migrations apply.
+    kind = ""
+    #: Extra pragmas run on every new connection, before the migrations.
     pragmas: tuple[str, ...] = ()
 
     def __init__(self, path: str, *, sync: str = "normal") -> None:
-        super().__init__(path, schema=self.schema, pragmas=self.pragmas, sync=sync,
+        super().__init__(path, pragmas=self.pragmas, sync=sync, prepare=self._prepare,
                          hint="Check that DATA_DIR exists and is writable.")
 
+    # --- schema ------------------------------------------------------------------------
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                             "'schema_migrations'").fetchone()
+        if not found:
+            return 0
+        (version,), = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        return int(version)
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        steps = migrations("sqlite", self.kind)
+        current = self._version(conn)
+        if current > len(steps):
+            raise too_new(f"{self.kind} store {self.location}", current, len(steps))
+        if current < len(steps):
+            self._apply(conn)
+
+    def _apply(self, conn: sqlite3.Connection) -> list[int]:
+        """Apply the missing migrations in one write transaction: DDL is transactional in
+        SQLite, so a step either happens whole or not at all."""
+        steps = migrations("sqlite", self.kind)
+        applied = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                         "PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+            current = self._version(conn)  # again, under the lock: another process may
+            if current > len(steps):       # have migrated meanwhile
+                raise too_new(f"{self.kind} store {self.location}", current, len(steps))
+            for step in steps[current:]:
+                for statement in _statements(step.sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version, name, applied_at) "
+                             "VALUES (?, ?, ?)", (step.version, step.name, int(time.time())))
+                applied.append(step.version)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return applied
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this file lacks (creating it if it does not exist)."""
+        try:
+            conn = self.conn  # a new connection migrates in _prepare
+            return self._apply(conn) if self._version(conn) < len(
+                migrations("sqlite", self.kind)) else []
+        except sqlite3.Error as exc:
+            raise StorageError(f"Migrating {self.path} failed: {exc}.") from exc
+
+    def schema_version(self) -> int:
+        """The newest migration applied to the file."""
+        try:
+            return self._version(self.conn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
+
+    # --- plumbing ----------------------------------------------------------------------
     @property
     def location(self) -> str:
         """The file's absolute path."""
@@ -138,30 +147,53 @@ class _SQLite(SQLiteFile):
         return os.path.exists(self.path)
 
     def ping(self) -> None:
-        """Check that the file can be read (and the schema exists)."""
+        """Check that the file can be read (and its schema is there)."""
         try:
             self.conn.execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             raise StorageError(f"The SQLite store {self.path} does not answer: {exc}.") from exc
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query; rows as tuples."""
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.conn.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
             raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one write statement in its own transaction."""
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row."""
+        return self._rows(sql, params)[0][0]
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write statement in its own transaction; the rows it touched."""
         try:
             with self.transaction() as conn:
                 return conn.execute(sql, tuple(params)).rowcount
         except sqlite3.Error as exc:
             raise StorageError(f"Writing {self.path} failed: {exc}.") from exc
 
-    def wal_truncate(self, attempts: int = 3) -> bool:
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose SQLite errors become :class:`StorageError`."""
+        try:
+            with self.transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StorageError(f"Writing {self.path} failed: {exc}.") from exc
+
+    def _batches(self, sql: str, params: Sequence[Any], batch: int) -> int:
+        """Run a ``… LIMIT batch`` write until it touches fewer than ``batch`` rows, each
+        run its own short transaction so hits keep flowing."""
+        total = 0
+        while True:
+            n = self._write(sql, (*params, int(batch)))
+            total += n
+            if n < batch:
+                return total
+
+    def flush_deleted(self, attempts: int = 3) -> bool:
         """Copy the WAL into the database and truncate it to zero bytes, so that the old
-        page images it holds (erased data among them) leave the disk.
+        page images it holds (deleted data among them) leave the disk. Deleted cells are
+        zeroed in the file itself (``secure_delete``, see :mod:`sdk.sqlite`).
 
         Returns False when readers kept part of the WAL in use on every attempt (each
         waits up to the busy timeout); the next checkpoint completes the work.
@@ -177,6 +209,23 @@ class _SQLite(SQLiteFile):
         return False
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script, one at a time (``executescript`` would commit
+    the migration's transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statement = pending.strip()
+            pending = ""
+            if statement and not all(part.strip().startswith("--") or not part.strip()
+                                     for part in statement.splitlines()):
+                yield statement
+    if pending.strip() and not all(part.strip().startswith("--") or not part.strip()
+                                   for part in pending.splitlines()):
+        raise RuntimeError(f"A migration ends with an unfinished statement: {pending[:80]!r}")
+
+
 CHECKPOINT_SECONDS = 1.0
 
 
@@ -184,14 +233,14 @@ class _Checkpointer:
     """A daemon thread that moves the WAL into the database every second (PASSIVE: it
     never blocks writers), started by the first write of each process."""
 
-    def __init__(self, store: _SQLite) -> None:
+    def __init__(self, store: _Store) -> None:
         self.pid = os.getpid()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(store,),
                                        name="cleargif-checkpoint", daemon=True)
         self.thread.start()
 
-    def _run(self, store: _SQLite) -> None:
+    def _run(self, store: _Store) -> None:
         while not self.stop.wait(CHECKPOINT_SECONDS):
             try:
                 store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -211,9 +260,45 @@ def _event_values(record: Mapping[str, Any]) -> tuple[Any, ...]:
 _FIELD_VALUES = operator.itemgetter(*FIELDS)
 _INSERT_EVENT = (f"INSERT INTO events ({', '.join(FIELDS)}) "
                  f"VALUES ({', '.join('?' for _ in FIELDS)})")
+_EVENT_COLUMNS = ", ".join(FIELDS)
 
 
-class SQLiteEvents(_SQLite):
+def _check_columns(columns: Iterable[str]) -> None:
+    for column in columns:
+        if column not in _COLUMNS:  # column names are written into SQL below
+            raise ValueError(f"{column!r} is not a column a cell may use.")
+
+
+def _filters(query: CellQuery, prefix: str, day: str) -> tuple[list[str], list[Any]]:
+    """The WHERE conditions of a cell query (but its days), with their parameters.
+
+    :param prefix: the events' alias with its dot (``e.``), or empty.
+    :param day: the SQL of a row's day (a filter on ``day`` compares with it).
+    """
+    where = [f"{prefix}kind IN ({_placeholders(query.kinds)})"]
+    params: list[Any] = list(query.kinds)
+    _check_columns(column for column, _ in query.where)
+    for column, value in query.where:
+        sql = day if column == "day" else f"{prefix}{column}"
+        if value is None:
+            where.append(f"{sql} IS NULL")
+        else:
+            where.append(f"{sql} = ?")
+            params.append(value)
+    if query.revision is not None:
+        where.append(f"{prefix}revision = ?")
+        params.append(query.revision)
+    if not query.include_bots:
+        where.append(f"({prefix}device IS NULL OR {prefix}device != 'bot')")
+    return where, params
+
+
+def _group_columns(query: CellQuery, prefix: str, day: str) -> list[str]:
+    _check_columns(query.by)
+    return [day if column == "day" else f"{prefix}{column}" for column in query.by]
+
+
+class SQLiteEvents(_Store):
     """The event store on SQLite.
 
     Each hit commits its own small transaction, so most of a hit's cost is the pages it
@@ -223,13 +308,21 @@ class SQLiteEvents(_SQLite):
     a large automatic threshold remains as a safety net.
     """
 
-    schema = EVENTS_SCHEMA
+    kind = "events"
     pragmas = ("page_size = 1024", "wal_autocheckpoint = 20000")
 
     def __init__(self, path: str, *, sync: str = "normal") -> None:
         super().__init__(path, sync=sync)
         self._checkpointer: _Checkpointer | None = None
 
+    def close(self) -> None:
+        """Stop this process's checkpointer and close its connections."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop.set()
+            self._checkpointer = None
+        super().close()
+
+    # --- the hit path ------------------------------------------------------------------
     def add_event(self, record: Mapping[str, Any]) -> None:
         """Insert and commit one record before returning."""
         if self._checkpointer is None or self._checkpointer.pid != os.getpid():
@@ -240,129 +333,496 @@ class SQLiteEvents(_SQLite):
         except sqlite3.Error as exc:
             raise StorageError(f"Writing an event to {self.path} failed: {exc}.") from exc
 
-    def close(self) -> None:
-        """Stop this process's checkpointer and close its connections."""
-        if self._checkpointer is not None:
-            self._checkpointer.stop.set()
-            self._checkpointer = None
-        super().close()
-
     def count_dropped(self, day: str, reason: str) -> None:
         """Add one to the dropped counter of ``(day, reason)``."""
-        self.execute("INSERT INTO dropped (day, reason, n) VALUES (?, ?, 1) "
-                     "ON CONFLICT (day, reason) DO UPDATE SET n = n + 1", (day, reason))
+        self._write("INSERT INTO dropped (day, reason, n) VALUES (?, ?, 1) "
+                    "ON CONFLICT (day, reason) DO UPDATE SET n = n + 1", (day, reason))
 
-    def dropped(self) -> dict[str, int]:
-        """Dropped hits by reason."""
-        return {r: n for r, n in self.query(
-            "SELECT reason, SUM(n) FROM dropped GROUP BY reason ORDER BY reason")}
+    # --- aggregates --------------------------------------------------------------------
+    def dropped(self, since: str | None = None, until: str | None = None) -> dict[str, int]:
+        """Dropped hits by reason, on the local days given (all when None)."""
+        return {r: int(n) for r, n in self._rows(
+            "SELECT reason, SUM(n) FROM dropped WHERE day >= ? AND day <= ? GROUP BY reason "
+            "ORDER BY reason", (since or "0000-00-00", until or "9999-99-99"))}
 
-    def iter_events(self, where: str = "", params: Sequence[Any] = ()) -> Iterator[dict[str,
-                                                                                        Any]]:
-        """Raw events, oldest first."""
-        sql = f"SELECT {', '.join(FIELDS)} FROM events"
-        if where:
-            sql += f" WHERE {where}"
+    def _cell_sql(self, query: CellQuery, select: str,
+                  group: bool = True) -> tuple[str, list[Any]]:
+        """``WITH d … SELECT <select> FROM d JOIN events e … WHERE … [GROUP BY]``: the
+        days are a table of ``[start, end)`` ranges joined on the ts index, so a local
+        day in any time zone (23 or 25 hours at DST changes) is exact."""
+        if not query.days:
+            raise ValueError("A cell query needs at least one day.")
+        days = ", ".join("(?, ?, ?)" for _ in query.days)
+        params: list[Any] = [value for day in query.days for value in day]
+        where, more = _filters(query, "e.", "d.label")
+        sql = (f"WITH d(label, start, stop) AS (VALUES {days}) SELECT {select} FROM d JOIN "
+               f"events e ON e.ts >= d.start AND e.ts < d.stop WHERE {' AND '.join(where)}")
+        columns = _group_columns(query, "e.", "d.label")
+        if group and columns:
+            sql += f" GROUP BY {', '.join(columns)}"
+        return sql, params + more
+
+    def cells(self, query: CellQuery) -> Iterator[CellCounts]:
+        """The raw events of ``query`` grouped, counted by SQLite, streamed."""
+        columns = _group_columns(query, "e.", "d.label")
+        sql, params = self._cell_sql(query, ", ".join([*columns, _raw_counts("e.")]))
+        width = len(columns)
         try:
-            # A cursor, not fetchall: exports stream through millions of rows.
-            cursor = self.conn.execute(sql + " ORDER BY ts, id", tuple(params))
-            for row in cursor:
-                yield dict(zip(FIELDS, row, strict=True))
+            for row in self.conn.execute(sql, params):
+                hits, visits, visitors, identified, anonymous = row[width:]
+                if hits:
+                    yield CellCounts(tuple(row[:width]), hits, visits, visitors, identified,
+                                     anonymous, identified)
         except sqlite3.Error as exc:
             raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
 
-    def delete_events(self, where: str, params: Sequence[Any], batch: int = 500) -> int:
-        """Delete in transactions of ``batch`` rows so hits keep flowing meanwhile."""
-        total = 0
-        while True:
-            n = self.execute(f"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
-                             f"{where} LIMIT {int(batch)})", params)
-            total += n
-            if n < batch:
-                return total
-
-
-class SQLiteIdentity(_SQLite):
-    """The identity store on SQLite.
-
-    :param receipt_keys: builds the receipt chain's keys when first needed (commands
-        that never touch a receipt need no key).
-    """
-
-    schema = IDENTITY_SCHEMA
-
-    def __init__(self, path: str, *, sync: str = "normal",
-                 receipt_keys: KeysLoader | None = None) -> None:
-        super().__init__(path, sync=sync)
-        self._load_keys = receipt_keys
-        self._keys: ReceiptKeys | None = None
-
-    @property
-    def receipt_keys(self) -> ReceiptKeys:
-        """The receipt chain's keys.
-
-        :raises ConfigError: no ``SECRET_KEYS`` (the message says how to make one).
-        """
-        if self._keys is None:
-            if self._load_keys is None:
-                raise ConfigError("SECRET_KEYS", "This identity store was opened without "
-                                  "SECRET_KEYS, which receipts are signed with.")
-            self._keys = self._load_keys()
-        return self._keys
-
-    def append_receipt(self, receipt_id: str, subject_id: str, created_at: int,
-                       body: str) -> ReceiptRow:
-        """Link the receipt to the last one and insert it, under the write lock."""
-        keys = self.receipt_keys
+    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]]) -> CellCounts:
+        """Several cells together, distinct ids counted once: a temporary table of the
+        cells' keys, joined with ``IS`` so that NULL keys match."""
+        if not keys:
+            return CellCounts((), 0, 0, 0, 0, 0, 0)
+        columns = _group_columns(query, "e.", "d.label")
+        names = [f"k{i}" for i in range(len(columns))]
+        match = " AND ".join(f"k.{n} IS {c}" for n, c in zip(names, columns, strict=True))
+        sql, params = self._cell_sql(query, _raw_counts("e."), group=False)
+        conn = self.conn
         try:
-            with self.transaction() as conn:
-                last = conn.execute("SELECT hash FROM receipts ORDER BY seq DESC "
-                                    "LIMIT 1").fetchone()
-                prev = last[0] if last else GENESIS
-                key_id, digest = keys.sign(prev, body)
-                cur = conn.execute(
-                    "INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, "
-                    "hash, body, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (receipt_id, subject_id, created_at, prev, digest, body, key_id))
-                seq = int(cur.lastrowid or 0)
+            conn.execute("DROP TABLE IF EXISTS temp.cell_keys")
+            conn.execute(f"CREATE TEMP TABLE cell_keys ({', '.join(names) or 'k'})")
+            if names:
+                conn.executemany(f"INSERT INTO temp.cell_keys VALUES "
+                                 f"({_placeholders(names)})", keys)
+                sql += f" AND EXISTS (SELECT 1 FROM temp.cell_keys k WHERE {match})"
+            hits, visits, visitors, identified, anonymous = conn.execute(sql, params).fetchone()
+            conn.execute("DROP TABLE temp.cell_keys")
         except sqlite3.Error as exc:
-            raise StorageError(f"Writing a receipt to {self.path} failed: {exc}.") from exc
+            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
+        return CellCounts((), hits, visits, visitors, identified, anonymous, identified)
+
+    def count_events(self, query: CellQuery) -> int:
+        """How many raw events the query reads."""
+        sql, params = self._cell_sql(query, "COUNT(*)", group=False)
+        return int(self._one(sql, params))
+
+    def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
+        """Roll-up rows grouped: sums, and the largest row's ``identified``."""
+        where, params = _filters(query, "", "day")
+        columns = _group_columns(query, "", "day")
+        sql = (f"SELECT {''.join(c + ', ' for c in columns)}SUM(hits), SUM(visits), "
+               "SUM(visitors), SUM(identified), SUM(anonymous), MAX(identified) FROM rollups "
+               f"WHERE day >= ? AND day <= ? AND {' AND '.join(where)}")
+        if columns:
+            sql += f" GROUP BY {', '.join(columns)}"
+        width = len(columns)
+        for row in self._rows(sql, [since, until, *params]):
+            hits, visits, visitors, identified, anonymous, most = row[width:]
+            if hits:
+                yield CellCounts(tuple(row[:width]), int(hits), int(visits), int(visitors),
+                                 int(identified), int(anonymous), int(most))
+
+    # --- roll-ups ----------------------------------------------------------------------
+    def roll_up(self, day: str, start: int, end: int) -> int:
+        """One ``INSERT OR IGNORE … SELECT``: atomic, idempotent while the day's raw
+        events are complete, and never overwriting a cell."""
+        cols = ", ".join(ROLLUP_CELL)
+        return self._write(
+            f"INSERT OR IGNORE INTO rollups (day, {cols}, hits, visits, visitors, identified, "
+            f"anonymous) SELECT ?, {cols}, {_raw_counts()} FROM events WHERE ts >= ? AND "
+            f"ts < ? AND kind IN ({_placeholders(PAGE_KINDS)}) GROUP BY {cols}",
+            (day, start, end, *PAGE_KINDS))
+
+    def rolled_up_days(self, since: str, until: str) -> list[str]:
+        """The days in ``[since, until]`` with roll-up rows."""
+        return [day for (day,) in self._rows(
+            "SELECT DISTINCT day FROM rollups WHERE day >= ? AND day <= ? ORDER BY day",
+            (since, until))]
+
+    def last_rolled_up_day(self) -> str | None:
+        """The newest day with roll-up rows."""
+        day: str | None = self._one("SELECT MAX(day) FROM rollups")
+        return day
+
+    def count_rollups_before(self, day: str) -> int:
+        """Roll-up rows before ``day``."""
+        return int(self._one("SELECT COUNT(*) FROM rollups WHERE day < ?", (day,)))
+
+    def delete_rollups_before(self, day: str, batch: int) -> int:
+        """One batch of roll-up rows before ``day``."""
+        return self._write("DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups "
+                           "WHERE day < ? LIMIT ?)", (day, int(batch)))
+
+    def oldest_rollup_day(self, since: str) -> str | None:
+        """The oldest roll-up day at or after ``since``."""
+        day: str | None = self._one("SELECT MIN(day) FROM rollups WHERE day >= ?", (since,))
+        return day
+
+    def get_meta(self, key: str) -> str | None:
+        """A fact about the stored data."""
+        rows = self._rows("SELECT value FROM store_meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a fact about the stored data."""
+        self._write("INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                    "DO UPDATE SET value = excluded.value", (key, value))
+
+    # --- retention ---------------------------------------------------------------------
+    def earliest_event(self, since: int, before: int, pages_only: bool = False) -> int | None:
+        """The oldest event time in ``[since, before)`` (one index seek)."""
+        kind = f" AND kind IN ({_placeholders(PAGE_KINDS)})" if pages_only else ""
+        ts = self._one(f"SELECT MIN(ts) FROM events WHERE ts >= ? AND ts < ?{kind}",
+                       (since, before, *(PAGE_KINDS if pages_only else ())))
+        return None if ts is None else int(ts)
+
+    def count_events_before(self, before: int) -> int:
+        """Events before ``before``."""
+        return int(self._one("SELECT COUNT(*) FROM events WHERE ts < ?", (before,)))
+
+    def delete_events_between(self, start: int, end: int, batch: int) -> int:
+        """Delete ``[start, end)`` in short transactions."""
+        return self._batches("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                             "ts >= ? AND ts < ? LIMIT ?)", (start, end), batch)
+
+    def delete_sends_before(self, before: int) -> int:
+        """Delete sends recorded before ``before``."""
+        return self._write("DELETE FROM campaign_sends WHERE recorded_at < ?", (before,))
+
+    # --- campaigns ---------------------------------------------------------------------
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
+        """Record sends."""
+        self._write("INSERT INTO campaign_sends (campaign, list, count, recorded_at) VALUES "
+                    "(?, ?, ?, ?)", (campaign, list_id, count, now))
+
+    def sends_of(self, campaign: str) -> int:
+        """All sends recorded for a campaign."""
+        return int(self._one("SELECT COALESCE(SUM(count), 0) FROM campaign_sends WHERE "
+                             "campaign = ?", (campaign,)))
+
+    def campaign_names(self) -> list[str]:
+        """Campaign names from sends and email events."""
+        return sorted(name for (name,) in self._rows(
+            "SELECT campaign FROM campaign_sends UNION SELECT DISTINCT campaign FROM events "
+            "WHERE campaign IS NOT NULL"))
+
+    def campaign_seen(self, campaign: str) -> bool:
+        """Sends recorded, or opens or clicks seen."""
+        return bool(self._rows("SELECT 1 FROM campaign_sends WHERE campaign = ? UNION ALL "
+                               "SELECT 1 FROM events WHERE campaign = ? LIMIT 1",
+                               (campaign, campaign)))
+
+    @staticmethod
+    def _agents(agents: Sequence[str] | None, exclude: Sequence[str]) -> tuple[str, list[Any]]:
+        where, params = "", []
+        if agents is not None:
+            where += f" AND agent IN ({_placeholders(agents) or 'NULL'})"
+            params += list(agents)
+        if exclude:
+            where += f" AND (agent IS NULL OR agent NOT IN ({_placeholders(exclude)}))"
+            params += list(exclude)
+        return where, params
+
+    def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
+                     exclude: Sequence[str] = (),
+                     links: Sequence[str] | None = None) -> EmailCount:
+        """Email events of a campaign, kind and agents (and links)."""
+        where, params = self._agents(agents, exclude)
+        if links is not None:
+            where += f" AND COALESCE(link, '(none)') IN ({_placeholders(links) or 'NULL'})"
+            params += list(links)
+        n, distinct, with_recipient = self._rows(
+            "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM events "
+            f"WHERE campaign = ? AND kind = ?{where}", (campaign, kind, *params))[0]
+        return EmailCount(int(n), int(distinct), int(with_recipient))
+
+    def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
+                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+        """Clicks per link id."""
+        where, params = self._agents(agents, exclude)
+        return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
+            "SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
+            f"COUNT(recipient) FROM events WHERE campaign = ? AND kind = 'click'{where} "
+            "GROUP BY 1 ORDER BY 1", (campaign, *params))}
+
+    # --- subjects ----------------------------------------------------------------------
+    # The sessions in which a visitor id was seen: hits of the same browser without the
+    # visitor id (before its cookie, or with personalization off) belong to the subject.
+    _SESSIONS = "SELECT session_id FROM events WHERE visitor_id = ? AND session_id IS NOT NULL"
+
+    def _subject_filter(self, kind: str, subject_id: str) -> tuple[str, tuple[Any, ...]]:
+        if kind == "visitor":
+            return f"visitor_id = ? OR session_id IN ({self._SESSIONS})", (subject_id,) * 2
+        if kind == "recipient":
+            return "recipient = ?", (subject_id,)
+        raise ValueError(f"Events are not kept by {kind!r} subjects.")
+
+    def subject_events(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
+        """A subject's events, oldest first."""
+        where, params = self._subject_filter(kind, subject_id)
+        return [dict(zip(FIELDS, row, strict=True)) for row in self._rows(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where} ORDER BY ts, id", params)]
+
+    def erase_subject_events(self, kind: str, subject_id: str, strip: bool,
+                             batch: int) -> int:
+        """Delete a subject's events, or strip their ids, in batches."""
+        v = subject_id
+        if kind == "recipient":
+            if strip:
+                return self._batches("UPDATE events SET recipient = NULL WHERE id IN (SELECT "
+                                     "id FROM events WHERE recipient = ? LIMIT ?)", (v,), batch)
+            return self._batches("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                                 "recipient = ? LIMIT ?)", (v,), batch)
+        if kind != "visitor":
+            raise ValueError(f"Events are not kept by {kind!r} subjects.")
+        # The session-only rows first, while the visitor's own rows still name its sessions.
+        session_rows = f"visitor_id IS NOT ? AND session_id IN ({self._SESSIONS})"
+        if strip:
+            n = self._batches("UPDATE events SET session_id = NULL WHERE id IN (SELECT id FROM "
+                              f"events WHERE {session_rows} LIMIT ?)", (v, v), batch)
+            return n + self._batches("UPDATE events SET visitor_id = NULL, session_id = NULL "
+                                     "WHERE id IN (SELECT id FROM events WHERE visitor_id = ? "
+                                     "LIMIT ?)", (v,), batch)
+        n = self._batches(f"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                          f"{session_rows} LIMIT ?)", (v, v), batch)
+        return n + self._batches("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+                                 "visitor_id = ? LIMIT ?)", (v,), batch)
+
+
+_RECEIPT_COLUMNS = ("seq, receipt_id, prev_hash, hash, body, tombstone_reason, tombstoned_at, "
+                    "subject_id, created_at, key_id, tombstone_seal")
+# Subjects whose last decision is before the cutoff and that still have a receipt body
+# (tombstones carry no subject id).
+_EXPIRED_SUBJECTS = ("SELECT subject_id FROM receipts WHERE subject_id IS NOT NULL "
+                     "GROUP BY subject_id HAVING MAX(created_at) < ? AND COUNT(body) > 0")
+
+
+class SQLiteIdentity(_Store):
+    """The identity store on SQLite."""
+
+    kind = "identity"
+
+    # --- receipts ----------------------------------------------------------------------
+    def append_receipt(self, receipt_id: str, subject_id: str, created_at: int, body: str,
+                       sign: ReceiptSigner) -> ReceiptRow:
+        """Link the receipt to the last one and insert it, under the write lock."""
+        with self._writing() as conn:
+            last = conn.execute("SELECT hash FROM receipts ORDER BY seq DESC LIMIT 1").fetchone()
+            prev = last[0] if last else GENESIS
+            key_id, digest = sign(prev, body)
+            cur = conn.execute(
+                "INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, hash, "
+                "body, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (receipt_id, subject_id, created_at, prev, digest, body, key_id))
+            seq = int(cur.lastrowid or 0)
         return ReceiptRow(seq, receipt_id, prev, digest, body, subject_id=subject_id,
                           created_at=created_at, key_id=key_id)
 
     def receipt_rows(self) -> Iterator[ReceiptRow]:
         """Every receipt in chain order."""
-        for row in self.query("SELECT seq, receipt_id, prev_hash, hash, body, "
-                              "tombstone_reason, tombstoned_at, subject_id, created_at, "
-                              "key_id, tombstone_seal FROM receipts ORDER BY seq"):
+        for row in self._rows(f"SELECT {_RECEIPT_COLUMNS} FROM receipts ORDER BY seq"):
             yield ReceiptRow(*row)
 
-    def receipts_of(self, subject_id: str) -> list[dict[str, Any]]:
-        """A subject's receipts (bodies as stored), oldest first."""
-        import json
+    def subject_receipts(self, subject_id: str) -> list[ReceiptRow]:
+        """A subject's receipts with a body, oldest first."""
+        return [ReceiptRow(*row) for row in self._rows(
+            f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE subject_id = ? AND body IS NOT "
+            "NULL ORDER BY seq", (subject_id,))]
 
-        return [json.loads(body) for (body,) in self.query(
-            "SELECT body FROM receipts WHERE subject_id = ? AND body IS NOT NULL "
-            "ORDER BY seq", (subject_id,))]
-
-    def tombstone_receipts(self, where: str, params: Sequence[Any], reason: str,
-                           now: int) -> int:
+    def _tombstone(self, where: str, params: Sequence[Any], reason: str, now: int,
+                   seal: TombstoneSealer) -> int:
         """Drop bodies and subject ids but keep ids and hashes (the chain stays whole);
-        each tombstone is sealed with the receipt key. All or none, in one transaction."""
-        try:
-            with self.transaction() as conn:
-                rows = conn.execute(f"SELECT seq, receipt_id, prev_hash, hash, created_at "
-                                    f"FROM receipts WHERE body IS NOT NULL AND ({where})",
-                                    tuple(params)).fetchall()
-                if not rows:  # nothing to seal: no key needed (a purge on a fresh folder)
-                    return 0
-                keys = self.receipt_keys
-                conn.executemany(
-                    "UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = ?, "
-                    "tombstoned_at = ?, tombstone_seal = ? WHERE seq = ?",
-                    [(reason, now, keys.seal(tombstone_text(seq, receipt_id, prev, digest,
-                                                            reason, now, created_at)), seq)
-                     for seq, receipt_id, prev, digest, created_at in rows])
-        except sqlite3.Error as exc:
-            raise StorageError(f"Tombstoning receipts in {self.path} failed: {exc}.") from exc
+        each tombstone sealed. All or none, in one transaction."""
+        with self._writing() as conn:
+            rows = [ReceiptRow(*row) for row in conn.execute(
+                f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE body IS NOT NULL AND "
+                f"({where})", tuple(params)).fetchall()]
+            conn.executemany(
+                "UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = ?, "
+                "tombstoned_at = ?, tombstone_seal = ? WHERE seq = ?",
+                [(reason, now, seal(row, reason, now), row.seq) for row in rows])
         return len(rows)
+
+    def tombstone_subject(self, subject_id: str, reason: str, now: int,
+                          seal: TombstoneSealer) -> int:
+        """Tombstone a subject's receipts."""
+        return self._tombstone("subject_id = ?", (subject_id,), reason, now, seal)
+
+    def count_expired_receipts(self, before: int) -> int:
+        """Receipts of subjects whose last decision is before ``before``."""
+        return int(self._one("SELECT COUNT(*) FROM receipts WHERE body IS NOT NULL AND "
+                             f"subject_id IN ({_EXPIRED_SUBJECTS})", (before,)))
+
+    def tombstone_expired(self, before: int, reason: str, now: int, seal: TombstoneSealer,
+                          batch: int) -> int:
+        """Whole subjects per statement: a subject is never left half tombstoned."""
+        return self._tombstone(f"subject_id IN ({_EXPIRED_SUBJECTS} LIMIT ?)",
+                               (before, int(batch)), reason, now, seal)
+
+    def oldest_live_receipt(self, unexpired_before: int | None = None) -> int | None:
+        """The oldest receipt with a body (of an unexpired subject, when asked)."""
+        if unexpired_before is None:
+            ts = self._one("SELECT MIN(created_at) FROM receipts WHERE body IS NOT NULL")
+        else:
+            ts = self._one("SELECT MIN(created_at) FROM receipts WHERE body IS NOT NULL AND "
+                           f"subject_id NOT IN ({_EXPIRED_SUBJECTS})", (unexpired_before,))
+        return None if ts is None else int(ts)
+
+    # --- suppressions ------------------------------------------------------------------
+    def suppress(self, entries: Iterable[Suppression], now: int) -> int:
+        """Add entries in one transaction; how many were new."""
+        added = 0
+        with self._writing() as conn:
+            for entry in entries:
+                added += conn.execute(
+                    "INSERT INTO suppressions (list, recipient, campaign, created_at) VALUES "
+                    "(?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
+                    (entry.list, entry.recipient, entry.campaign, now)).rowcount
+        return added
+
+    def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
+        """Whether an entry covers ``recipient`` on ``list_id``."""
+        return bool(self._rows("SELECT 1 FROM suppressions WHERE recipient = ? AND list IN "
+                               "(?, ?) LIMIT 1", (recipient, list_id, all_mail)))
+
+    _SUPPRESSION = "SELECT list, recipient, campaign, created_at, rowid FROM suppressions"
+
+    @staticmethod
+    def _suppression(row: Sequence[Any]) -> SuppressionRow:
+        lst, rec, camp, ts, rowid = row
+        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(rowid)))
+
+    def suppressions_since(self, since: int, after: tuple[int, int] | None,
+                           limit: int) -> list[SuppressionRow]:
+        """A page of entries, oldest first; the cursor is (created_at, rowid)."""
+        where, params = "created_at >= ?", [since]
+        if after is not None:
+            where += " AND (created_at > ? OR (created_at = ? AND rowid > ?))"
+            params += [after[0], after[0], after[1]]
+        return [self._suppression(row) for row in self._rows(
+            f"{self._SUPPRESSION} WHERE {where} ORDER BY created_at, rowid LIMIT ?",
+            (*params, int(limit)))]
+
+    def suppressions_of(self, recipient: str) -> list[SuppressionRow]:
+        """A recipient's entries."""
+        return [self._suppression(row) for row in self._rows(
+            f"{self._SUPPRESSION} WHERE recipient = ? ORDER BY created_at, list",
+            (recipient,))]
+
+    def unsubscribes_of(self, campaign: str) -> int:
+        """Entries whose provenance is ``campaign``."""
+        return int(self._one("SELECT COUNT(*) FROM suppressions WHERE campaign = ?",
+                             (campaign,)))
+
+    def count_suppressions_before(self, before: int) -> int:
+        """Entries created before ``before``."""
+        return int(self._one("SELECT COUNT(*) FROM suppressions WHERE created_at < ?",
+                             (before,)))
+
+    def delete_suppressions_before(self, before: int, batch: int) -> int:
+        """One batch of old entries."""
+        return self._write("DELETE FROM suppressions WHERE rowid IN (SELECT rowid FROM "
+                           "suppressions WHERE created_at < ? LIMIT ?)", (before, int(batch)))
+
+    def oldest_suppression(self, since: int = 0) -> int | None:
+        """The oldest entry's time at or after ``since``."""
+        ts = self._one("SELECT MIN(created_at) FROM suppressions WHERE created_at >= ?",
+                       (since,))
+        return None if ts is None else int(ts)
+
+    # --- API tokens --------------------------------------------------------------------
+    def add_api_token(self, name: str, token_hash: str, scopes: str, now: int) -> bool:
+        """Store a token unless a live one has the name (checked under the write lock)."""
+        with self._writing() as conn:
+            if conn.execute("SELECT 1 FROM api_tokens WHERE name = ? AND revoked_at IS NULL",
+                            (name,)).fetchone():
+                return False
+            conn.execute("INSERT INTO api_tokens (name, token_hash, scopes, created_at) "
+                         "VALUES (?, ?, ?, ?)", (name, token_hash, scopes, now))
+        return True
+
+    def revoke_api_tokens(self, name: str, now: int) -> int:
+        """Revoke the live tokens of a name."""
+        return self._write("UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND "
+                           "revoked_at IS NULL", (now, name))
+
+    def api_token(self, token_hash: str) -> TokenRow | None:
+        """The live token with that hash."""
+        rows = self._rows("SELECT name, scopes, created_at, revoked_at FROM api_tokens WHERE "
+                          "token_hash = ? AND revoked_at IS NULL", (token_hash,))
+        return TokenRow(*rows[0]) if rows else None
+
+    def api_tokens(self) -> list[TokenRow]:
+        """Every token, oldest first."""
+        return [TokenRow(*row) for row in self._rows(
+            "SELECT name, scopes, created_at, revoked_at FROM api_tokens ORDER BY id")]
+
+    # --- the audit log -----------------------------------------------------------------
+    def append_audit(self, ts: int, actor: str, action: str, subject_hmac: str | None,
+                     reason: str | None, detail: str | None) -> None:
+        """Append one entry."""
+        self._write("INSERT INTO audit (ts, actor, action, subject_hmac, reason, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (ts, actor, action, subject_hmac, reason,
+                                                  detail))
+
+    def audit_rows(self, since: int | None = None, until: int | None = None,
+                   subject_hmacs: Sequence[str] | None = None) -> list[AuditRow]:
+        """Entries in order, filtered."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if since is not None:
+            where.append("ts >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("ts < ?")
+            params.append(until)
+        if subject_hmacs is not None:
+            if not subject_hmacs:
+                return []
+            where.append(f"subject_hmac IN ({_placeholders(subject_hmacs)})")
+            params.extend(subject_hmacs)
+        return [AuditRow(*row) for row in self._rows(
+            "SELECT seq, ts, actor, action, subject_hmac, reason, detail FROM audit WHERE "
+            f"{' AND '.join(where)} ORDER BY seq", params)]
+
+    _LIVE_AUDIT = "ts < ? AND action != 'tombstone'"
+
+    def count_audit_before(self, before: int) -> int:
+        """Live entries before ``before``."""
+        return int(self._one(f"SELECT COUNT(*) FROM audit WHERE {self._LIVE_AUDIT}",
+                             (before,)))
+
+    def tombstone_audit_before(self, before: int, batch: int) -> int:
+        """One batch of old entries emptied in place."""
+        return self._write(
+            "UPDATE audit SET actor = '-', action = 'tombstone', subject_hmac = NULL, "
+            "detail = NULL, reason = 'retention' WHERE seq IN (SELECT seq FROM audit WHERE "
+            f"{self._LIVE_AUDIT} LIMIT ?)", (before, int(batch)))
+
+    def oldest_audit(self, since: int) -> int | None:
+        """The oldest live entry's time at or after ``since``."""
+        ts = self._one("SELECT MIN(ts) FROM audit WHERE action != 'tombstone' AND ts >= ?",
+                       (since,))
+        return None if ts is None else int(ts)
+
+    # --- remember-me (the SDK's tables) ------------------------------------------------
+    def has_remember_tables(self) -> bool:
+        """Whether the SDK created its tables here."""
+        return bool(self._one("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                              "name = 'remember_tokens'"))
+
+    def count_expired_remember(self, before: float) -> int:
+        """Tokens that expired before ``before``."""
+        return int(self._one("SELECT COUNT(*) FROM remember_tokens WHERE expires_at < ?",
+                             (before,)))
+
+    def count_forgettable_accounts(self, changed_before: float, tokens_from: float) -> int:
+        """Epoch rows a purge would forget."""
+        return int(self._one(
+            "SELECT COUNT(*) FROM remember_accounts a WHERE a.changed_at < ? AND NOT EXISTS "
+            "(SELECT 1 FROM remember_tokens t WHERE t.account = a.account AND "
+            "t.expires_at >= ?)", (changed_before, tokens_from)))
+
+    def oldest_remember_token(self, expiring_from: float) -> float | None:
+        """The oldest token still kept."""
+        ts = self._one("SELECT MIN(created_at) FROM remember_tokens WHERE expires_at >= ?",
+                       (expiring_from,))
+        return None if ts is None else float(ts)

@@ -146,7 +146,8 @@ def _record(col: Collector, purposes: dict[str, bool], gpc_override: bool, lang:
                             lang=chosen_lang, decision=decision, source=source,
                             gpc=current.gpc, dnt=current.dnt)
     try:
-        col.identity.append_receipt(receipt_id, subject, int(at), canonical(receipt))
+        col.identity.append_receipt(receipt_id, subject, int(at), canonical(receipt),
+                                    col.receipt_keys.sign)
     except StorageError:
         return json_error("Your choice could not be recorded; please try again later.", 503)
     payload = ConsentPayload(subject_id=subject, receipt_id=receipt_id, revision=s.revision,

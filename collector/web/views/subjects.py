@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ... import clock
+from ...consent.receipts import sealer
 from ...extension import ext
 from ...privacy import audit
 from ...privacy.subjects import (
@@ -53,7 +54,8 @@ def _audit(action: str, subject: Subject, reason: str | None,
 
 def _stores() -> Stores:
     col = ext()
-    return Stores(col.events, col.identity, current_app.config["IDENTITY_URL"])
+    return Stores(col.events, col.identity, current_app.config["IDENTITY_URL"],
+                  lambda: sealer(col.receipt_keys))
 
 
 @bp.get("/subjects/<kind>/<path:subject_id>")
