@@ -33,7 +33,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     :raises ConfigError: a configuration value is invalid; the message names the key.
     """
-    from . import cli, extension, web
+    from . import extension, web
+    from .cli import commands
     from .config import load_config
     from .ingest.fastpath import PixelFastPath
 
@@ -43,7 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(test_config))
     # Large bodies are refused before a view reads them.
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
-    collector = extension.init_app(app)
+    collector = extension.init_app(app, create_app)
     # The lean path for GET /t.gif sits inside ProxyFix, so it sees the fixed environ.
     app.wsgi_app = PixelFastPath(app.wsgi_app, collector)  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXIES"]:
@@ -52,5 +53,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     web.init_app(app)
-    cli.init_app(app)
+    commands.init_app(app)
     return app

@@ -1,5 +1,5 @@
 """``python -m collector`` runs the ``cleargif`` command line."""
 
-from .cli import main
+from .cli.main import main
 
 main()

@@ -8,7 +8,7 @@ before a server forks its workers.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -117,6 +117,8 @@ class Collector:
         self._identity: IdentityStore | None = None
         self._consent_cache: dict[str, ConsentPayload | None] = {}
         self.refused_origins = RefusedOrigins()
+        #: Builds another app like this one (set by :func:`init_app`).
+        self.factory: Callable[[Mapping[str, Any]], Flask] = _no_factory
 
     @property
     def identity(self) -> IdentityStore:
@@ -177,14 +179,24 @@ class Collector:
             self._identity.close()
 
 
+def _no_factory(overrides: Mapping[str, Any]) -> Flask:
+    raise RuntimeError("This collector was not built by create_app, so it cannot build "
+                       "another.")
+
+
 def ext() -> Collector:
     """The current app's :class:`Collector`."""
     collector: Collector = current_app.extensions["cleargif"]
     return collector
 
 
-def init_app(app: Flask) -> Collector:
-    """Attach a :class:`Collector` to ``app``."""
+def init_app(app: Flask, factory: Callable[[Mapping[str, Any]], Flask]) -> Collector:
+    """Attach a :class:`Collector` to ``app``.
+
+    :param factory: builds another app like this one with configuration overrides
+        (:func:`collector.create_app`): ``cleargif serve`` hands it to each worker.
+    """
     collector = Collector(app)
+    collector.factory = factory
     app.extensions["cleargif"] = collector
     return collector

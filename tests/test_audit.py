@@ -18,7 +18,6 @@ from flask import Flask, g
 from collector.privacy import audit
 from collector.privacy.apitokens import ApiToken
 from tests.conftest import SECRET, make_app, make_config, sql, sql_write
-from tests.test_subjects import with_privacy
 
 VISITOR = "0123456789abcdef0123456789abcdef"
 NOON = int(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("UTC")).timestamp())
@@ -27,7 +26,7 @@ DAY = 86400
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = with_privacy(make_app(app_config))
+    app = make_app(app_config)
     yield app
     app.extensions["cleargif"].close()
 
@@ -62,11 +61,11 @@ def test_subject_named_by_a_derived_hmac(app: Flask) -> None:
 
 
 def test_entries_found_across_key_rotation(tmp_path: Any) -> None:
-    old = with_privacy(make_app(make_config(tmp_path, SECRET_KEYS=["old-key-" + "x" * 24])))
+    old = make_app(make_config(tmp_path, SECRET_KEYS=["old-key-" + "x" * 24]))
     write(old)
     old.extensions["cleargif"].close()
-    new = with_privacy(make_app(make_config(tmp_path, SECRET_KEYS=[
-        "old-key-" + "x" * 24, "new-key-" + "y" * 24])))
+    new = make_app(make_config(tmp_path, SECRET_KEYS=[
+        "old-key-" + "x" * 24, "new-key-" + "y" * 24]))
     write(new, audit.ERASE)
     names = audit.subject_hmacs(new.config, "visitor", VISITOR)
     assert len(names) == 2
@@ -220,7 +219,7 @@ def test_since_and_until_are_days_inclusive(app: Flask) -> None:
 
 
 def test_days_follow_the_timezone(tmp_path: Any) -> None:
-    app = with_privacy(make_app(make_config(tmp_path, TIMEZONE="America/New_York")))
+    app = make_app(make_config(tmp_path, TIMEZONE="America/New_York"))
     write(app, now=int(datetime(2026, 3, 2, 3, tzinfo=ZoneInfo("UTC")).timestamp()))
     out = run(app, "--since", "2026-03-01", "--until", "2026-03-01", "--format", "json")
     assert json.loads(out.stdout)["count"] == 1  # 22:00 on March 1 in New York

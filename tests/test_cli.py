@@ -13,7 +13,7 @@ import click
 import pytest
 from flask import Flask
 
-from collector.cli import version
+from collector.cli.main import version
 from tests.conftest import SECRET, TOKEN, error_line, make_app, make_config
 
 REPO = Path(__file__).resolve().parents[1]

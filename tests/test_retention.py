@@ -17,7 +17,6 @@ import pytest
 from collector import clock
 from collector.analytics import retention
 from collector.analytics.rollups import day_bounds, local_day
-from collector.cli.purge import COMMANDS
 from collector.config import load_config
 from collector.consent.receipts import verify_chain
 from collector.errors import ConfigError
@@ -376,8 +375,6 @@ def test_progress_is_reported_per_class(world: World) -> None:
 
 
 def test_purge_command(world: World) -> None:
-    for command in COMMANDS:
-        world.app.cli.add_command(command)
     runner = world.app.test_cli_runner()
     before = snapshot(world.app)
     out = runner.invoke(args=["purge", "--dry-run"])
@@ -398,7 +395,6 @@ def test_purge_command(world: World) -> None:
 
 
 def test_purge_command_store_error_is_one_line(app: Any, tmp_path: Any) -> None:
-    app.cli.add_command(COMMANDS[0])
     sql_write(app, "events", "DROP TABLE rollups")
     seed(app, [record(NOW - 1000 * DAY)])
     out = app.test_cli_runner().invoke(args=["purge"])

@@ -207,7 +207,7 @@ def test_sigterm_finishes_requests_in_flight(server: Server) -> None:
 def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
     import fcntl
 
-    from collector.server import run_purge_once
+    from collector.server.purge import run_purge_once
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
     env["CLEARGIF_DATA_DIR"] = str(tmp_path)
@@ -221,7 +221,7 @@ def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
 
 
 def test_a_purge_by_hand_waits_for_none_and_overlaps_none(app: Any) -> None:
-    from collector.server import purge_lock
+    from collector.analytics.retention import purge_lock
 
     runner = app.test_cli_runner()
     with purge_lock(app.config["DATA_DIR"]) as held:
@@ -292,7 +292,7 @@ def test_usage_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                                    capsys: pytest.CaptureFixture[str], argv: list[str],
                                    named: str, command: str) -> None:
     """One line in cleargif's own shape (click's wording inside it may change)."""
-    from collector.cli import main
+    from collector.cli.main import main
 
     monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(SystemExit) as info:
@@ -307,7 +307,7 @@ def test_usage_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_help_and_success_exit_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from collector.cli import main
+    from collector.cli.main import main
 
     monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
     make_app({"DATA_DIR": str(tmp_path / "data")}).extensions["cleargif"].close()
@@ -350,7 +350,7 @@ def test_a_purge_on_an_unusable_data_folder_is_one_line(tmp_path: Path) -> None:
 def test_a_group_alone_prints_its_help(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str],
                                        argv: list[str]) -> None:
-    from collector.cli import main
+    from collector.cli.main import main
 
     monkeypatch.setenv("CLEARGIF_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(SystemExit):

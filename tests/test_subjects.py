@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from collector.cli import privacy as cli_privacy
 from collector.privacy import audit
-from collector.web.views import subjects as subjects_view
 from sdk.remember import RememberStore
 from tests.conftest import SITE, make_app, make_config, sql, sql_write
 from tests.conftest import events as stored_events
@@ -26,18 +24,9 @@ RECIPIENT = "r-7f3a9c0d"
 OTHER_RECIPIENT = "r-other-1"
 
 
-def with_privacy(app: Flask) -> Flask:
-    """Register the privacy commands and the subjects blueprint (unless already there)."""
-    for command in cli_privacy.COMMANDS:
-        app.cli.add_command(command)
-    if "subjects" not in app.blueprints:
-        app.register_blueprint(subjects_view.bp)
-    return app
-
-
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = with_privacy(make_app(app_config))
+    app = make_app(app_config)
     yield app
     app.extensions["cleargif"].close()
 
@@ -425,7 +414,7 @@ def test_api_bad_input_is_a_clear_4xx(app: Flask, client: Any, method: str, url:
 
 def test_no_key_no_erasure(tmp_path: Path) -> None:
     """Without SECRET_KEYS the erasure could not be audited: it refuses before starting."""
-    app = with_privacy(make_app(make_config(tmp_path, SECRET_KEYS=None)))
+    app = make_app(make_config(tmp_path, SECRET_KEYS=None))
     col = app.extensions["cleargif"]
     col.events.add_event(record(session="a" * 32, visitor="b" * 32))
     out = cli(app, "subject", "erase", "--visitor", "b" * 32, "--reason", "request", "--yes")

@@ -22,12 +22,11 @@ from collector.consent.receipts import (
 )
 from collector.privacy import audit
 from tests.conftest import SECRET, SITE, make_app, sql, sql_write
-from tests.test_subjects import with_privacy
 
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    app = with_privacy(make_app(app_config))
+    app = make_app(app_config)
     yield app
     app.extensions["cleargif"].close()
 
@@ -402,15 +401,15 @@ def test_a_keyed_body_that_is_no_receipt_is_reported_not_a_crash(app: Flask) -> 
 
 
 def test_a_key_taken_off_the_list_is_told_apart(app_config: dict[str, Any]) -> None:
-    old = with_privacy(make_app(app_config))
+    old = make_app(app_config)
     five_receipts(old)
     old.extensions["cleargif"].close()
-    rotated = with_privacy(make_app({**app_config, "SECRET_KEYS": [SECRET, "n" * 32]}))
+    rotated = make_app({**app_config, "SECRET_KEYS": [SECRET, "n" * 32]})
     decide(rotated.test_client(), analytics=True)  # signed by the new key
     out = verify(rotated)
     assert out.exit_code == 0, out.output  # old receipts still verify: their key is listed
     rotated.extensions["cleargif"].close()
-    dropped = with_privacy(make_app({**app_config, "SECRET_KEYS": ["n" * 32]}))
+    dropped = make_app({**app_config, "SECRET_KEYS": ["n" * 32]})
     out = verify(dropped)
     assert out.exit_code == 1
     lines = out.stdout.splitlines()

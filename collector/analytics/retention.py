@@ -28,16 +28,20 @@ Every function takes ``dry_run``: it then counts what would go and changes nothi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sdk.remember import RememberStore
 
 from ..consent.receipts import sealer
+from ..errors import StorageError
 from ..extension import Collector
 from ..storage import EventStore, IdentityStore, TombstoneSealer
 from . import rollups
@@ -297,5 +301,48 @@ def purge(col: Collector, now: float, dry_run: bool = False,
     return reports
 
 
-__all__ = ["BATCH", "CLASSES", "Progress", "Report", "purge", "purge_audit", "purge_events",
-           "purge_receipts", "purge_remember", "purge_rollups", "purge_suppressions"]
+#: ``cleargif purge`` exits with this status (EX_TEMPFAIL) when another purge holds the lock.
+PURGE_BUSY = 75
+
+
+@contextlib.contextmanager
+def purge_lock(data_dir: str) -> Iterator[bool]:
+    """Hold ``DATA_DIR/purge.lock`` exclusively while the block runs; yields False at
+    once, holding nothing, when another process holds it.
+
+    :raises StorageError: the lock file cannot be created (the message says where).
+    """
+    path = Path(data_dir) / "purge.lock"
+    try:
+        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = open(path, "a")  # noqa: SIM115 - closed by the with block below
+    except OSError as exc:
+        raise StorageError(f"Cannot create the purge lock {path} ({exc.strerror}); check "
+                           "that DATA_DIR exists and is writable.") from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+__all__ = [
+    "BATCH",
+    "CLASSES",
+    "PURGE_BUSY",
+    "Progress",
+    "Report",
+    "purge",
+    "purge_audit",
+    "purge_events",
+    "purge_lock",
+    "purge_receipts",
+    "purge_remember",
+    "purge_rollups",
+    "purge_suppressions",
+]

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from ..consent.receipts import ChainProblem, check_chain, sealer
@@ -300,13 +300,3 @@ def audit_command(since: str | None, until: str | None, fmt: str) -> None:
     click.echo(audit.render(entries, fmt), nl=False)
     if not entries:
         click.echo("No audit entries in that period.", err=True)
-
-
-#: Register with ``app.cli.add_command`` (see :func:`init_app`).
-COMMANDS: list[click.Command] = [consent_group, subject_group, audit_command]
-
-
-def init_app(app: Flask) -> None:
-    """Register the privacy commands on ``app.cli``."""
-    for command in COMMANDS:
-        app.cli.add_command(command)

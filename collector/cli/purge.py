@@ -15,6 +15,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..analytics.retention import PURGE_BUSY
 from . import data_stores, errors_as_lines
 
 
@@ -46,10 +47,6 @@ class _Bars:
         self._update = None
 
 
-#: ``cleargif purge`` exits with this status (EX_TEMPFAIL) when another purge holds the lock.
-PURGE_BUSY = 75
-
-
 class _Busy(click.ClickException):
     """Another purge holds the lock: one line, exit status :data:`PURGE_BUSY`."""
 
@@ -71,13 +68,12 @@ def purge(dry_run: bool) -> None:
     """
     from .. import clock
     from ..analytics import retention
-    from ..server import purge_lock
 
     col = data_stores("events", "identity")
     bars = _Bars() if sys.stderr.isatty() else None
     # A dry run only reads; a purge must not overlap another (the daily one of a serve).
     lock = contextlib.nullcontext(True) if dry_run else \
-        purge_lock(current_app.config["DATA_DIR"])
+        retention.purge_lock(current_app.config["DATA_DIR"])
     with lock as held:
         if not held:
             raise _Busy("Another purge is running on this data folder (it holds "
@@ -92,7 +88,3 @@ def purge(dry_run: bool) -> None:
         click.echo(report.line())
     if dry_run:
         click.echo("Dry run: nothing was changed.", err=True)
-
-
-#: Register with ``app.cli.add_command`` (see :func:`collector.cli.init_app`).
-COMMANDS: list[click.Command] = [purge]

@@ -1,4 +1,5 @@
-"""Running the collector for real: gunicorn workers, no access log, the daily purge.
+"""Running the collector for real: gunicorn workers and no access log (the daily purge is
+in :mod:`.purge`).
 
 Each worker builds its own app after the fork, so no store connection is ever shared
 between processes. The access log stays off: it would hold addresses and full URLs.
@@ -6,30 +7,26 @@ between processes. The access log stays off: it would hold addresses and full UR
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import socket
-import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from ..errors import StorageError
-
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-PURGE_EVERY_SECONDS = 24 * 3600
+
+
+#: Builds a collector app with configuration overrides (:func:`collector.create_app`).
+AppFactory = Callable[[Mapping[str, Any]], Any]
 
 
 class CollectorServer(BaseApplication):
-    """A gunicorn application whose workers each call ``create_app(overrides)``."""
+    """A gunicorn application whose workers each build their app with ``factory``."""
 
-    def __init__(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    def __init__(self, factory: AppFactory, overrides: Mapping[str, Any],
+                 options: Mapping[str, Any]) -> None:
+        self.factory = factory
         self.overrides = dict(overrides)
         self.options = dict(options)
         super().__init__()
@@ -41,9 +38,7 @@ class CollectorServer(BaseApplication):
 
     def load(self) -> Any:
         """Build the app in the worker, after the fork (called by gunicorn)."""
-        from .. import create_app
-
-        return create_app(self.overrides)
+        return self.factory(self.overrides)
 
 
 def wants_demo(flag: bool, host: str, config: Mapping[str, Any]) -> bool:
@@ -100,72 +95,12 @@ def gunicorn_options(host: str, port: int, workers: int,
     return options
 
 
-@contextlib.contextmanager
-def purge_lock(data_dir: str) -> Iterator[bool]:
-    """Hold ``DATA_DIR/purge.lock`` exclusively while the block runs; yields False at
-    once, holding nothing, when another process holds it.
-
-    :raises StorageError: the lock file cannot be created (the message says where).
-    """
-    path = Path(data_dir) / "purge.lock"
-    try:
-        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = open(path, "a")  # noqa: SIM115 - closed by the with block below
-    except OSError as exc:
-        raise StorageError(f"Cannot create the purge lock {path} ({exc.strerror}); check "
-                           "that DATA_DIR exists and is writable.") from None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def run_purge_once(data_dir: str, env: Mapping[str, str] | None = None) -> int | None:
-    """Run ``cleargif purge`` in a child process (which takes :func:`purge_lock`).
-
-    Returns its exit status, or None when another process holds the lock (another
-    ``serve`` on the same data folder, or an operator, is purging).
-    """
-    done = subprocess.run([sys.executable, "-m", "collector", "purge"],
-                          env=dict(env or os.environ), check=False,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    from ..cli.purge import PURGE_BUSY
-
-    if done.returncode == PURGE_BUSY:
-        return None
-    if done.returncode != 0:
-        logging.getLogger("cleargif").error("daily purge failed: %s",
-                                            done.stderr.strip()[-500:])
-    return done.returncode
-
-
-def start_daily_purge(data_dir: str, env: Mapping[str, str],
-                      every: float = PURGE_EVERY_SECONDS) -> threading.Event:
-    """Purge now and then every ``every`` seconds in a daemon thread; set the event to stop."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            run_purge_once(data_dir, env)
-            stop.wait(every)
-
-    threading.Thread(target=loop, name="cleargif-purge", daemon=True).start()
-    return stop
-
-
-def serve_dev(overrides: Mapping[str, Any], host: str, port: int) -> None:
+def serve_dev(factory: AppFactory, overrides: Mapping[str, Any], host: str,
+              port: int) -> None:
     """Flask's development server with its reloader, without request logging."""
     from werkzeug.serving import run_simple
 
-    from .. import create_app
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = create_app(overrides)
+    app = factory(overrides)
     # run_simple rather than app.run: Flask refuses app.run() inside its own CLI.
     run_simple(host, port, app, use_reloader=True, threaded=True)
