@@ -250,7 +250,7 @@ def test_the_snippet_cap_is_the_one_the_collector_assumes() -> None:
     from collector.records import SNIPPET_CAP
 
     script = (Path(__file__).resolve().parents[1] / "static" / "js" / "cleargif.js")
-    match = re.search(r"const CAP = (\d+);", script.read_text(encoding="utf-8"))
+    match = re.search(r"const CAP\s*=\s*(\d+);", script.read_text(encoding="utf-8"))
     assert match is not None and int(match.group(1)) == SNIPPET_CAP
 
 

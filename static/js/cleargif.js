@@ -4,406 +4,50 @@
  * origin; event name). No ids. After "Reject all" nothing, unless the site counts "always".
  * Keeps the choice (no ids) in localStorage.
  */
-(function (w, d) {
-  'use strict';
-  if (!d || w.cleargif) return;
-
-  const PURPOSES = ['analytics', 'personalization', 'marketing'];
-  const KEY = 'cleargif.consent';
-  const CAP = 1024;
-  const GATED = 'script[type="text/plain"][data-consent],iframe[data-consent][data-src]';
-  const HOOK = '[data-cleargif="preferences"]';
-  const GCM = {
-    ad_storage: 'marketing', ad_user_data: 'marketing', ad_personalization: 'marketing',
-    analytics_storage: 'analytics', functionality_storage: 'personalization',
-    personalization_storage: 'personalization'
-  };
-  const CSS = `:host{all:initial!important}
+(function(window,document){'use strict';if(!document||window.cleargif)return;const PURPOSES=['analytics','personalization','marketing'];const STORAGE_KEY='cleargif.consent';const CAP=1024;const GATED='script[type="text/plain"][data-consent],iframe[data-consent][data-src]';const PREFERENCES_HOOK='[data-cleargif="preferences"]';const CONSENT_MODE={ad_storage:'marketing',ad_user_data:'marketing',ad_personalization:'marketing',analytics_storage:'analytics',functionality_storage:'personalization',personalization_storage:'personalization'};const STYLES=`:host{all:initial!important}
 *{box-sizing:border-box;margin:0;font:inherit;color:inherit}
 .cg{font:15px/1.5 system-ui,sans-serif;color:#1b1b1b;background:#fff}
-.cg-b{position:fixed;z-index:2147483646;inset-inline:1em;bottom:1em;max-width:42em;margin:auto;padding:1em 1.25em;border:1px solid #767676;border-radius:8px;box-shadow:0 4px 24px #0004}
+.banner{position:fixed;z-index:2147483646;inset-inline:1em;bottom:1em;max-width:42em;margin:auto;padding:1em 1.25em;border:1px solid #767676;border-radius:8px;box-shadow:0 4px 24px #0004}
 h2{font-size:1.15em;font-weight:700;margin-bottom:.4em}
-.cg-r{display:flex;flex-wrap:wrap;gap:.5em;margin-top:.9em}
+.buttons{display:flex;flex-wrap:wrap;gap:.5em;margin-top:.9em}
 button{flex:auto;padding:.5em 1em;border:2px solid #1b1b1b;border-radius:6px;background:#1b1b1b;color:#fff;font-weight:600;cursor:pointer}
 a{color:#0b4fa3}
 :focus-visible{outline:3px solid #0b62d6;outline-offset:2px}
 dialog{width:38em;margin:auto;padding:1.25em;border:0;border-radius:8px}
 dialog::backdrop{background:#0009}
-.cg-p,summary{padding:.6em 0;border-top:1px solid #ddd}
+.purpose,summary{padding:.6em 0;border-top:1px solid #ddd}
 label{display:flex;gap:.6em;align-items:center;font-weight:600}
-.cg-p p,table{font-size:.9em;color:#444}
+.purpose p,table{font-size:.9em;color:#444}
 input{width:1.2em;height:1.2em;accent-color:#1b1b1b}
 table{border-collapse:collapse;width:100%}
 th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
-.cg-f{position:fixed;z-index:2147483646;bottom:.5em;inset-inline-start:.5em;padding:.25em .7em;font-size:13px}`;
-
-  const me = d.currentScript || d.querySelector('script[src*="cleargif.js"]');
-  if (!me?.src || !w.fetch || !w.Element?.prototype.attachShadow) return;
-
-  const base = new URL('../../', me.src).href;
-  const lang = (me.dataset.lang || navigator.language || 'en').split('-')[0].toLowerCase();
-  const listeners = [], queue = [], ran = {};
-  let state = null, cfg = null, T = {}, lastPath = null, busy = 0, again = 0, wantDialog = 0;
-  let gSent = '', root, banner, footer, dialog, boxes, opener, prior;
-
-  // never throw into the host page
-  const guard = (fn, fallback) => function (...a) {
-    try { return fn.apply(this, a); } catch (e) { return fallback; }
-  };
-  const each = f => PURPOSES.reduce((o, k) => ((o[k] = f(k)), o), {});
-  const json = v => JSON.stringify(v);
-  const ref = guard(() => {
-    const o = new URL(d.referrer).origin;
-    return o == location.origin ? '' : o.slice(0, CAP);
-  }, '')();
-
-  const call = (method, path, body) => fetch(base + path, {
-    method, credentials: 'include', cache: 'no-store', body: body && json(body)
-  }).then(r => r.ok ? r.json() : Promise.reject(r.status));
-
-  const mirror = guard(v => {
-    if (v === undefined) return JSON.parse(localStorage.getItem(KEY));
-    if (v) localStorage.setItem(KEY, json(v));
-    else localStorage.removeItem(KEY);
-  }, null);
-
-  const gpc = () => !!state?.gpc || navigator.globalPrivacyControl === true;
-
-  // Cross-site a local copy stands in for the cookie. o: the dialog overrode GPC
-  function update(s, override) {
-    const m = mirror(), prev = state;
-    let o = m?.gpc_override;
-    if (s.decided) {
-      o = s.purposes.marketing &&
-        (s.gpc || s.gpc_override || (override ?? (m?.decided_at == s.decided_at && o)));
-      mirror({ revision: s.revision, purposes: each(k => !!s.purposes[k]), decided_at: s.decided_at,
-        gpc_override: !!o });
-    } else if (m?.purposes && m.revision === cfg.revision &&
-        Date.now() - Date.parse(m.decided_at) < cfg.consent_days * 864e5) {
-      const chosen = each(k => !!m.purposes[k]);
-      const p = each(k => chosen[k] && !(k != 'marketing' && s.dnt));
-      p.necessary = true;
-      s = { ...s, decided: true, purposes: p, chosen, decided_at: m.decided_at, local: true };
-    } else if (m) {
-      mirror(null);
-    }
-    if (gpc() && !o) s.purposes.marketing = false;
-    state = s;
-    const reload = PURPOSES.some(k => prev?.purposes[k] && !s.purposes[k] && ran[k]);
-    clearCookies();
-    signals();
-    listeners.forEach(emit);
-    if (reload) location.reload(); // a tag that ran cannot be unloaded
-    else {
-      activate();
-      check();
-      queue.splice(0).forEach(name => send(name));
-      render();
-    }
-    return view();
-  }
-
-  const view = () => state && JSON.parse(json(state));
-
-  const emit = guard(fn => fn(view()));
-
-  const clearCookies = guard(() => {
-    const names = (cfg.cookies || []).filter(c => !state.purposes[c.purpose])
-      .map(c => String(c.name).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*'));
-    if (!names.length) return;
-    const host = location.hostname.split('.'), re = RegExp(`^(${names.join('|')})$`);
-    for (const c of d.cookie.split(/; */)) {
-      const n = c.split('=')[0];
-      if (!n || !re.test(n)) continue;
-      for (let i = 0; i <= host.length; i++) {
-        d.cookie = `${n}=; Max-Age=0; path=/${i ? '; domain=' + host.slice(i - 1).join('.') : ''}`;
-      }
-    }
-  });
-
-  // Google Consent Mode v2
-  function signals() {
-    const g = w.gtag, gcm = p => {
-      const o = { security_storage: 'granted' };
-      for (const k in GCM) o[k] = p?.[GCM[k]] ? 'granted' : 'denied';
-      return o;
-    };
-    if (typeof g != 'function') return;
-    if (!gSent) {
-      g('consent', 'default', { ...gcm(), wait_for_update: 500 });
-      gSent = json(gcm());
-    }
-    const now = gcm(state?.purposes);
-    if (json(now) != gSent) {
-      g('consent', 'update', now);
-      gSent = json(now);
-    }
-  }
-
-  // in document order, once
-  function activate() {
-    if (busy) return (again = 1);
-    busy = 1;
-    const list = d.querySelectorAll(GATED);
-    let i = 0;
-    (function next() {
-      while (i < list.length) {
-        const el = list[i++], ks = el.dataset.consent.split(/[\s,]+/).filter(Boolean);
-        if (!el.parentNode || !ks.length || !ks.every(k => state.purposes[k] === true)) continue;
-        ks.forEach(k => (ran[k] = 1));
-        if (el.tagName == 'IFRAME') {
-          el.src = el.dataset.src;
-          el.removeAttribute('data-src');
-          continue;
-        }
-        const s = d.createElement('script'), src = el.dataset.src || el.getAttribute('src');
-        for (const a of el.attributes) {
-          if (!/^(type|src|data-src|data-type|nonce)$/.test(a.name)) s.setAttribute(a.name, a.value);
-        }
-        if (el.dataset.type) s.type = el.dataset.type;
-        s.nonce = el.nonce || el.getAttribute('nonce') || '';
-        if (src) {
-          s.src = src;
-          s.async = false;
-          s.onload = s.onerror = guard(next);
-        } else s.text = el.text;
-        el.replaceWith(s);
-        if (src) return;
-      }
-      busy = 0;
-      if (again) {
-        again = 0;
-        activate();
-      }
-    })();
-  }
-
-  function allowed() {
-    const c = cfg.counting;
-    return state.purposes.analytics || c == 'always' ||
-      (c == 'until-refused' && !state.decided && !state.dnt);
-  }
-
-  function send(e, r = '') {
-    if (!state || !allowed()) return;
-    const utm = location.search.slice(1).split('&').filter(x => /^utm_(source|medium|campaign)=/.test(x));
-    const p = location.pathname + (utm.length ? '?' + utm.join('&') : '');
-    const hit = { p: p.slice(0, CAP), r, e: String(e).slice(0, CAP) };
-    try {
-      if (navigator.sendBeacon(base + 't', new Blob([json(hit)], { type: 'text/plain' }))) return;
-    } catch (x) {}
-    new Image().src = base + 't.gif?' + new URLSearchParams(hit);
-  }
-
-  function check() {
-    if (!state || location.pathname === lastPath || !allowed()) return;
-    send('pageview', lastPath === null ? ref : '');
-    lastPath = location.pathname;
-  }
-
-  function h(tag, attrs, kids = []) {
-    const e = d.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (typeof v == 'function') e.addEventListener(k, guard(v));
-      else if (v !== false && v != null) e.setAttribute(k, v === true ? '' : v);
-    }
-    e.append(...kids.filter(c => c != null));
-    return e;
-  }
-
-  // no choice from a script's .click()
-  const button = (text, click) => h('button', { type: 'button', click: e => e.isTrusted && click() }, [text]);
-  const box = (cls, extra) => ({ class: 'cg ' + cls, dir: T.dir || 'ltr', lang: cfg.lang, ...extra });
-  const all = v => each(() => v);
-  const policy = () => cfg.policy_url &&
-    h('a', { href: cfg.policy_url, target: '_blank', rel: 'noopener' }, [T.policy_link]);
-  const label = k => T.purposes?.[k]?.label || k;
-
-  function mount() {
-    if (root) return root;
-    const host = d.createElement('cleargif-root');
-    root = host.attachShadow({ mode: 'open' });
-    root.addEventListener('focusin', e => root.contains(e.relatedTarget) || (prior = e.relatedTarget));
-    try {
-      const sheet = new CSSStyleSheet();
-      sheet.replaceSync(CSS);
-      root.adoptedStyleSheets = [sheet]; // CSSOM passes a strict CSP
-    } catch (e) {
-      root.append(h('style', {}, [CSS]));
-    }
-    d.body.prepend(host); // first in reading and Tab order
-    return root;
-  }
-
-  function render() {
-    const undecided = !state.decided;
-    if (undecided && !banner) {
-      banner = h('div', box('cg-b', { role: 'dialog', 'aria-labelledby': 'cg-t', 'aria-describedby': 'cg-d' }), [
-        h('h2', { id: 'cg-t' }, [T.title]),
-        h('p', { id: 'cg-d' }, [T.body, ' ', T.counting, ' ', policy()]),
-        h('div', { class: 'cg-r' }, [
-          button(T.accept_all, () => choose(all(true), 'banner-accept-all')),
-          button(T.reject_all, () => choose(all(false), 'banner-reject-all')),
-          button(T.preferences, open)
-        ])
-      ]);
-      mount().append(banner);
-    }
-    if (banner) banner.hidden = !undecided;
-    if (!footer && !d.querySelector(HOOK)) {
-      footer = h('button', box('cg-f', { type: 'button', click: open }), [T.preferences]);
-      mount().append(footer);
-    }
-    if (footer) footer.hidden = undecided;
-    if (wantDialog) open();
-  }
-
-  function open() {
-    wantDialog = !cfg;
-    if (!cfg || dialog) return;
-    const p = state.purposes;
-    opener = d.activeElement;
-    while (opener?.shadowRoot?.activeElement) opener = opener.shadowRoot.activeElement;
-    boxes = {};
-    const rows = (cfg.purposes || []).map(k => {
-      const id = 'cg-' + k, locked = k == 'necessary', dnt = state.dnt && k != 'marketing' && !locked;
-      const note = locked ? T.necessary_locked : dnt ? T.dnt_notice :
-        k == 'marketing' && gpc() ? T.gpc_notice : '';
-      boxes[k] = h('input', { type: 'checkbox', role: 'switch', id, 'aria-describedby': id + 'd',
-        checked: locked || (!dnt && !!p[k]), disabled: locked || dnt });
-      return h('div', { class: 'cg-p' }, [
-        h('label', { for: id }, [boxes[k], label(k)]),
-        h('p', { id: id + 'd' }, [T.purposes?.[k]?.description, ' ', h('strong', {}, [note])])
-      ]);
-    });
-    const cells = (tag, xs) => h('tr', {}, xs.map(x => h(tag, {}, [x])));
-    dialog = h('dialog', box('', { 'aria-labelledby': 'cg-pt', keydown: keys, close() {
-      if (dialog === this) shut();
-    } }), [
-      h('h2', { id: 'cg-pt' }, [T.preferences]),
-      h('p', {}, [policy()]),
-      ...rows,
-      h('details', {}, [
-        h('summary', {}, [T.cookies_heading]),
-        h('table', {}, [
-          cells('th', [T.cookie_name, T.cookie_purpose, T.cookie_lifetime]),
-          ...(cfg.cookies || []).map(c =>
-            cells('td', [c.name + (c.service ? ` (${c.service})` : ''), label(c.purpose), c.lifetime]))
-        ])
-      ]),
-      h('div', { class: 'cg-r' }, [
-        button(T.save, save),
-        button(T.accept_all, () => choose(all(true), 'dialog')),
-        button(T.reject_all, () => choose(all(false), 'dialog')),
-        button(T.close, shut)
-      ])
-    ]);
-    mount().append(dialog);
-    if (dialog.showModal) dialog.showModal();
-    else dialog.setAttribute('open', '');
-    dialog.querySelector('input:enabled,button').focus();
-  }
-
-  function keys(e) {
-    if (e.key == 'Escape') {
-      e.preventDefault();
-      return shut();
-    }
-    const f = [...dialog.querySelectorAll('a[href],input:enabled,summary,button')];
-    const i = f.indexOf(root.activeElement);
-    if (e.key == 'Tab' && (e.shiftKey ? i <= 0 : i == f.length - 1)) {
-      e.preventDefault();
-      f[e.shiftKey ? f.length - 1 : 0].focus();
-    }
-  }
-
-  // focus goes back, else to a way to reopen the dialog
-  function shut(kb) {
-    const x = dialog;
-    dialog = null;
-    if (x) {
-      x.close?.();
-      x.remove();
-    } else if (!kb) return;
-    for (const e of [x && opener, prior, d.querySelector(HOOK), footer]) {
-      if (e && e != d.body && e.getClientRects().length) return e.focus({ preventScroll: kb === false });
-    }
-  }
-
-  function save() {
-    const p = each(k => !!boxes[k]?.checked);
-    // only this switch may override GPC
-    choose(p, 'dialog', gpc() && p.marketing);
-  }
-
-  function choose(p, source, override) {
-    const kb = !!root.activeElement?.matches(':focus-visible');
-    return post(p, source, override).then(s => s && shut(kb));
-  }
-
-  function post(purposes, source, override) {
-    if (gpc() && !override) purposes.marketing = false;
-    return call('POST', 'consent',
-      { purposes, gpc_override: !!override, gpc: gpc(), lang: cfg.lang, source })
-      .then(s => update(s, !!override)).catch(() => null);
-  }
-
-  // grants need a user gesture
-  let gest = 0;
-  const gesture = e => e.isTrusted && (gest = Date.now());
-  d.addEventListener('click', gesture, true);
-  d.addEventListener('keydown', gesture, true);
-  function set(o) {
-    if (!state) return Promise.resolve(null);
-    o = o?.purposes || o || {};
-    const act = navigator.userActivation, cur = state.purposes;
-    const p = each(k => (k in o ? !!o[k] : !!cur[k]) &&
-      (cur[k] || (act ? act.isActive : Date.now() - gest < 1e3)));
-    return post(p, 'api');
-  }
-
-  guard(signals)();
-  Promise.all([
-    call('GET', 'consent'),
-    call('GET', 'consent/config?lang=' + encodeURIComponent(lang)),
-    new Promise(r => (d.readyState == 'loading' ? d.addEventListener('DOMContentLoaded', r) : r()))
-  ]).then(([s, c]) => {
-    cfg = c;
-    T = c.texts || {};
-    update(s);
-  }).catch(() => {});
-
-  const tick = guard(check);
-  for (const m of ['pushState', 'replaceState']) {
-    const orig = history[m];
-    history[m] = function () {
-      try { return orig.apply(this, arguments); } finally { tick(); }
-    };
-  }
-  w.addEventListener('popstate', tick);
-  d.addEventListener('click', guard(e => {
-    if (e.target?.closest?.(HOOK)) {
-      e.preventDefault();
-      open();
-    }
-  }));
-
-  w.cleargif = {
-    consent: {
-      get: guard(view, null),
-      set: guard(set, Promise.resolve(null)),
-      show: guard(open)
-    },
-    on: guard((name, fn) => {
-      if (name != 'consent' || typeof fn != 'function') return;
-      listeners.push(fn);
-      if (state) emit(fn);
-    }),
-    track: guard(name => {
-      if (!name) return;
-      if (state) send(name);
-      else if (queue.length < 20) queue.push(name);
-    }),
-    pageview: guard(check)
-  };
-})(globalThis, globalThis.document);
+.footer{position:fixed;z-index:2147483646;bottom:.5em;inset-inline-start:.5em;padding:.25em .7em;font-size:13px}`;const script=document.currentScript||document.querySelector('script[src*="cleargif.js"]');if(!script?.src||!window.fetch||!window.Element?.prototype.attachShadow)return;const base=new URL('../../',script.src).href;const language=(script.dataset.lang||navigator.language||'en').split('-')[0].toLowerCase();const listeners=[],pendingEvents=[],purposesRun={};let state=null,config=null,texts={},lastPath=null;let activating=false,activateAgain=false,dialogWanted=false;let consentModeSent='',shadowRoot,banner,footer,dialog,switches,opener,focusBefore;const guard=(fn,fallback)=>function(...args){try{return fn.apply(this,args);}catch(error){return fallback;}};const perPurpose=make=>PURPOSES.reduce((all,purpose)=>((all[purpose]=make(purpose)),all),{});const stringify=value=>JSON.stringify(value);const referrerOrigin=guard(()=>{const origin=new URL(document.referrer).origin;return origin==location.origin?'':origin.slice(0,CAP);},'')();const request=(method,path,body)=>fetch(base+path,{method,credentials:'include',cache:'no-store',body:body&&stringify(body)}).then(response=>response.ok?response.json():Promise.reject(response.status));const localCopy=guard(value=>{if(value===undefined)return JSON.parse(localStorage.getItem(STORAGE_KEY));if(value)localStorage.setItem(STORAGE_KEY,stringify(value));else localStorage.removeItem(STORAGE_KEY);},null);const gpcOn=()=>!!state?.gpc||navigator.globalPrivacyControl===true;function applyState(next,dialogOverride){const copy=localCopy(),previous=state;let overridesGpc=copy?.gpc_override;if(next.decided){overridesGpc=next.purposes.marketing&&(next.gpc||next.gpc_override||(dialogOverride??(copy?.decided_at==next.decided_at&&overridesGpc)));localCopy({revision:next.revision,purposes:perPurpose(purpose=>!!next.purposes[purpose]),decided_at:next.decided_at,gpc_override:!!overridesGpc});}else if(copy?.purposes&&copy.revision===config.revision&&Date.now()-Date.parse(copy.decided_at)<config.consent_days*864e5){const chosen=perPurpose(purpose=>!!copy.purposes[purpose]);const purposes=perPurpose(purpose=>chosen[purpose]&&!(purpose!='marketing'&&next.dnt));purposes.necessary=true;next={...next,decided:true,purposes,chosen,decided_at:copy.decided_at,local:true};}else if(copy){localCopy(null);}
+if(gpcOn()&&!overridesGpc)next.purposes.marketing=false;state=next;const reload=PURPOSES.some(purpose=>previous?.purposes[purpose]&&!next.purposes[purpose]&&purposesRun[purpose]);clearCookies();updateConsentMode();listeners.forEach(notify);if(reload)location.reload();else{activateGated();trackPageview();pendingEvents.splice(0).forEach(name=>send(name));render();}
+return publicState();}
+const publicState=()=>state&&JSON.parse(stringify(state));const notify=guard(listener=>listener(publicState()));const clearCookies=guard(()=>{const names=(config.cookies||[]).filter(cookie=>!state.purposes[cookie.purpose]).map(cookie=>String(cookie.name).replace(/[.+?^${}()|[\]\\]/g,'\\$&').replace(/\*/g,'.*'));if(!names.length)return;const host=location.hostname.split('.'),pattern=RegExp(`^(${names.join('|')})$`);for(const cookie of document.cookie.split(/; */)){const name=cookie.split('=')[0];if(!name||!pattern.test(name))continue;for(let i=0;i<=host.length;i++){document.cookie=`${name}=; Max-Age=0; path=/${i ? '; domain=' + host.slice(i - 1).join('.') : ''}`;}}});function updateConsentMode(){const gtag=window.gtag,signals=purposes=>{const all={security_storage:'granted'};for(const signal in CONSENT_MODE)all[signal]=purposes?.[CONSENT_MODE[signal]]?'granted':'denied';return all;};if(typeof gtag!='function')return;if(!consentModeSent){gtag('consent','default',{...signals(),wait_for_update:500});consentModeSent=stringify(signals());}
+const now=signals(state?.purposes);if(stringify(now)!=consentModeSent){gtag('consent','update',now);consentModeSent=stringify(now);}}
+function activateGated(){if(activating)return(activateAgain=true);activating=true;const gated=document.querySelectorAll(GATED);let index=0;(function next(){while(index<gated.length){const tag=gated[index++];const needs=tag.dataset.consent.split(/[\s,]+/).filter(Boolean);if(!tag.parentNode||!needs.length||!needs.every(purpose=>state.purposes[purpose]===true))continue;needs.forEach(purpose=>(purposesRun[purpose]=true));if(tag.tagName=='IFRAME'){tag.src=tag.dataset.src;tag.removeAttribute('data-src');continue;}
+const runnable=document.createElement('script'),src=tag.dataset.src||tag.getAttribute('src');for(const attribute of tag.attributes){if(!/^(type|src|data-src|data-type|nonce)$/.test(attribute.name))runnable.setAttribute(attribute.name,attribute.value);}
+if(tag.dataset.type)runnable.type=tag.dataset.type;runnable.nonce=tag.nonce||tag.getAttribute('nonce')||'';if(src){runnable.src=src;runnable.async=false;runnable.onload=runnable.onerror=guard(next);}else runnable.text=tag.text;tag.replaceWith(runnable);if(src)return;}
+activating=false;if(activateAgain){activateAgain=false;activateGated();}})();}
+function countingAllowed(){const counting=config.counting;return state.purposes.analytics||counting=='always'||(counting=='until-refused'&&!state.decided&&!state.dnt);}
+function send(eventName,referrer=''){if(!state||!countingAllowed())return;const utm=location.search.slice(1).split('&').filter(pair=>/^utm_(source|medium|campaign)=/.test(pair));const page=location.pathname+(utm.length?'?'+utm.join('&'):'');const hit={p:page.slice(0,CAP),r:referrer,e:String(eventName).slice(0,CAP)};try{if(navigator.sendBeacon(base+'t',new Blob([stringify(hit)],{type:'text/plain'})))return;}catch(missing){}
+new Image().src=base+'t.gif?'+new URLSearchParams(hit);}
+function trackPageview(){if(!state||location.pathname===lastPath||!countingAllowed())return;send('pageview',lastPath===null?referrerOrigin:'');lastPath=location.pathname;}
+function element(tag,attributes,children=[]){const built=document.createElement(tag);for(const[name,value]of Object.entries(attributes)){if(typeof value=='function')built.addEventListener(name,guard(value));else if(value!==false&&value!=null)built.setAttribute(name,value===true?'':value);}
+built.append(...children.filter(child=>child!=null));return built;}
+const button=(text,onClick)=>element('button',{type:'button',click:event=>event.isTrusted&&onClick()},[text]);const boxAttributes=(className,extra)=>({class:'cg '+className,dir:texts.dir||'ltr',lang:config.lang,...extra});const everyPurpose=value=>perPurpose(()=>value);const policyLink=()=>config.policy_url&&element('a',{href:config.policy_url,target:'_blank',rel:'noopener'},[texts.policy_link]);const purposeLabel=purpose=>texts.purposes?.[purpose]?.label||purpose;function mount(){if(shadowRoot)return shadowRoot;const host=document.createElement('cleargif-root');shadowRoot=host.attachShadow({mode:'open'});shadowRoot.addEventListener('focusin',event=>shadowRoot.contains(event.relatedTarget)||(focusBefore=event.relatedTarget));try{const sheet=new CSSStyleSheet();sheet.replaceSync(STYLES);shadowRoot.adoptedStyleSheets=[sheet];}catch(unsupported){shadowRoot.append(element('style',{},[STYLES]));}
+document.body.prepend(host);return shadowRoot;}
+function render(){const undecided=!state.decided;if(undecided&&!banner){banner=element('div',boxAttributes('banner',{role:'dialog','aria-labelledby':'title','aria-describedby':'text'}),[element('h2',{id:'title'},[texts.title]),element('p',{id:'text'},[texts.body,' ',texts.counting,' ',policyLink()]),element('div',{class:'buttons'},[button(texts.accept_all,()=>choose(everyPurpose(true),'banner-accept-all')),button(texts.reject_all,()=>choose(everyPurpose(false),'banner-reject-all')),button(texts.preferences,openDialog)])]);mount().append(banner);}
+if(banner)banner.hidden=!undecided;if(!footer&&!document.querySelector(PREFERENCES_HOOK)){footer=element('button',boxAttributes('footer',{type:'button',click:openDialog}),[texts.preferences]);mount().append(footer);}
+if(footer)footer.hidden=undecided;if(dialogWanted)openDialog();}
+function openDialog(){dialogWanted=!config;if(!config||dialog)return;const granted=state.purposes;opener=document.activeElement;while(opener?.shadowRoot?.activeElement)opener=opener.shadowRoot.activeElement;switches={};const rows=(config.purposes||[]).map(purpose=>{const id='switch-'+purpose,locked=purpose=='necessary';const refusedByDnt=state.dnt&&purpose!='marketing'&&!locked;const note=locked?texts.necessary_locked:refusedByDnt?texts.dnt_notice:purpose=='marketing'&&gpcOn()?texts.gpc_notice:'';switches[purpose]=element('input',{type:'checkbox',role:'switch',id,'aria-describedby':id+'-text',checked:locked||(!refusedByDnt&&!!granted[purpose]),disabled:locked||refusedByDnt});return element('div',{class:'purpose'},[element('label',{for:id},[switches[purpose],purposeLabel(purpose)]),element('p',{id:id+'-text'},[texts.purposes?.[purpose]?.description,' ',element('strong',{},[note])])]);});const tableRow=(cellTag,values)=>element('tr',{},values.map(value=>element(cellTag,{},[value])));dialog=element('dialog',boxAttributes('',{'aria-labelledby':'dialog-title',keydown:dialogKeys,close(){if(dialog===this)closeDialog();}}),[element('h2',{id:'dialog-title'},[texts.preferences]),element('p',{},[policyLink()]),...rows,element('details',{},[element('summary',{},[texts.cookies_heading]),element('table',{},[tableRow('th',[texts.cookie_name,texts.cookie_purpose,texts.cookie_lifetime]),...(config.cookies||[]).map(cookie=>tableRow('td',[cookie.name+(cookie.service?` (${cookie.service})`:''),purposeLabel(cookie.purpose),cookie.lifetime]))])]),element('div',{class:'buttons'},[button(texts.save,save),button(texts.accept_all,()=>choose(everyPurpose(true),'dialog')),button(texts.reject_all,()=>choose(everyPurpose(false),'dialog')),button(texts.close,closeDialog)])]);mount().append(dialog);if(dialog.showModal)dialog.showModal();else dialog.setAttribute('open','');dialog.querySelector('input:enabled,button').focus();}
+function dialogKeys(event){if(event.key=='Escape'){event.preventDefault();return closeDialog();}
+const stops=[...dialog.querySelectorAll('a[href],input:enabled,summary,button')];const at=stops.indexOf(shadowRoot.activeElement);if(event.key=='Tab'&&(event.shiftKey?at<=0:at==stops.length-1)){event.preventDefault();stops[event.shiftKey?stops.length-1:0].focus();}}
+function closeDialog(byKeyboard){const closing=dialog;dialog=null;if(closing){closing.close?.();closing.remove();}else if(!byKeyboard)return;for(const target of[closing&&opener,focusBefore,document.querySelector(PREFERENCES_HOOK),footer]){if(target&&target!=document.body&&target.getClientRects().length){return target.focus({preventScroll:byKeyboard===false});}}}
+function save(){const purposes=perPurpose(purpose=>!!switches[purpose]?.checked);choose(purposes,'dialog',gpcOn()&&purposes.marketing);}
+function choose(purposes,source,overridesGpc){const byKeyboard=!!shadowRoot.activeElement?.matches(':focus-visible');return post(purposes,source,overridesGpc).then(answer=>answer&&closeDialog(byKeyboard));}
+function post(purposes,source,overridesGpc){if(gpcOn()&&!overridesGpc)purposes.marketing=false;return request('POST','consent',{purposes,gpc_override:!!overridesGpc,gpc:gpcOn(),lang:config.lang,source}).then(answer=>applyState(answer,!!overridesGpc)).catch(()=>null);}
+let lastGestureAt=0;const noteGesture=event=>event.isTrusted&&(lastGestureAt=Date.now());document.addEventListener('click',noteGesture,true);document.addEventListener('keydown',noteGesture,true);function setConsent(asked){if(!state)return Promise.resolve(null);asked=asked?.purposes||asked||{};const activation=navigator.userActivation,current=state.purposes;const purposes=perPurpose(purpose=>(purpose in asked?!!asked[purpose]:!!current[purpose])&&(current[purpose]||(activation?activation.isActive:Date.now()-lastGestureAt<1e3)));return post(purposes,'api');}
+guard(updateConsentMode)();Promise.all([request('GET','consent'),request('GET','consent/config?lang='+encodeURIComponent(language)),new Promise(resolve=>(document.readyState=='loading'?document.addEventListener('DOMContentLoaded',resolve):resolve()))]).then(([current,loaded])=>{config=loaded;texts=loaded.texts||{};applyState(current);}).catch(()=>{});const pathMayHaveChanged=guard(trackPageview);for(const method of['pushState','replaceState']){const original=history[method];history[method]=function(){try{return original.apply(this,arguments);}finally{pathMayHaveChanged();}};}
+window.addEventListener('popstate',pathMayHaveChanged);document.addEventListener('click',guard(event=>{if(event.target?.closest?.(PREFERENCES_HOOK)){event.preventDefault();openDialog();}}));window.cleargif={consent:{get:guard(publicState,null),set:guard(setConsent,Promise.resolve(null)),show:guard(openDialog)},on:guard((name,listener)=>{if(name!='consent'||typeof listener!='function')return;listeners.push(listener);if(state)notify(listener);}),track:guard(name=>{if(!name)return;if(state)send(name);else if(pendingEvents.length<20)pendingEvents.push(name);}),pageview:guard(trackPageview)};})(globalThis,globalThis.document);
