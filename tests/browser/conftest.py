@@ -240,6 +240,14 @@ cleargif.on('consent', function (state) {
 document.querySelector('button').onclick = function () { cleargif.consent.set({analytics: true}); };
 """,
         "csp/tag.js": "window.__external = 'ran';\n",
+        # A host script whose consent listener throws, with and without data-debug.
+        "throwing.html": page_html(collector, "<p>A broken listener.</p>", "throwing",
+                                   head='<script src="/throwing.js" defer></script>'),
+        "debug.html": page_html(collector, "<p>A broken listener.</p>", "debug",
+                                head='<script src="/throwing.js" defer></script>',
+                                lang_attr=" data-debug"),
+        "throwing.js": ("window.__calls = 0;\ncleargif.on('consent', function () {\n"
+                        "  __calls++;\n  throw new Error('the listener broke');\n});\n"),
     }
     for name, text in files.items():
         target = root / name
@@ -321,13 +329,15 @@ def site(servers: tuple[Collector, Site]) -> Site:
 
 
 class Tab:
-    """A page in its own browser context, plus what it reported: console errors, uncaught
-    page errors, and the hits it sent to the collector (method, url, JSON body)."""
+    """A page in its own browser context, plus what it reported: console errors and
+    warnings, uncaught page errors, and the hits it sent to the collector (method, url, JSON
+    body)."""
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.hits: list[dict[str, Any]] = []
         self.console_errors: list[str] = []
+        self.console_warnings: list[str] = []
         self.page_errors: list[str] = []
         ctx.route(re.compile(r"/t(\.gif)?(\?.*)?$"), self._record)
         self.page = ctx.new_page()
@@ -337,6 +347,8 @@ class Tab:
     def _console(self, message: Any) -> None:
         if message.type == "error":
             self.console_errors.append(message.text)
+        elif message.type == "warning":
+            self.console_warnings.append(message.text)
 
     def _record(self, route: Any) -> None:
         req = route.request

@@ -958,3 +958,29 @@ def test_demo_page(browser: Any, collector: Collector, texts: dict[str, Any]) ->
         assert errors == []
     finally:
         ctx.close()
+
+
+def wait_until(tab: Tab, done: Callable[[], bool], what: str) -> None:
+    """Poll ``done`` (bounded): for what the page reports asynchronously."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        tab.page.wait_for_timeout(50)
+
+
+def test_data_debug_shows_the_errors_kept_from_the_page(new_tab: Callable[..., Tab]) -> None:
+    # The page's consent listener throws. With data-debug on the script tag the site owner
+    # sees it in the console, as a warning from cleargif; the page itself never gets it.
+    debug = new_tab("/debug.html")
+    ready(debug)
+    debug.page.wait_for_function("() => window.__calls >= 1")
+    wait_until(debug, lambda: bool(debug.console_warnings), "a console warning")
+    [warning] = debug.console_warnings
+    assert warning.startswith("cleargif: caught Error: the listener broke")
+    assert debug.page_errors == []
+    # Without data-debug the same error stays silent.
+    quiet = new_tab("/throwing.html")
+    ready(quiet)
+    quiet.page.wait_for_function("() => window.__calls >= 1")
+    assert quiet.console_warnings == [] and quiet.console_errors == []
+    assert quiet.page_errors == []

@@ -45,6 +45,8 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   const script = document.currentScript || document.querySelector('script[src*="cleargif.js"]');
   if (!script?.src || !window.fetch || !window.Element?.prototype.attachShadow) return;
 
+  // <script data-debug …> shows the site owner what the guard below keeps from the page.
+  const debug = script.hasAttribute('data-debug');
   // The collector serves this file from /static/js/, so its root is two folders up.
   const base = new URL('../../', script.src).href;
   const language = (script.dataset.lang || navigator.language || 'en').split('-')[0].toLowerCase();
@@ -53,21 +55,27 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
   let activating = false, activateAgain = false, dialogWanted = false;
   let consentModeSent = '', shadowRoot, banner, footer, dialog, switches, opener, focusBefore;
 
+  // A page may have replaced console, or left it out.
+  const warn = (...args) => {
+    try { console.warn(...args); } catch (ignored) {}
+  };
+  const report = error => debug && warn('cleargif: caught', error);
   // Whatever goes wrong in here is cleargif's problem, never the host page's.
   const guard = (fn, fallback) => function (...args) {
-    try { return fn.apply(this, args); } catch (error) { return fallback; }
+    try { return fn.apply(this, args); } catch (error) { report(error); return fallback; }
   };
   const perPurpose = make => PURPOSES.reduce((all, purpose) => ((all[purpose] = make(purpose)), all), {});
   const stringify = value => JSON.stringify(value);
   // Only the referrer's origin goes, and not at all for a link within the site.
   const referrerOrigin = guard(() => {
+    if (!document.referrer) return '';
     const origin = new URL(document.referrer).origin;
     return origin == location.origin ? '' : origin.slice(0, CAP);
   }, '')();
 
   const request = (method, path, body) => fetch(base + path, {
     method, credentials: 'include', cache: 'no-store', body: body && stringify(body)
-  }).then(response => response.ok ? response.json() : Promise.reject(response.status));
+  }).then(response => response.ok ? response.json() : Promise.reject(`${path}: ${response.status}`));
 
   // Cross-site the collector's cookie never comes back, so a copy of the choice (no ids)
   // stands in for it. No argument reads it, null removes it.
@@ -382,7 +390,11 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     if (gpcOn() && !overridesGpc) purposes.marketing = false;
     return request('POST', 'consent',
       { purposes, gpc_override: !!overridesGpc, gpc: gpcOn(), lang: config.lang, source })
-      .then(answer => applyState(answer, !!overridesGpc)).catch(() => null);
+      .then(answer => applyState(answer, !!overridesGpc))
+      .catch(error => {
+        report(error);
+        return null;
+      });
   }
 
   // A page script may grant only inside a user gesture; where the browser cannot tell
@@ -409,7 +421,7 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     config = loaded;
     texts = loaded.texts || {};
     applyState(current);
-  }).catch(() => {});
+  }).catch(report);
 
   // Single-page apps change the path without a page load.
   const pathMayHaveChanged = guard(trackPageview);
