@@ -444,6 +444,23 @@ def test_dnt_disables_analytics_and_personalization_in_the_dialog(
     assert pageviews(tab) == [], "DNT under until-refused: nothing is sent"
 
 
+def test_the_notices_in_the_dialog_stay_bold(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    # Under DNT and GPC the dialog holds every notice: "Always on", DNT's and GPC's.
+    tab = new_tab("/index.html", init_script=GPC_INIT, extra_http_headers={"DNT": "1"})
+    ready(tab)
+    banner(tab, texts).get_by_role("button", name=texts["preferences"]).click()
+    notices = [texts["necessary_locked"], texts["dnt_notice"], texts["dnt_notice"],
+               texts["gpc_notice"]]
+    weights = []
+    for text in dict.fromkeys(notices):
+        shown = dialog(tab, texts).get_by_text(text, exact=True)
+        expect(shown).to_have_count(notices.count(text))
+        weights += shown.evaluate_all("all => all.map(e => getComputedStyle(e).fontWeight)")
+    assert len(weights) == 4 and all(int(w) >= 600 for w in weights), weights
+    screenshot(dialog(tab, texts), "dialog-dnt-gpc.png")
+
+
 def focus(tab: Tab) -> dict[str, Any]:
     """The focused control, inside shadow roots too: tag, accessible name, in the dialog?,
     and whether it shows a visible focus ring."""

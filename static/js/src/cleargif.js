@@ -22,12 +22,14 @@
     analytics_storage: 'analytics', functionality_storage: 'personalization',
     personalization_storage: 'personalization'
   };
-  // `all:initial` on the host keeps the page's inherited styles out of the shadow root.
+  // `all:initial` on the host keeps the page's inherited styles out of the shadow root;
+  // `font:inherit` makes buttons and inputs take the box's font, so bold must be said again.
   const STYLES = `:host{all:initial!important}
 *{box-sizing:border-box;margin:0;font:inherit;color:inherit}
 .cg{font:15px/1.5 system-ui,sans-serif;color:#1b1b1b;background:#fff}
 .banner{position:fixed;z-index:2147483646;inset-inline:1em;bottom:1em;max-width:42em;margin:auto;padding:1em 1.25em;border:1px solid #767676;border-radius:8px;box-shadow:0 4px 24px #0004}
 h2{font-size:1.15em;font-weight:700;margin-bottom:.4em}
+strong{font-weight:700}
 .buttons{display:flex;flex-wrap:wrap;gap:.5em;margin-top:.9em}
 button{flex:auto;padding:.5em 1em;border:2px solid #1b1b1b;border-radius:6px;background:#1b1b1b;color:#fff;font-weight:600;cursor:pointer}
 a{color:#0b4fa3}
