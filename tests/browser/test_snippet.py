@@ -444,6 +444,41 @@ def test_dnt_disables_analytics_and_personalization_in_the_dialog(
     assert pageviews(tab) == [], "DNT under until-refused: nothing is sent"
 
 
+#: Records every beacon and GIF hit the moment the page sends it.
+BEACON_SPY = """
+window.__sent = [];
+const realBeacon = Navigator.prototype.sendBeacon;
+Navigator.prototype.sendBeacon = function (url, data) {
+  __sent.push(String(url));
+  return realBeacon.call(this, url, data);
+};
+const realSrc = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+Object.defineProperty(HTMLImageElement.prototype, 'src', {configurable: true,
+  get() { return realSrc.get.call(this); },
+  set(value) { __sent.push(String(value)); realSrc.set.call(this, value); }});
+"""
+
+
+def test_dnt_banner_says_nothing_is_counted_and_nothing_is_sent(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    tab = new_tab("/index.html?utm_campaign=t-dnt-banner", init_script=BEACON_SPY,
+                  extra_http_headers={"DNT": "1"})
+    ready(tab)
+    expect(banner(tab, texts)).to_contain_text(texts["counting_dnt"])
+    expect(banner(tab, texts)).not_to_contain_text(texts["counting"])
+    assert texts["counting_dnt"].startswith("Because your browser sends Do Not Track")
+    # Sending is synchronous: had the page view or an event gone, it would be listed now.
+    tab.page.evaluate("() => { cleargif.track('dnt-probe'); cleargif.pageview(); }")
+    assert tab.page.evaluate("__sent") == []
+    assert tab.hits == []
+    # Without DNT the same page says it counts until a choice, and does.
+    plain = new_tab("/index.html?utm_campaign=t-dnt-banner", init_script=BEACON_SPY)
+    ready(plain)
+    expect(banner(plain, texts)).to_contain_text(texts["counting"])
+    assert len(plain.page.evaluate("__sent")) == 1
+    assert tab.page_errors == [] and plain.page_errors == []
+
+
 def test_the_notices_in_the_dialog_stay_bold(
         new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
     # Under DNT and GPC the dialog holds every notice: "Always on", DNT's and GPC's.

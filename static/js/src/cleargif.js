@@ -280,7 +280,8 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     if (undecided && !banner) {
       banner = element('div', boxAttributes('banner', { role: 'dialog', 'aria-labelledby': 'title', 'aria-describedby': 'text' }), [
         element('h2', { id: 'title' }, [texts.title]),
-        element('p', { id: 'text' }, [texts.body, ' ', texts.counting, ' ', policyLink()]),
+        // DNT refuses counting for good: "until you choose" would not be true.
+        element('p', { id: 'text' }, [texts.body, ' ', state.dnt ? texts.counting_dnt : texts.counting, ' ', policyLink()]),
         element('div', { class: 'buttons' }, [
           button(texts.accept_all, () => choose(everyPurpose(true), 'banner-accept-all')),
           button(texts.reject_all, () => choose(everyPurpose(false), 'banner-reject-all')),
