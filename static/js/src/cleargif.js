@@ -5,7 +5,8 @@
  * Keeps the choice (no ids) in localStorage.
  */
 // The readable source. The collector serves ../cleargif.js, which `python static/js/build.py`
-// makes from this file by dropping comments and white space: run it after every change.
+// makes from this file (terser: no comments or white space, short local names); run it
+// after every change and commit both.
 (function (window, document) {
   'use strict';
   if (!document || window.cleargif) return;
