@@ -179,6 +179,7 @@ def page_html(collector: str, body: str, title: str = "host page", head: str = "
               lang_attr: str = "") -> str:
     """A host page with the snippet tag, as a site owner would paste it."""
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<script src="{collector}/static/js/cleargif.js"{lang_attr} defer></script>{head}'
             f'</head>\n<body>\n<h1>{title}</h1>\n<p><a href="#top">A link of the host page</a></p>'
             f"\n{body}\n</body></html>\n")
@@ -210,6 +211,7 @@ document.cookie = '_ga=GA1.1.42; path=/'; document.cookie = '_ga_XYZ=GS1.1; path
         "index.html": page_html(collector, "<p>A plain page.</p>"),
         "privacy.html": "<!doctype html><title>Privacy policy</title><p>The policy.</p>\n",
         "de.html": page_html(collector, "<p>Deutsch.</p>", lang_attr=' data-lang="de"'),
+        "ar.html": page_html(collector, "<p>عربي.</p>", lang_attr=' data-lang="ar"'),
         "gated.html": page_html(collector, gated_body, "gated content"),
         "gtag.js": ("window.__order = []; window.__frames = []; window.dataLayer = [];\n"
                     "function gtag() { dataLayer.push(arguments); }\n"),

@@ -6,6 +6,7 @@ by a separate process; the cookie assertions read Chromium's own jar.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -494,6 +495,109 @@ def test_the_notices_in_the_dialog_stay_bold(
         weights += shown.evaluate_all("all => all.map(e => getComputedStyle(e).fontWeight)")
     assert len(weights) == 4 and all(int(w) >= 600 for w in weights), weights
     screenshot(dialog(tab, texts), "dialog-dnt-gpc.png")
+
+
+#: Where the white knob of a switch is, read off a screenshot of it (decoded in a blank
+#: page): the mean x of the white pixels on its middle row, as "left" or "right".
+KNOB_SIDE = """async png => {
+  const image = new Image();
+  image.src = 'data:image/png;base64,' + png;
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  const row = context.getImageData(0, image.height >> 1, image.width, 1).data;
+  let sum = 0, count = 0;
+  for (let x = 0; x < image.width; x++) {
+    if (row[4 * x] > 240 && row[4 * x + 1] > 240 && row[4 * x + 2] > 240) { sum += x; count++; }
+  }
+  return count ? (sum / count < image.width / 2 ? 'left' : 'right') : null;
+}"""
+
+
+def knob(tab: Tab, control: Any) -> str:
+    """The side of the switch ``control`` its knob is on, as the visitor sees it."""
+    png = control.screenshot(animations="disabled")
+    decoder = tab.ctx.new_page()
+    try:
+        side: str = decoder.evaluate(KNOB_SIDE, base64.b64encode(png).decode())
+        return side
+    finally:
+        decoder.close()
+
+
+def looks(control: Any) -> dict[str, Any]:
+    """What the switch looks like: size, track colour, opacity, and the label beside it."""
+    result: dict[str, Any] = control.evaluate("""e => {
+        const s = getComputedStyle(e), r = e.getBoundingClientRect();
+        const text = e.labels[0].lastChild, range = document.createRange();
+        range.selectNodeContents(text);
+        const t = range.getBoundingClientRect();
+        return {width: r.width, height: r.height, track: s.backgroundColor,
+                opacity: parseFloat(s.opacity), left: r.left, textLeft: t.left};
+    }""")
+    return result
+
+
+def test_purposes_are_toggle_switches_ltr_rtl_and_on_a_phone(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    tab = new_tab("/index.html")
+    ready(tab)
+    banner(tab, texts).get_by_role("button", name=texts["preferences"]).click()
+    analytics, necessary = switch(tab, texts, "analytics"), switch(tab, texts, "necessary")
+    off = looks(analytics)
+    # A track wider than tall, after the label (the inline end), its knob at the start.
+    assert off["width"] >= 1.6 * off["height"] >= 1.6 * 18, off
+    assert off["left"] > off["textLeft"], "the switch follows its label"
+    assert knob(tab, analytics) == "left"
+    analytics.click()
+    expect(analytics).to_be_checked()
+    assert knob(tab, analytics) == "right"
+    expect(analytics).not_to_have_css("background-color", off["track"])  # after its slide
+    # Locked on: on, and dimmed like every switch that cannot be moved.
+    assert knob(tab, necessary) == "right" and looks(necessary)["opacity"] <= 0.6
+    screenshot(dialog(tab, texts), "dialog-switches-en.png")
+
+    # Right to left (Arabic, under DNT): the switch at the left end of its row, its knob
+    # starting on the right; DNT's switches are locked off. (test_keyboard_only checks
+    # the focus ring on each switch.)
+    arabic = new_tab("/ar.html", extra_http_headers={"DNT": "1"})
+    ready(arabic)
+    screenshot(arabic.page.locator("cleargif-root [role=dialog]"), "banner-ar-dnt.png")
+    arabic.page.evaluate("cleargif.consent.show()")
+    arabic_texts = arabic.page.evaluate("() => fetch(document.querySelector('script').src"
+                                        ".replace(/static.*/, 'consent/config?lang=ar'))"
+                                        ".then(r => r.json()).then(c => c.texts)")
+    box = arabic.page.get_by_role("dialog", name=arabic_texts["preferences"])
+    marketing = box.get_by_role("switch", name=arabic_texts["purposes"]["marketing"]["label"])
+    locked = box.get_by_role("switch", name=arabic_texts["purposes"]["analytics"]["label"])
+    rtl = looks(marketing)
+    assert rtl["left"] < rtl["textLeft"], "right to left the switch is on the left"
+    assert knob(arabic, marketing) == "right"
+    marketing.click()
+    assert knob(arabic, marketing) == "left"
+    expect(locked).to_be_disabled()
+    assert knob(arabic, locked) == "right" and looks(locked)["opacity"] <= 0.6
+    screenshot(box, "dialog-ar-dnt.png")
+
+    # A phone, 390 px wide: the banner and the dialog fit across, the switches still look
+    # like switches, and nothing makes the page scroll sideways.
+    phone = new_tab("/index.html", viewport={"width": 390, "height": 844},
+                    device_scale_factor=2, is_mobile=True, has_touch=True)
+    ready(phone)
+    screenshot(phone.page, "banner-phone.png")
+    assert banner(phone, texts).bounding_box()["width"] <= 390
+    banner(phone, texts).get_by_role("button", name=texts["preferences"]).tap()
+    expect(dialog(phone, texts)).to_be_visible()
+    box = dialog(phone, texts).bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    small = looks(switch(phone, texts, "marketing"))
+    assert small["width"] >= 1.6 * small["height"] and small["left"] + small["width"] <= 390
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone.page, "dialog-phone.png")
+    assert tab.page_errors == arabic.page_errors == phone.page_errors == []
 
 
 def focus(tab: Tab) -> dict[str, Any]:

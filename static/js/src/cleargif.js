@@ -25,6 +25,9 @@
   };
   // `all:initial` on the host keeps the page's inherited styles out of the shadow root;
   // `font:inherit` makes buttons and inputs take the box's font, so bold must be said again.
+  // The switches stay checkboxes, drawn as a track with a knob: a gradient, since an input
+  // may have no ::before. Right to left they are mirrored; where the system forces its own
+  // colours the gradient would vanish, so they go back to plain checkboxes there.
   const STYLES = `:host{all:initial!important}
 *{box-sizing:border-box;margin:0;font:inherit;color:inherit}
 .cg{font:15px/1.5 system-ui,sans-serif;color:#1b1b1b;background:#fff}
@@ -40,7 +43,12 @@ dialog::backdrop{background:#0009}
 .purpose,summary{padding:.6em 0;border-top:1px solid #ddd}
 label{display:flex;gap:.6em;align-items:center;font-weight:600}
 .purpose p,table{font-size:.9em;color:#444}
-input{width:1.2em;height:1.2em;accent-color:#1b1b1b}
+input{appearance:none;flex:none;order:1;width:2.6em;height:1.5em;margin-inline-start:auto;border-radius:1em;background:radial-gradient(circle,#fff .45em,#0000 calc(.45em + 1px)) 0/1.5em no-repeat #767676;cursor:pointer;transition:.2s}
+input:checked{background-color:#0b4fa3;background-position:100%}
+[dir=rtl] input{transform:scaleX(-1)}
+input:disabled{opacity:.5;cursor:default}
+@media(prefers-reduced-motion:reduce){input{transition:none}}
+@media(forced-colors:active){input{appearance:auto;width:1.2em}}
 table{border-collapse:collapse;width:100%}
 th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
 .footer{position:fixed;z-index:2147483646;bottom:.5em;inset-inline-start:.5em;padding:.25em .7em;font-size:13px}`;
