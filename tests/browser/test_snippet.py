@@ -12,6 +12,7 @@ import re
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -1140,3 +1141,37 @@ def test_data_debug_shows_the_errors_kept_from_the_page(new_tab: Callable[..., T
     quiet.page.wait_for_function("() => window.__calls >= 1")
     assert quiet.console_warnings == [] and quiet.console_errors == []
     assert quiet.page_errors == []
+
+
+def test_a_refused_origin_is_said_in_the_console_and_in_the_collector_log(
+        new_tab: Callable[..., Tab], collector: Collector, site: Site,
+        tmp_path: Path) -> None:
+    # The same pages from another port: an origin ALLOWED_ORIGINS does not list.
+    other = Site(site.root, tmp_path / "other-site.log")
+    other.start(collector.url)
+    try:
+        origin = other.url
+        tab = new_tab("/index.html", origin=origin)
+        wait_until(tab, lambda: bool(tab.console_warnings), "a console warning")
+        assert tab.console_warnings == [
+            f"cleargif: the collector at {collector.url}/ refused this page's origin "
+            f"({origin}) or is unreachable; add {origin} to ALLOWED_ORIGINS "
+            "(CLEARGIF_ALLOWED_ORIGINS) if it is one of your sites."]
+        expect(tab.page.locator("cleargif-root")).to_have_count(0)
+        assert tab.page.evaluate("cleargif.consent.get()") is None
+        assert tab.hits == [] and tab.page_errors == []
+
+        # The collector said so too, once for both requests (GET /consent and its config).
+        def said() -> list[str]:
+            return [line for line in collector.log.read_text(errors="replace").splitlines()
+                    if f"Refused a cross-origin request from {origin}," in line]
+
+        wait_until(tab, lambda: bool(said()), "the collector's log line")
+        assert len(said()) == 1, said()
+        # The page tells the same on every load; the collector, once an hour.
+        tab.page.reload()
+        wait_until(tab, lambda: len(tab.console_warnings) == 2, "the warning again")
+        assert tab.console_warnings[1] == tab.console_warnings[0]
+        assert len(said()) == 1
+    finally:
+        other.stop()

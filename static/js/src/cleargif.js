@@ -84,9 +84,13 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     return origin == location.origin ? '' : origin.slice(0, CAP);
   }, '')();
 
+  // A request that got no answer rejects with NO_ANSWER: the network failed, or CORS hid
+  // the answer because the collector does not list this page's origin.
+  const NO_ANSWER = 'no answer from the collector';
   const request = (method, path, body) => fetch(base + path, {
     method, credentials: 'include', cache: 'no-store', body: body && stringify(body)
-  }).then(response => response.ok ? response.json() : Promise.reject(`${path}: ${response.status}`));
+  }).catch(() => Promise.reject(NO_ANSWER))
+    .then(response => response.ok ? response.json() : Promise.reject(`${path}: ${response.status}`));
 
   // Cross-site the collector's cookie never comes back, so a copy of the choice (no ids)
   // stands in for it. No argument reads it, null removes it.
@@ -433,7 +437,12 @@ th,td{padding:.3em;border-bottom:1px solid #ddd;text-align:start}
     config = loaded;
     texts = loaded.texts || {};
     applyState(current);
-  }).catch(report);
+  }).catch(error => {
+    // Said debug or not: the site owner would otherwise see no banner and no reason.
+    if (error !== NO_ANSWER) return report(error);
+    const origin = location.origin;
+    warn(`cleargif: the collector at ${base} refused this page's origin (${origin}) or is unreachable; add ${origin} to ALLOWED_ORIGINS (CLEARGIF_ALLOWED_ORIGINS) if it is one of your sites.`);
+  });
 
   // Single-page apps change the path without a page load.
   const pathMayHaveChanged = guard(trackPageview);
