@@ -388,6 +388,47 @@ def test_receipt_written_per_decision(client: Any, app: Any) -> None:
     assert rows[1].prev_hash == rows[0].hash
 
 
+def test_receipt_of_a_dnt_decision_hashes_the_dnt_notice(client: Any, app: Any) -> None:
+    # Under DNT the banner says that nothing is counted; the receipt proves that wording.
+    import json
+
+    from collector.consent.texts import notice, notice_hash
+
+    post_consent(client, {"marketing": True}, lang="en", headers={"DNT": "1"})
+    post_consent(client, {"marketing": True}, lang="en")
+    dnt, plain = (json.loads(r.body)
+                  for r in app.extensions["cleargif"].identity.receipt_rows())
+    assert dnt["dnt"] is True and plain["dnt"] is False
+    assert dnt["notice_sha256"] == notice_hash("en", "until-refused", 1, dnt=True)
+    assert plain["notice_sha256"] == notice_hash("en", "until-refused", 1)
+    assert dnt["notice_sha256"] != plain["notice_sha256"]
+    assert "Do Not Track" in notice("en", "until-refused", dnt=True)["counting"]
+
+
+@pytest.mark.parametrize("counting", ["until-refused", "always", "never"])
+def test_config_serves_the_counting_sentence_for_dnt_too(tmp_path: Any, counting: str) -> None:
+    from collector import create_app
+    from collector.consent.texts import COUNTING, COUNTING_DNT
+    from tests.conftest import make_config
+
+    app = create_app(make_config(tmp_path, ANONYMOUS_COUNTING=counting))
+    client = app.test_client()
+    try:
+        for lang in ("en", "de", "ar"):
+            texts = client.get(f"/consent/config?lang={lang}").json["texts"]
+            assert texts["counting"] == COUNTING[lang][counting]
+            assert texts["counting_dnt"] == COUNTING_DNT[lang][counting]
+            # The same answer for every visitor: the snippet picks by GET /consent's dnt.
+            assert client.get(f"/consent/config?lang={lang}",
+                              headers={"DNT": "1"}).json["texts"] == texts
+        # Under DNT nothing is counted, except hits without ids when counting "always".
+        english = COUNTING_DNT["en"][counting]
+        assert "Do Not Track" in english
+        assert ("count nothing" in english) == (counting != "always")
+    finally:
+        app.extensions["cleargif"].close()
+
+
 def test_config_endpoint(client: Any) -> None:
     r = client.get("/consent/config?lang=ar")
     body = r.json

@@ -55,8 +55,8 @@ def test_the_minimum_set_pins_each_lower_bound(requirement: Requirement) -> None
     pinned = pins("minimum.txt").get(_normal(requirement.name))
     assert pinned is not None, f"{requirement.name} is not in requirements/minimum.txt"
     # The lowest release of the range (a bound of 8.2 is the release 8.2.0).
-    assert pinned == lower[0] or (pinned.release[:len(lower[0].release)] == \
-        lower[0].release and not pinned.is_prerelease), (requirement, pinned)
+    assert pinned == lower[0] or (pinned.release[:len(lower[0].release)] == lower[0].release
+                                  and not pinned.is_prerelease), (requirement, pinned)
     assert requirement.specifier.contains(pinned)
 
 
@@ -78,7 +78,7 @@ def uses_old_api_itself():
 def _module(name: str, source: str, namespace: dict[str, object] | None = None) -> dict[str,
                                                                                           object]:
     scope: dict[str, object] = {"__name__": name, **(namespace or {})}
-    exec(compile(source, f"<{name}>", "exec"), scope)
+    exec(compile(source, f"<{name}>", "exec"), scope)  # our own test source
     return scope
 
 

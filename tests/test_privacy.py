@@ -249,7 +249,8 @@ def test_the_snippet_cap_is_the_one_the_collector_assumes() -> None:
 
     from collector.ingest.records import SNIPPET_CAP
 
-    script = (Path(__file__).resolve().parents[1] / "static" / "js" / "cleargif.js")
+    # The readable source: the served file is built from it, with shorter names.
+    script = (Path(__file__).resolve().parents[1] / "static" / "js" / "src" / "cleargif.js")
     match = re.search(r"const CAP = (\d+);", script.read_text(encoding="utf-8"))
     assert match is not None and int(match.group(1)) == SNIPPET_CAP
 

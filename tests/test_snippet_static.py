@@ -4,9 +4,13 @@ global; and the demo page's routes (DESIGN 9; the browser tests are in tests/bro
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,10 +19,14 @@ from flask.testing import FlaskClient
 
 from collector import create_app
 from collector.web import snippet as snippet_module
+from tests.conftest import require_or_skip
 
 #: cookieconsent v3 ships about 10 KB of JS and 5 KB of CSS gzipped; cleargif: 6 KB for all.
 BUDGET = 6 * 1024
 SNIPPET = "/static/js/cleargif.js"
+JS = Path(__file__).resolve().parents[1] / "static" / "js"
+#: The served file, its readable source, and the script that makes one from the other.
+SERVED, SOURCE, BUILD = JS / "cleargif.js", JS / "src" / "cleargif.js", JS / "build.py"
 
 
 @pytest.fixture
@@ -59,9 +67,56 @@ def test_snippet_and_its_styles_fit_the_budget(client: FlaskClient, snippet: str
     assert total <= BUDGET, f"{total} bytes gzipped, over the {BUDGET}-byte budget"
 
 
+def build_module() -> ModuleType:
+    """``static/js/build.py``, which makes the served snippet from its readable source."""
+    spec = importlib.util.spec_from_file_location("snippet_build", BUILD)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_module_with_tool() -> ModuleType:
+    """The build script, where it can run (Node.js and terser, from ``npm ci``)."""
+    build = build_module()
+    reason = build.missing_tool()
+    if reason is not None:
+        require_or_skip(f"the snippet's build cannot run: {reason}")
+    return build
+
+
+def test_served_snippet_is_built_from_the_readable_source() -> None:
+    """The checked-in served file is exactly what the build makes of the source now."""
+    build = build_module_with_tool()
+    built = build.build(SOURCE.read_text(encoding="utf-8"))
+    assert SERVED.read_text(encoding="utf-8") == built, (
+        "static/js/cleargif.js is stale: run python static/js/build.py and commit it")
+    # The header that says what it sends survives the build; the source's notes do not.
+    assert built.startswith("/*! cleargif.js:") and "readable source" not in built
+    # The same check from the command line, as a contributor runs it.
+    done = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_build_check_fails_on_a_stale_output(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    build = build_module_with_tool()
+    stale = tmp_path / "cleargif.js"
+    stale.write_text(SERVED.read_text(encoding="utf-8").replace("cleargif", "clearjif", 1),
+                     encoding="utf-8")
+    monkeypatch.setattr(build, "OUTPUT", stale)
+    assert build.main(["--check"]) == 1
+    assert "stale" in capsys.readouterr().err
+    assert build.main([]) == 0, "without --check it rewrites the output"
+    assert build.main(["--check"]) == 0
+    assert stale.read_text(encoding="utf-8") == SERVED.read_text(encoding="utf-8")
+
+
 def snippet_file() -> bytes:
     """The snippet's bytes on disk, beside the collector package in this checkout."""
-    return (Path(__file__).resolve().parents[1] / "static" / "js" / "cleargif.js").read_bytes()
+    return SERVED.read_bytes()
 
 
 def test_snippet_is_served_gzip_compressed_once_at_level_9(
@@ -156,14 +211,29 @@ def test_snippet_uses_no_eval_function_constructor_or_document_write(snippet: st
         assert not re.search(pattern, code), f"the snippet uses {pattern}"
 
 
-def test_snippet_defines_one_global_and_nothing_without_document(snippet: str) -> None:
-    code = code_only(snippet)
-    # One IIFE; the only property it sets on the window is `cleargif`.
+def iife_names(code: str) -> tuple[str, str]:
+    """The IIFE's names for the global object and its document, checking its shape: one
+    function, called with ``globalThis`` and ``globalThis.document``, and nothing else."""
     body = code.strip()
-    assert body.startswith("(function (w, d) {") and body.endswith(");")
-    assert re.findall(r"\bw\.(\w+)\s*=(?!=)", code) == ["cleargif"]
-    assert not re.search(r"\b(?:window|globalThis|self)\.\w+\s*=(?!=)", code)
-    assert "if (!d || w.cleargif) return;" in code, "does nothing without a document"
+    iife = re.match(r"\(function\s*\((\w+),\s*(\w+)\)\s*\{", body)
+    assert iife is not None, "one IIFE"
+    assert re.search(r"\}\)\(globalThis,\s*globalThis\.document\);$", body)
+    glob, doc = iife.groups()
+    nothing = rf"if\s*\(\s*!{doc}\s*\|\|\s*{glob}\.cleargif\s*\)\s*return;"
+    assert re.search(nothing, code), "does nothing without a document"
+    return glob, doc
+
+
+def test_snippet_defines_one_global_and_nothing_without_document(snippet: str) -> None:
+    # In the source, where each name means one thing: the only property set on the
+    # global object is `cleargif` (the browser tests check the same of the served file).
+    code = code_only(SOURCE.read_text(encoding="utf-8"))
+    glob, _ = iife_names(code)
+    assert re.findall(rf"\b{glob}\.(\w+)\s*=(?!=)", code) == ["cleargif"]
+    others = {"window", "globalThis", "self"} - {glob}
+    assert not re.search(rf"\b(?:{'|'.join(others)})\.\w+\s*=(?!=)", code)
+    # The served file keeps the shape (its build only shortens names).
+    iife_names(code_only(snippet))
 
 
 def test_snippet_header_says_what_it_sends(snippet: str) -> None:

@@ -35,6 +35,32 @@ COUNTING = {
     },
 }
 
+#: The counting sentence for a browser that sends Do Not Track: DNT refuses analytics for
+#: good, so "until you choose" would be untrue; under ``always`` hits still count, without ids.
+COUNTING_DNT = {
+    "en": {
+        "until-refused": "Because your browser sends Do Not Track, we count nothing, not even "
+                         "page views without cookies.",
+        "always": "Because your browser sends Do Not Track, we count page views only without "
+                  "cookies or ids, as a server log would.",
+        "never": "Because your browser sends Do Not Track, we count nothing.",
+    },
+    "de": {
+        "until-refused": "Weil Ihr Browser Do Not Track sendet, zählen wir nichts, auch keine "
+                         "Seitenaufrufe ohne Cookies.",
+        "always": "Weil Ihr Browser Do Not Track sendet, zählen wir Seitenaufrufe nur ohne "
+                  "Cookies oder Kennungen, wie ein Server-Log.",
+        "never": "Weil Ihr Browser Do Not Track sendet, zählen wir nichts.",
+    },
+    "ar": {
+        "until-refused": "لأن متصفحك يطلب عدم التتبع، لا نحصي شيئًا، ولا حتى مشاهدات الصفحات "
+                         "دون ملفات تعريف.",
+        "always": "لأن متصفحك يطلب عدم التتبع، نحصي مشاهدات الصفحات دون ملفات تعريف أو "
+                  "معرّفات فقط، كما يفعل سجل الخادم.",
+        "never": "لأن متصفحك يطلب عدم التتبع، لا نحصي شيئًا.",
+    },
+}
+
 TEXTS: dict[str, dict[str, Any]] = {
     "en": {
         "dir": "ltr",
@@ -151,15 +177,17 @@ def pick_language(requested: str | None, default: str = "en") -> str:
     return default if default in TEXTS else "en"
 
 
-def notice(lang: str, counting: str) -> dict[str, Any]:
-    """The full notice for a language: its texts plus the counting-mode sentence."""
+def notice(lang: str, counting: str, dnt: bool = False) -> dict[str, Any]:
+    """The full notice for a language: its texts plus the counting-mode sentence shown, the
+    Do Not Track one when ``dnt`` (the browser sends DNT and ``HONOR_DNT`` is on)."""
     texts = dict(TEXTS[lang])
-    texts["counting"] = COUNTING[lang][counting]
+    texts["counting"] = (COUNTING_DNT if dnt else COUNTING)[lang][counting]
     return texts
 
 
-def notice_hash(lang: str, counting: str, revision: int) -> str:
-    """SHA-256 over the notice as shown (canonical JSON), bound to the policy revision."""
-    body = json.dumps({"revision": revision, "texts": notice(lang, counting)},
+def notice_hash(lang: str, counting: str, revision: int, dnt: bool = False) -> str:
+    """SHA-256 over the notice as shown (canonical JSON), bound to the policy revision;
+    ``dnt`` as for :func:`notice`. Without DNT the hash is what it was before DNT texts."""
+    body = json.dumps({"revision": revision, "texts": notice(lang, counting, dnt)},
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()

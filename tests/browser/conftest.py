@@ -179,6 +179,7 @@ def page_html(collector: str, body: str, title: str = "host page", head: str = "
               lang_attr: str = "") -> str:
     """A host page with the snippet tag, as a site owner would paste it."""
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<script src="{collector}/static/js/cleargif.js"{lang_attr} defer></script>{head}'
             f'</head>\n<body>\n<h1>{title}</h1>\n<p><a href="#top">A link of the host page</a></p>'
             f"\n{body}\n</body></html>\n")
@@ -210,6 +211,7 @@ document.cookie = '_ga=GA1.1.42; path=/'; document.cookie = '_ga_XYZ=GS1.1; path
         "index.html": page_html(collector, "<p>A plain page.</p>"),
         "privacy.html": "<!doctype html><title>Privacy policy</title><p>The policy.</p>\n",
         "de.html": page_html(collector, "<p>Deutsch.</p>", lang_attr=' data-lang="de"'),
+        "ar.html": page_html(collector, "<p>عربي.</p>", lang_attr=' data-lang="ar"'),
         "gated.html": page_html(collector, gated_body, "gated content"),
         "gtag.js": ("window.__order = []; window.__frames = []; window.dataLayer = [];\n"
                     "function gtag() { dataLayer.push(arguments); }\n"),
@@ -240,6 +242,14 @@ cleargif.on('consent', function (state) {
 document.querySelector('button').onclick = function () { cleargif.consent.set({analytics: true}); };
 """,
         "csp/tag.js": "window.__external = 'ran';\n",
+        # A host script whose consent listener throws, with and without data-debug.
+        "throwing.html": page_html(collector, "<p>A broken listener.</p>", "throwing",
+                                   head='<script src="/throwing.js" defer></script>'),
+        "debug.html": page_html(collector, "<p>A broken listener.</p>", "debug",
+                                head='<script src="/throwing.js" defer></script>',
+                                lang_attr=" data-debug"),
+        "throwing.js": ("window.__calls = 0;\ncleargif.on('consent', function () {\n"
+                        "  __calls++;\n  throw new Error('the listener broke');\n});\n"),
     }
     for name, text in files.items():
         target = root / name
@@ -321,13 +331,15 @@ def site(servers: tuple[Collector, Site]) -> Site:
 
 
 class Tab:
-    """A page in its own browser context, plus what it reported: console errors, uncaught
-    page errors, and the hits it sent to the collector (method, url, JSON body)."""
+    """A page in its own browser context, plus what it reported: console errors and
+    warnings, uncaught page errors, and the hits it sent to the collector (method, url, JSON
+    body)."""
 
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.hits: list[dict[str, Any]] = []
         self.console_errors: list[str] = []
+        self.console_warnings: list[str] = []
         self.page_errors: list[str] = []
         ctx.route(re.compile(r"/t(\.gif)?(\?.*)?$"), self._record)
         self.page = ctx.new_page()
@@ -337,6 +349,8 @@ class Tab:
     def _console(self, message: Any) -> None:
         if message.type == "error":
             self.console_errors.append(message.text)
+        elif message.type == "warning":
+            self.console_warnings.append(message.text)
 
     def _record(self, route: Any) -> None:
         req = route.request

@@ -6,11 +6,13 @@ by a separate process; the cookie assertions read Chromium's own jar.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -442,6 +444,161 @@ def test_dnt_disables_analytics_and_personalization_in_the_dialog(
     assert "cg_sid" not in cookies(tab) and "cg_vid" not in cookies(tab)
     tab.page.wait_for_timeout(200)
     assert pageviews(tab) == [], "DNT under until-refused: nothing is sent"
+
+
+#: Records every beacon and GIF hit the moment the page sends it.
+BEACON_SPY = """
+window.__sent = [];
+const realBeacon = Navigator.prototype.sendBeacon;
+Navigator.prototype.sendBeacon = function (url, data) {
+  __sent.push(String(url));
+  return realBeacon.call(this, url, data);
+};
+const realSrc = Object.getOwnPropertyDescriptor(HTMLImageElement.prototype, 'src');
+Object.defineProperty(HTMLImageElement.prototype, 'src', {configurable: true,
+  get() { return realSrc.get.call(this); },
+  set(value) { __sent.push(String(value)); realSrc.set.call(this, value); }});
+"""
+
+
+def test_dnt_banner_says_nothing_is_counted_and_nothing_is_sent(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    tab = new_tab("/index.html?utm_campaign=t-dnt-banner", init_script=BEACON_SPY,
+                  extra_http_headers={"DNT": "1"})
+    ready(tab)
+    expect(banner(tab, texts)).to_contain_text(texts["counting_dnt"])
+    expect(banner(tab, texts)).not_to_contain_text(texts["counting"])
+    assert texts["counting_dnt"].startswith("Because your browser sends Do Not Track")
+    # Sending is synchronous: had the page view or an event gone, it would be listed now.
+    tab.page.evaluate("() => { cleargif.track('dnt-probe'); cleargif.pageview(); }")
+    assert tab.page.evaluate("__sent") == []
+    assert tab.hits == []
+    # Without DNT the same page says it counts until a choice, and does.
+    plain = new_tab("/index.html?utm_campaign=t-dnt-banner", init_script=BEACON_SPY)
+    ready(plain)
+    expect(banner(plain, texts)).to_contain_text(texts["counting"])
+    assert len(plain.page.evaluate("__sent")) == 1
+    assert tab.page_errors == [] and plain.page_errors == []
+
+
+def test_the_notices_in_the_dialog_stay_bold(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    # Under DNT and GPC the dialog holds every notice: "Always on", DNT's and GPC's.
+    tab = new_tab("/index.html", init_script=GPC_INIT, extra_http_headers={"DNT": "1"})
+    ready(tab)
+    banner(tab, texts).get_by_role("button", name=texts["preferences"]).click()
+    notices = [texts["necessary_locked"], texts["dnt_notice"], texts["dnt_notice"],
+               texts["gpc_notice"]]
+    weights = []
+    for text in dict.fromkeys(notices):
+        shown = dialog(tab, texts).get_by_text(text, exact=True)
+        expect(shown).to_have_count(notices.count(text))
+        weights += shown.evaluate_all("all => all.map(e => getComputedStyle(e).fontWeight)")
+    assert len(weights) == 4 and all(int(w) >= 600 for w in weights), weights
+    screenshot(dialog(tab, texts), "dialog-dnt-gpc.png")
+
+
+#: Where the white knob of a switch is, read off a screenshot of it (decoded in a blank
+#: page): the mean x of the white pixels on its middle row, as "left" or "right".
+KNOB_SIDE = """async png => {
+  const image = new Image();
+  image.src = 'data:image/png;base64,' + png;
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  const row = context.getImageData(0, image.height >> 1, image.width, 1).data;
+  let sum = 0, count = 0;
+  for (let x = 0; x < image.width; x++) {
+    if (row[4 * x] > 240 && row[4 * x + 1] > 240 && row[4 * x + 2] > 240) { sum += x; count++; }
+  }
+  return count ? (sum / count < image.width / 2 ? 'left' : 'right') : null;
+}"""
+
+
+def knob(tab: Tab, control: Any) -> str:
+    """The side of the switch ``control`` its knob is on, as the visitor sees it."""
+    png = control.screenshot(animations="disabled")
+    decoder = tab.ctx.new_page()
+    try:
+        side: str = decoder.evaluate(KNOB_SIDE, base64.b64encode(png).decode())
+        return side
+    finally:
+        decoder.close()
+
+
+def looks(control: Any) -> dict[str, Any]:
+    """What the switch looks like: size, track colour, opacity, and the label beside it."""
+    result: dict[str, Any] = control.evaluate("""e => {
+        const s = getComputedStyle(e), r = e.getBoundingClientRect();
+        const text = e.labels[0].lastChild, range = document.createRange();
+        range.selectNodeContents(text);
+        const t = range.getBoundingClientRect();
+        return {width: r.width, height: r.height, track: s.backgroundColor,
+                opacity: parseFloat(s.opacity), left: r.left, textLeft: t.left};
+    }""")
+    return result
+
+
+def test_purposes_are_toggle_switches_ltr_rtl_and_on_a_phone(
+        new_tab: Callable[..., Tab], texts: dict[str, Any]) -> None:
+    tab = new_tab("/index.html")
+    ready(tab)
+    banner(tab, texts).get_by_role("button", name=texts["preferences"]).click()
+    analytics, necessary = switch(tab, texts, "analytics"), switch(tab, texts, "necessary")
+    off = looks(analytics)
+    # A track wider than tall, after the label (the inline end), its knob at the start.
+    assert off["width"] >= 1.6 * off["height"] >= 1.6 * 18, off
+    assert off["left"] > off["textLeft"], "the switch follows its label"
+    assert knob(tab, analytics) == "left"
+    analytics.click()
+    expect(analytics).to_be_checked()
+    assert knob(tab, analytics) == "right"
+    expect(analytics).not_to_have_css("background-color", off["track"])  # after its slide
+    # Locked on: on, and dimmed like every switch that cannot be moved.
+    assert knob(tab, necessary) == "right" and looks(necessary)["opacity"] <= 0.6
+    screenshot(dialog(tab, texts), "dialog-switches-en.png")
+
+    # Right to left (Arabic, under DNT): the switch at the left end of its row, its knob
+    # starting on the right; DNT's switches are locked off. (test_keyboard_only checks
+    # the focus ring on each switch.)
+    arabic = new_tab("/ar.html", extra_http_headers={"DNT": "1"})
+    ready(arabic)
+    screenshot(arabic.page.locator("cleargif-root [role=dialog]"), "banner-ar-dnt.png")
+    arabic.page.evaluate("cleargif.consent.show()")
+    arabic_texts = arabic.page.evaluate("() => fetch(document.querySelector('script').src"
+                                        ".replace(/static.*/, 'consent/config?lang=ar'))"
+                                        ".then(r => r.json()).then(c => c.texts)")
+    box = arabic.page.get_by_role("dialog", name=arabic_texts["preferences"])
+    marketing = box.get_by_role("switch", name=arabic_texts["purposes"]["marketing"]["label"])
+    locked = box.get_by_role("switch", name=arabic_texts["purposes"]["analytics"]["label"])
+    rtl = looks(marketing)
+    assert rtl["left"] < rtl["textLeft"], "right to left the switch is on the left"
+    assert knob(arabic, marketing) == "right"
+    marketing.click()
+    assert knob(arabic, marketing) == "left"
+    expect(locked).to_be_disabled()
+    assert knob(arabic, locked) == "right" and looks(locked)["opacity"] <= 0.6
+    screenshot(box, "dialog-ar-dnt.png")
+
+    # A phone, 390 px wide: the banner and the dialog fit across, the switches still look
+    # like switches, and nothing makes the page scroll sideways.
+    phone = new_tab("/index.html", viewport={"width": 390, "height": 844},
+                    device_scale_factor=2, is_mobile=True, has_touch=True)
+    ready(phone)
+    screenshot(phone.page, "banner-phone.png")
+    assert banner(phone, texts).bounding_box()["width"] <= 390
+    banner(phone, texts).get_by_role("button", name=texts["preferences"]).tap()
+    expect(dialog(phone, texts)).to_be_visible()
+    box = dialog(phone, texts).bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    small = looks(switch(phone, texts, "marketing"))
+    assert small["width"] >= 1.6 * small["height"] and small["left"] + small["width"] <= 390
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone.page, "dialog-phone.png")
+    assert tab.page_errors == arabic.page_errors == phone.page_errors == []
 
 
 def focus(tab: Tab) -> dict[str, Any]:
@@ -958,3 +1115,63 @@ def test_demo_page(browser: Any, collector: Collector, texts: dict[str, Any]) ->
         assert errors == []
     finally:
         ctx.close()
+
+
+def wait_until(tab: Tab, done: Callable[[], bool], what: str) -> None:
+    """Poll ``done`` (bounded): for what the page reports asynchronously."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        tab.page.wait_for_timeout(50)
+
+
+def test_data_debug_shows_the_errors_kept_from_the_page(new_tab: Callable[..., Tab]) -> None:
+    # The page's consent listener throws. With data-debug on the script tag the site owner
+    # sees it in the console, as a warning from cleargif; the page itself never gets it.
+    debug = new_tab("/debug.html")
+    ready(debug)
+    debug.page.wait_for_function("() => window.__calls >= 1")
+    wait_until(debug, lambda: bool(debug.console_warnings), "a console warning")
+    [warning] = debug.console_warnings
+    assert warning.startswith("cleargif: caught Error: the listener broke")
+    assert debug.page_errors == []
+    # Without data-debug the same error stays silent.
+    quiet = new_tab("/throwing.html")
+    ready(quiet)
+    quiet.page.wait_for_function("() => window.__calls >= 1")
+    assert quiet.console_warnings == [] and quiet.console_errors == []
+    assert quiet.page_errors == []
+
+
+def test_a_refused_origin_is_said_in_the_console_and_in_the_collector_log(
+        new_tab: Callable[..., Tab], collector: Collector, site: Site,
+        tmp_path: Path) -> None:
+    # The same pages from another port: an origin ALLOWED_ORIGINS does not list.
+    other = Site(site.root, tmp_path / "other-site.log")
+    other.start(collector.url)
+    try:
+        origin = other.url
+        tab = new_tab("/index.html", origin=origin)
+        wait_until(tab, lambda: bool(tab.console_warnings), "a console warning")
+        assert tab.console_warnings == [
+            f"cleargif: the collector at {collector.url}/ refused this page's origin "
+            f"({origin}) or is unreachable; add {origin} to ALLOWED_ORIGINS "
+            "(CLEARGIF_ALLOWED_ORIGINS) if it is one of your sites."]
+        expect(tab.page.locator("cleargif-root")).to_have_count(0)
+        assert tab.page.evaluate("cleargif.consent.get()") is None
+        assert tab.hits == [] and tab.page_errors == []
+
+        # The collector said so too, once for both requests (GET /consent and its config).
+        def said() -> list[str]:
+            return [line for line in collector.log.read_text(errors="replace").splitlines()
+                    if f"Refused a cross-origin request from {origin}," in line]
+
+        wait_until(tab, lambda: bool(said()), "the collector's log line")
+        assert len(said()) == 1, said()
+        # The page tells the same on every load; the collector, once an hour.
+        tab.page.reload()
+        wait_until(tab, lambda: len(tab.console_warnings) == 2, "the warning again")
+        assert tab.console_warnings[1] == tab.console_warnings[0]
+        assert len(said()) == 1
+    finally:
+        other.stop()

@@ -26,7 +26,7 @@ from ...consent.rules import (
     parse_request,
     plan_cookies,
 )
-from ...consent.texts import LANGUAGES, notice, notice_hash, pick_language
+from ...consent.texts import COUNTING_DNT, LANGUAGES, notice, notice_hash, pick_language
 from ...errors import StorageError
 from ...extension import Collector, ext
 from ..cookies import apply_plan, consent_state, set_cookie
@@ -142,7 +142,8 @@ def _record(col: Collector, purposes: dict[str, bool], gpc_override: bool, lang:
     chosen_lang = pick_language(lang or request.accept_languages.best, s.default_lang)
     receipt = build_receipt(receipt_id=receipt_id, subject_id=subject, now=at,
                             revision=s.revision,
-                            notice_sha256=notice_hash(chosen_lang, s.counting, s.revision),
+                            notice_sha256=notice_hash(chosen_lang, s.counting, s.revision,
+                                                      dnt=current.dnt),
                             lang=chosen_lang, decision=decision, source=source,
                             gpc=current.gpc, dnt=current.dnt)
     try:
@@ -180,7 +181,9 @@ def consent_config() -> Response:
         "purposes": list(PURPOSES),
         "lang": lang,
         "languages": list(LANGUAGES),
-        "texts": notice(lang, s.counting),
+        # Both counting sentences: the snippet shows the DNT one when GET /consent says DNT,
+        # so this answer stays the same for every visitor.
+        "texts": {**notice(lang, s.counting), "counting_dnt": COUNTING_DNT[lang][s.counting]},
         "notice_sha256": notice_hash(lang, s.counting, s.revision),
         "cookies": cookie_table(col.registry),
         "services": services(col.config),
