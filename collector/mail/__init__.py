@@ -1,0 +1,1 @@
+"""Email: campaigns, suppressions, bounces and complaints."""
