@@ -26,7 +26,7 @@ Refused, with a sentence saying why and how to fix it:
 
 A name accepted here is stored unchanged by the collector: the rule ends by asking the
 collector's scrubber itself. It is stricter than the scrubber, which only sees runs of
-16 or more characters: ``welcome-b03bfc3ed7`` is stored as it is, but refused here.
+16 or more characters: ``nl-b03bfc3ed7`` is stored as it is, but refused here.
 """
 
 from __future__ import annotations
