@@ -34,7 +34,7 @@ import html as html_lib
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.contentmanager import raw_data_manager
 from email.message import EmailMessage, MIMEPart
@@ -84,8 +84,15 @@ _ATTRIBUTE: Final = re.compile(
     r"('[^']*'|\"[^\"]*\"|(?!['\"])[^>\s]*))?(?:\s|/(?!>))*"
 )
 _MAILTO_FORBIDDEN: Final = re.compile(r"[\s<>,\"\x00-\x1f\x7f]")
+# A downlevel-hidden conditional comment, "<!--[if mso]> … <![endif]-->", as the data
+# html.parser reports for it; group 1 is the markup Outlook (or old IE) renders.
+_CONDITIONAL_COMMENT: Final = re.compile(
+    r"\[if\s[^\]]*\]>(.*)<!\[endif\]\s*", re.IGNORECASE | re.DOTALL
+)
 
 _Edits = list[tuple[int, int, str]]
+# Links to track and their targets, in document order.
+_Tracked = list[tuple["_Link", str]]
 
 
 _REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
@@ -302,10 +309,17 @@ class Mailer:
           :meth:`prepare` puts in the headers; a marked element with a real ``href``
           keeps it. Filling a placeholder needs ``recipient``, whatever the mode.
 
+        - Outlook's bulletproof buttons are tracked too: the ``href`` of a VML shape
+          (``<v:roundrect>``, ``<v:rect>``, ``<v:oval>``, any ``v:`` element) inside a
+          conditional comment (``<!--[if mso]> … <![endif]-->``, ``[if gte mso 9]`` and
+          the like) is rewritten as an ``<a>``'s is, with the same exclusions. A shape and
+          its fallback link (the first tracked ``<a>`` or ``<area>`` after it with the
+          same target, else the last one before it) are one link to reports: they share
+          a ``data-link-id`` given on either, else one ``link-<n>``.
+
         Entities in ``href`` values are decoded before signing, and new values are
-        attribute-escaped in the original quoting. Markup inside comments (including
-        Outlook's ``<!--[if mso]>`` blocks), ``<script>`` and ``<style>`` is not
-        touched.
+        attribute-escaped in the original quoting. Everything else inside comments, and
+        markup inside ``<script>`` and ``<style>``, is not touched.
 
         :param mode: as for :meth:`open_url`; click URLs carry the recipient only in
             mode ``individual``.
@@ -340,7 +354,7 @@ class Mailer:
             edits.append((position, position, tag))
 
         unsubscribe_url: str | None = None
-        ordinal = 0
+        tracked_links: _Tracked = []  # `list` is a parameter here
         for link in scan.links:
             if link.marker == "unsubscribe":
                 if unsubscribe and (link.href is None or link.href.strip(_URL_TRIM) in ("", "#")):
@@ -358,8 +372,10 @@ class Mailer:
                 continue
             if _target_problem(target) or self._is_collector_url(target):
                 continue
-            ordinal += 1
-            link_id = link.link_id if link.link_id is not None else f"link-{ordinal}"
+            tracked_links.append((link, target))
+        for (link, target), link_id in zip(
+            tracked_links, _link_ids(tracked_links), strict=True
+        ):
             click = self._codec.dump_click(
                 campaign, list, link_id, target, recipient=tracked, sent_at=sent
             )
@@ -519,6 +535,7 @@ class _Link:
     href_span: tuple[int, int] | None  # span of the raw value in ``raw``, quotes included
     link_id: str | None
     marker: str | None  # data-cleargif, lowercased
+    vml: bool = False  # a VML shape inside a conditional comment
 
     def set_href(self, url: str) -> tuple[int, int, str]:
         """Return the edit that makes ``url`` this element's ``href``."""
@@ -548,9 +565,11 @@ class _Scan(HTMLParser):
     # (typeshed marks the attribute Final; the stdlib reads it per instance.)
     CDATA_CONTENT_ELEMENTS = (*HTMLParser.CDATA_CONTENT_ELEMENTS, "textarea", "title")  # type: ignore[misc]
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, vml: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.source = source
+        # A scan of a conditional comment's content collects VML shapes instead of links.
+        self.vml = vml
         # html.parser counts lines at "\n" only and columns from the last "\n".
         self._line_starts = [0] + [match.end() for match in re.finditer("\n", source)]
         self.links: list[_Link] = []
@@ -588,10 +607,27 @@ class _Scan(HTMLParser):
             self._in_preamble = False
         if tag == "body" and self.body_end is None:
             self.body_end = end
-        if tag in ("a", "area"):
+        if (tag.startswith("v:") and any(name in ("href", "data-cleargif") for name, _ in attrs)
+                if self.vml else tag in ("a", "area")):
             link = _read_link(start, raw, attrs)
             if link is not None:
                 self.links.append(link)
+
+    def handle_comment(self, data: str) -> None:
+        if self.vml:
+            return
+        start = self._offset() + 4  # after "<!--"
+        if self.source[start : start + len(data)] != data:
+            return  # positions out of step: change nothing rather than the wrong bytes
+        conditional = _CONDITIONAL_COMMENT.fullmatch(data)
+        if conditional is None:
+            return
+        inner = start + conditional.start(1)
+        try:
+            shapes = _scan(conditional.group(1), vml=True).links
+        except ValueError:
+            return  # markup Outlook alone reads; leave it as it is
+        self.links.extend(replace(shape, start=inner + shape.start, vml=True) for shape in shapes)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "head" and self.head_end is None:
@@ -601,8 +637,8 @@ class _Scan(HTMLParser):
                 self.head_end = close + 1
 
 
-def _scan(source: str) -> _Scan:
-    scan = _Scan(source)
+def _scan(source: str, *, vml: bool = False) -> _Scan:
+    scan = _Scan(source, vml=vml)
     try:
         scan.feed(source)
         scan.close()
@@ -613,7 +649,47 @@ def _scan(source: str) -> _Scan:
             f"The HTML cannot be parsed near line {line} ({exc}); fix or remove the"
             " malformed <![…]> section."
         ) from None
+    # Shapes found in comments were added when their comment ended: back in document order.
+    scan.links.sort(key=lambda link: link.start)
     return scan
+
+
+def _link_ids(links: _Tracked) -> list[str]:
+    """The link id of each tracked ``(link, target)``, in document order.
+
+    A link's own ``data-link-id`` wins; otherwise it is ``link-<n>``, ``n`` counting the
+    tracked links in order. A VML shape and its fallback ``<a>`` (see
+    :meth:`Mailer.instrument`) count as one link and share an id (a ``data-link-id``
+    given on either, else one number), so reports count one button once.
+    """
+    partner: dict[int, int] = {}
+    for i, (link, target) in enumerate(links):
+        if not link.vml:
+            continue
+        fallbacks = [j for j, (other, other_target) in enumerate(links)
+                     if not other.vml and other_target == target and j not in partner]
+        after = [j for j in fallbacks if j > i]
+        if after or fallbacks:
+            j = after[0] if after else fallbacks[-1]
+            partner[i], partner[j] = j, i
+    ids: list[str] = []
+    numbers: list[int] = []
+    count = 0
+    for i, (link, _) in enumerate(links):
+        # Every link counts, with a data-link-id or not; a pair counts where it starts.
+        if i in partner and partner[i] < i:
+            numbers.append(numbers[partner[i]])
+        else:
+            count += 1
+            numbers.append(count)
+        other = links[partner[i]][0] if i in partner else None
+        if link.link_id is not None:
+            ids.append(link.link_id)
+        elif other is not None and other.link_id is not None:
+            ids.append(other.link_id)
+        else:
+            ids.append(f"link-{numbers[i]}")
+    return ids
 
 
 def _read_link(start: int, raw: str, attrs: list[tuple[str, str | None]]) -> _Link | None:

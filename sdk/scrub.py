@@ -12,8 +12,9 @@ is replaced by a placeholder:
 ``:num``       runs of 9+ digits across spaces (up to 8), dots, dashes and
                Unicode hyphens and ``_ + / ( )``; card groups of four joined by
                commas or colons
-``:token``     UUIDs, 16+ character letter-and-digit runs, dotted base64
-               (JWT, itsdangerous ``payload.timestamp.signature``)
+``:token``     UUIDs, 16+ character letter-and-digit runs that do not read as
+               words (:func:`reads_as_word`), dotted base64 (JWT, itsdangerous
+               ``payload.timestamp.signature``)
 =============  ==============================================================
 
 Shapes hidden by invisible or combining characters (``jane\u034f@example.com``) or by
@@ -52,6 +53,7 @@ __all__ = [
     "PathPatterns",
     "compile_path_patterns",
     "identifying_kinds",
+    "reads_as_word",
     "scrub_path",
     "scrub_text",
     "skeleton",
@@ -127,9 +129,19 @@ _JWT_RE: Final = re.compile(
 )
 
 _RUN_RE: Final = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{16,}(?![A-Za-z0-9_\-])")
-# A lower-case slug of words and short numbers ("best-laptops-2024") reads as content,
-# not as a credential; it is let through when letters outnumber digits.
-_SLUG_RE: Final = re.compile(r"(?:[a-z]{2,}|\d{1,4})(?:[-_](?:[a-z]{2,}|\d{1,4}))*")
+# The separators between the pieces of a run, each piece judged by reads_as_word.
+_PIECE_SPLIT_RE: Final = re.compile(r"[-_]+")
+# A date of this century, whole ("2026-12-06", "2026_12", "20261206"): campaign names and
+# pages carry their date, and its digits say when, not who. Bounded, and it starts only
+# where no letter or digit precedes.
+_DATE_RE: Final = re.compile(
+    r"(?<![A-Za-z0-9])20\d\d([-_]?)(?:0[1-9]|1[0-2])(?:\1(?:0[1-9]|[12]\d|3[01]))?"
+    r"(?![A-Za-z0-9])"
+)
+# The letter and digit chunks of a piece, in any script.
+_CHUNK_RE: Final = re.compile(r"\d+|[^\W\d_]+")
+_YEAR_RE: Final = re.compile(r"(?:19|20)\d\d")
+_ORDINALS: Final = frozenset({"st", "nd", "rd", "th"})
 
 # Separators and digits are disjoint, so each repetition is decided by a bounded gap and
 # the pattern cannot backtrack further. Parentheses cover "(415) 555-0132", "+" a query's
@@ -248,7 +260,9 @@ def scrub_text(value: str, max_len: int = 200) -> str:
     caught), normalised (NFKC, so full-width digits count as digits), stripped of control
     and invisible format characters and of surrounding white space, then scrubbed: emails
     become ``:email``; IPv4/IPv6 addresses ``:ip``; UUIDs, JWTs, itsdangerous tokens and
-    runs of 16+ ``[A-Za-z0-9_-]`` mixing letters and digits ``:token``; 9+ digits counted
+    runs of 16+ ``[A-Za-z0-9_-]`` mixing letters and digits ``:token``, unless every piece
+    between ``-`` and ``_`` reads as a word (:func:`reads_as_word`) and letters outnumber
+    digits, dates aside (``newsletter-december2026``, ``2026-12-06-weekly``); 9+ digits counted
     across spaces, dots, dashes and ``_ + / ( )``, or a card's groups of four joined by
     commas or colons, ``:num``.
     Shapes that combining or invisible characters or look-alike full stops would hide are
@@ -555,7 +569,9 @@ def _mixes(text: str) -> bool:
 def _dotted_token(match: re.Match[str]) -> str:
     text = match.group(0)
     signature = text.rsplit(".", 1)[1]
-    return TOKEN if _mixes(signature) or _case_noise(signature) else text
+    if _case_noise(signature) or (_mixes(signature) and not _reads_as_words(signature)):
+        return TOKEN
+    return text
 
 
 _UPPER_PAIR_RE: Final = re.compile(r"[A-Z]{2,}")
@@ -577,13 +593,97 @@ def _case_noise(text: str) -> bool:
 
 def _run_token(match: re.Match[str]) -> str:
     run = match.group(0)
-    if not _mixes(run):
-        return run
-    if _SLUG_RE.fullmatch(run):
-        digits = sum(ch.isdigit() for ch in run)
-        if len(run) - digits - run.count("-") - run.count("_") > digits:
-            return run
-    return TOKEN
+    return run if not _mixes(run) or _reads_as_words(run) else TOKEN
+
+
+def reads_as_word(piece: str) -> bool:
+    """Tell whether ``piece``, letters and digits with no separator, reads as a word.
+
+    Readable pieces are:
+
+    - a word, in one case (``spring``, ``DE``, ``été``) or CamelCase, each capital starting
+      a run of small letters (``Friday``, ``EarlyAccess``, ``iPhone``, ``LinkedIn``);
+    - a number of at most 4 digits (``2026``, ``06``);
+    - a word of two or more letters and a year (``december2026``, ``bf2026``);
+    - a letter and one or two digits (``v2``, ``q4``, ``s10``), two letters in one case
+      and a digit (``mp3``), a year, ``q``, ``h`` or ``w`` and a number (``2026q4``);
+    - an ordinal (``1st``, ``22nd``), a number of up to 3 digits and a letter (``4k``,
+      ``10x``), a digit and two letters (``2fa``), ``b2b`` and ``4x4``.
+
+    No other piece mixes letters and digits. The shapes are narrow on purpose: random ids
+    (``8f14e45f``, ``Xk9pQ2mN``, a licence key's ``U2XF``) almost never take them, where a
+    looser rule such as "letters, then digits" would let many through.
+
+    :param piece: a run of letters and digits (any script).
+    :returns: whether it reads as described; ``False`` for an empty piece or one holding
+        anything but letters and digits.
+    """
+    chunks = _CHUNK_RE.findall(piece)
+    if not chunks or sum(map(len, chunks)) != len(piece):
+        return False
+    shape = "".join("n" if chunk[0].isdigit() else "w" for chunk in chunks)
+    words = [chunk for chunk in chunks if not chunk[0].isdigit()]
+    if not all(map(_one_word, words)):
+        return False
+    if shape == "w":
+        return True
+    if shape == "n":
+        return len(piece) <= 4
+    if shape == "wn":
+        word, number = chunks
+        if len(word) >= 2 and _YEAR_RE.fullmatch(number):
+            return True
+        return (len(word) == 1 and len(number) <= 2) or (len(word) == 2 == len(piece) - 1)
+    if shape == "nw":
+        number, word = chunks
+        if word.lower() in _ORDINALS:
+            return len(number) <= 4
+        return (len(word) == 1 and len(number) <= 3) or (len(word) == 2 and len(number) == 1)
+    if shape == "nwn":
+        first, letter, last = chunks
+        if len(letter) != 1:
+            return False
+        if _YEAR_RE.fullmatch(first) and letter.lower() in "qhw":
+            return len(last) <= 2
+        return len(first) == 1 == len(last)
+    if shape == "wnw":
+        return len(piece) == 3
+    return False
+
+
+def _one_word(letters: str) -> bool:
+    """True when ``letters`` is in one case, or CamelCase: every capital followed by a
+    small letter, and by two or more but once (``EarlyAccess``, ``iPhone``, ``LinkedIn``),
+    where random letters keep putting single small letters between capitals
+    (``aNvGpCai``). Scripts without case pass."""
+    if letters.islower() or letters.isupper():
+        return True
+    short = 0
+    for i, char in enumerate(letters):
+        if char.isupper():
+            following = letters[i + 1:i + 3]
+            if not following[:1].islower():
+                return False
+            if len(following) < 2 or not following.islower():
+                short += 1
+    return short <= 1
+
+
+def _reads_as_words(run: str) -> bool:
+    """True when, dates set aside, every piece of ``run`` between ``-`` and ``_`` reads as
+    a word (:func:`reads_as_word`) and letters outnumber digits: ``newsletter-december2026``,
+    ``2026-12-06-weekly`` and ``product-update-v2-3-1`` read as names; a licence key
+    ``ABCD-1234-EFGH-5678`` does not."""
+    letters = digits = 0
+    for piece in _PIECE_SPLIT_RE.split(_DATE_RE.sub("_", run)):
+        if not piece:
+            continue
+        if not reads_as_word(piece):
+            return False
+        count = sum(ch.isdigit() for ch in piece)
+        digits += count
+        letters += len(piece) - count
+    return letters > digits
 
 
 # Order matters: an email or a UUID holds digits the number rule would take, an IPv4

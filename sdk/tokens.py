@@ -35,14 +35,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from itsdangerous import BadData, BadPayload, TimestampSigner, URLSafeTimedSerializer
 
 from .errors import ConfigError, InvalidRecipient, InvalidToken, finite_number
 from .keys import key_list
-from .pseudonym import MAX_RECIPIENT_LENGTH, check_recipient, identifying_shape
-from .scrub import EMAIL, IP, NUM, TOKEN, scrub_text
+from .naming import MAX_NAME_LENGTH, _shape_problem, check_campaign_name
+from .pseudonym import MAX_RECIPIENT_LENGTH, check_recipient
 
 #: Salt of email-open tokens (``/o/<token>.gif``).
 OPEN_SALT: Final = "cleargif.open"
@@ -59,8 +59,8 @@ MAX_CLOCK_SKEW: Final = 15 * 60
 MAX_TOKEN_LENGTH: Final = 2048
 #: Shortest key accepted in ``TOKEN_KEYS``, in bytes (UTF-8 for a ``str``).
 MIN_KEY_LENGTH: Final = 16
-#: Longest campaign, list or link id, in characters.
-MAX_FIELD_LENGTH: Final = 128
+#: Longest campaign, list or link id, in characters (:data:`sdk.naming.MAX_NAME_LENGTH`).
+MAX_FIELD_LENGTH: Final = MAX_NAME_LENGTH
 
 _KINDS: Final = {OPEN_SALT: "open", CLICK_SALT: "click", UNSUBSCRIBE_SALT: "unsubscribe"}
 _BASE_KEYS: Final = frozenset({"c", "l"})
@@ -396,73 +396,13 @@ def _send_timestamp(sent_at: datetime | float | None) -> int:
 def _check_field(name: str, value: str) -> str:
     """Return a campaign, list or link id unchanged if a new token may carry it.
 
-    Beyond the shape every token payload must have, the id must be plain text that the
-    collector's scrubber (:mod:`sdk.scrub`, DESIGN 1.1) stores as it is: never personal
-    data, never a token-like value it would replace by a placeholder (a report would then
-    mix unrelated campaigns under ``:token``). Tokens already sent are not checked again
-    when loaded. The messages never quote the value: it may be the personal data.
+    The rule is :func:`sdk.naming.campaign_name_problem`: a readable name that the
+    collector's scrubber (:mod:`sdk.scrub`, DESIGN 1.1) stores as it is, never personal
+    data or an opaque id (a report would mix unrelated campaigns under ``:token``, or
+    single a person out). Tokens already sent are not checked again when loaded. The
+    messages never quote the value: it may be the personal data.
     """
-    problem = _field_problem(value)
-    if problem:
-        raise ValueError(f"The {name} {problem}.")
-    problem = _scrub_problem(value)
-    if problem in _SHAPE_TEXT:
-        raise ValueError(
-            f"The {name} {_SHAPE_TEXT[problem]}; campaign, list and link ids are stored with"
-            " every open and click, and the event store must hold no personal data. Use a"
-            " plain name such as 'spring-2026', and keep who the mail went to in the"
-            " recipient pseudonym."
-        )
-    if problem:
-        raise ValueError(f"The {name} {problem}.")
-    return value
-
-
-_SHAPE_TEXT: Final = {
-    "email": "looks like it holds an email address",
-    "ip": "looks like it holds an IP address",
-    "digits": "holds a run of 9 or more digits, which may be a phone, card or account number",
-}
-_TOKEN_LIKE: Final = (
-    "looks like a token or random id (a UUID, a signed value, or 16 or more letters and"
-    " digits mixed), which the collector stores as ':token'; use a readable name such as"
-    " 'spring-2026'"
-)
-
-
-def _scrub_problem(value: str) -> str | None:
-    """Say why the collector's scrubber would not store ``value`` as it is: a key of
-    :data:`_SHAPE_TEXT`, a sentence, or ``None`` when it stores it unchanged."""
-    shape = identifying_shape(value)
-    if shape is not None:
-        return shape
-    if value != value.strip():
-        return "starts or ends with whitespace; remove it"
-    if any(unicodedata.category(char)[0] == "C" for char in value):
-        return "contains invisible formatting characters; remove them"
-    if unicodedata.normalize("NFKC", value) != value:
-        return ("contains compatibility characters (such as full-width letters or"
-                " ligatures); write them in their plain form")
-    if unquote(value, errors="replace") != value:
-        return "contains percent-escapes; write the characters themselves"
-    scrubbed = scrub_text(value, max_len=MAX_FIELD_LENGTH)
-    if scrubbed == value:
-        return None
-    for placeholder, problem in ((EMAIL, "email"), (IP, "ip"), (NUM, "digits"),
-                                 (TOKEN, _TOKEN_LIKE)):
-        if scrubbed.count(placeholder) > value.count(placeholder):
-            return problem
-    return "would not be stored as written; use a plain name such as 'spring-2026'"
-
-
-def _field_problem(value: object) -> str | None:
-    if not isinstance(value, str) or not value:
-        return "must be a non-empty string"
-    if len(value) > MAX_FIELD_LENGTH:
-        return f"is longer than {MAX_FIELD_LENGTH} characters"
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        return "contains control characters"
-    return None
+    return check_campaign_name(value, name)
 
 
 def _payload(campaign: str, list: str, recipient: str | None) -> dict[str, str]:
@@ -486,7 +426,7 @@ def _check_shape(payload: Any, *, required: Collection[str], kind: str) -> None:
     if not set(required) <= keys or not keys <= set(required) | {"r"}:
         raise wrong
     for key in keys - {"r", "u"}:
-        if _field_problem(payload[key]):
+        if _shape_problem(payload[key]):
             raise wrong
     if "u" in payload and not isinstance(payload["u"], str):
         raise wrong

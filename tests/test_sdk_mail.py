@@ -77,10 +77,12 @@ NEWSLETTER = """\
 </BODY>
 </HTML>
 """
-# (target, link id) of the links instrument must track, in document order.
+# (target, link id) of the links instrument must track, in document order. Outlook's
+# VML button and its <a> fallback are one link.
 TRACKED = [
     ("https://cafe.example/?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "link-1"),
     ("https://cafe.example/menu#spring", "menu"),
+    ("https://cafe.example/order", "link-3"),
     ("https://cafe.example/order", "link-3"),
     ("https://cafe.example/map?x=1&y=2", "link-4"),
 ]
@@ -347,7 +349,6 @@ def test_instrument_leaves_excluded_links_alone(mailer: Mailer) -> None:
         'href="https://cafe.example/preferences" data-cleargif="unsubscribe"',
         f'href="{unsubscribe}"',
         'href="https://t.example.com/u/an-older-token"',
-        '<v:roundrect href="https://cafe.example/order"',
         '/* <a href="https://example.com/in-a-style-comment">not a link</a> */',
         '"url": "https://shop.example/in-json-ld"',
         '<IMG SRC="https://cafe.example/logo.png"',
@@ -558,7 +559,149 @@ FRAGMENTS = [
     "<br/>",
     "<![if !mso]>",
     "<![endif]>",
+    '<v:roundrect href="https://a.example/x?y=1&amp;z=2" arcsize="10%">',
+    "<v:oval href=https://e.example/>",
+    "</v:roundrect>",
+    "<!--[if gte mso 9]>",
 ]
+
+
+# Campaign Monitor's bulletproof button (buttons.cm): a VML rounded rectangle for Outlook
+# in a conditional comment, then the same link as a styled <a> that Outlook hides.
+BULLETPROOF = (
+    "<div><!--[if mso]>\n"
+    '  <v:roundrect xmlns:v="urn:schemas-microsoft-com:vml"'
+    ' xmlns:w="urn:schemas-microsoft-com:office:word"'
+    ' href="https://cafe.example/order?size=large&amp;src=button"'
+    ' style="height:40px;v-text-anchor:middle;width:200px;" arcsize="10%"'
+    ' strokecolor="#1e3650" fill="t">\n'
+    '    <v:fill type="tile" src="https://cafe.example/img/button-bg.gif" color="#556270" />\n'
+    "    <w:anchorlock/>\n"
+    '    <center style="color:#ffffff;font-family:sans-serif;font-size:13px;font-weight:bold;">'
+    "Order now</center>\n"
+    "  </v:roundrect>\n"
+    '<![endif]--><a href="https://cafe.example/order?size=large&amp;src=button"\n'
+    'style="background-color:#556270;background-image:url(https://cafe.example/img/button-bg.gif);'
+    "border:1px solid #1e3650;border-radius:4px;color:#ffffff;display:inline-block;"
+    "font-family:sans-serif;font-size:13px;font-weight:bold;line-height:40px;text-align:center;"
+    "text-decoration:none;width:200px;-webkit-text-size-adjust:none;mso-hide:all;"
+    '">Order now</a></div>\n'
+)
+
+
+def test_a_bulletproof_button_is_tracked_as_one_link(mailer: Mailer, codec: TokenCodec) -> None:
+    source = f'<p><a href="https://cafe.example/">Home</a></p>{BULLETPROOF}'
+    out = mailer.instrument(source, "spring", "news", mode="none", sent_at=SENT)
+    assert undo(out, codec) == source
+    target = "https://cafe.example/order?size=large&src=button"
+    assert [(c.target, c.link) for c in clicks(out, codec)] == [
+        ("https://cafe.example/", "link-1"), (target, "link-2"), (target, "link-2"),
+    ]
+    vml = re.search(r'<v:roundrect [^>]*href="([^"]+)"', out)
+    assert vml is not None and vml.group(1).startswith(f"{BASE}/c/")
+    # Everything else in the comment stays byte for byte, the VML fill image too.
+    assert 'src="https://cafe.example/img/button-bg.gif"' in out
+    assert out.startswith('<p><a href="https://t.example.com/c/')
+
+
+@pytest.mark.parametrize(
+    "condition", ["if mso", "if gte mso 9", "if (mso)|(IE)", "if mso | IE", "IF MSO", "if !mso"]
+)
+@pytest.mark.parametrize("shape", ["v:roundrect", "v:rect", "v:oval", "v:shape", "V:RoundRect"])
+def test_vml_shapes_in_conditional_comments_are_tracked(
+    mailer: Mailer, codec: TokenCodec, condition: str, shape: str
+) -> None:
+    source = (f'<!--[{condition}]><{shape} href="https://cafe.example/order" fill="t">'
+              f"<center>Order</center></{shape}><![endif]-->")
+    out = mailer.instrument(source, "spring", "news", mode="none", sent_at=SENT)
+    assert [(c.target, c.link) for c in clicks(out, codec)] == [
+        ("https://cafe.example/order", "link-1")
+    ]
+    assert undo(out, codec) == source
+
+
+@pytest.mark.parametrize(
+    ("vml_id", "a_id", "expected"),
+    [
+        ("", "", ["link-1", "link-1"]),
+        (' data-link-id="cta"', ' data-link-id="cta"', ["cta", "cta"]),
+        ("", ' data-link-id="cta"', ["cta", "cta"]),
+        (' data-link-id="cta"', "", ["cta", "cta"]),
+        # Ids given on both elements are kept, even when they differ.
+        (' data-link-id="cta-outlook"', ' data-link-id="cta"', ["cta-outlook", "cta"]),
+    ],
+)
+def test_a_vml_button_and_its_fallback_share_a_link_id(
+    mailer: Mailer, codec: TokenCodec, vml_id: str, a_id: str, expected: list[str]
+) -> None:
+    source = (
+        f'<!--[if mso]><v:roundrect href="https://cafe.example/order"{vml_id}>'
+        "<center>Order</center></v:roundrect><![endif]-->"
+        f'<!--[if !mso]><!--><a href="https://cafe.example/order"{a_id}>Order</a>'
+        '<!--<![endif]--><a href="https://cafe.example/menu">Menu</a>'
+    )
+    out = mailer.instrument(source, "spring", "news", mode="none", sent_at=SENT)
+    assert [c.link for c in clicks(out, codec)] == [*expected, "link-2"]
+
+
+def test_each_vml_button_pairs_with_its_own_fallback(mailer: Mailer, codec: TokenCodec) -> None:
+    def button(target: str) -> str:
+        return (f'<!--[if mso]><v:roundrect href="{target}"><center>Go</center>'
+                f'</v:roundrect><![endif]--><a href="{target}" style="mso-hide:all">Go</a>')
+
+    source = (
+        '<a href="https://cafe.example/">Home</a>'
+        + button("https://cafe.example/order")
+        + button("https://cafe.example/menu")
+        + button("https://cafe.example/order")  # the same target again: a second button
+        # A fallback written before its shape, and a shape with no fallback at all.
+        + '<a href="https://cafe.example/hours">Hours</a>'
+        + '<!--[if mso]><v:rect href="https://cafe.example/hours"/><![endif]-->'
+        + '<!--[if mso]><v:oval href="https://cafe.example/map"/><![endif]-->'
+    )
+    out = mailer.instrument(source, "spring", "news", mode="none", sent_at=SENT)
+    assert [(c.target.rsplit("/", 1)[1], c.link) for c in clicks(out, codec)] == [
+        ("", "link-1"),
+        ("order", "link-2"), ("order", "link-2"),
+        ("menu", "link-3"), ("menu", "link-3"),
+        ("order", "link-4"), ("order", "link-4"),
+        ("hours", "link-5"), ("hours", "link-5"),
+        ("map", "link-6"),
+    ]
+
+
+def test_vml_shapes_keep_the_exclusions_of_links(mailer: Mailer, codec: TokenCodec) -> None:
+    kept = (
+        '<!--[if mso]><v:roundrect href="mailto:hello@cafe.example"/>'
+        '<v:roundrect href="#top"/><v:roundrect href="https://t.example.com/u/an-old-token"/>'
+        '<v:roundrect href="https://cafe.example/leave" data-cleargif="unsubscribe"/>'
+        '<v:roundrect href="javascript:alert(1)"/><v:fill src="https://cafe.example/bg.gif"/>'
+        "<![endif]-->"
+    )
+    assert mailer.instrument(kept, "spring", "news", mode="none") == kept
+    placeholder = '<!--[if mso]><v:roundrect data-cleargif="unsubscribe" href="#"/><![endif]-->'
+    out = mailer.instrument(placeholder, "spring", "news", mode="none", recipient="u_42",
+                            sent_at=SENT)
+    url = mailer.unsubscribe_url("spring", "news", recipient="u_42", sent_at=SENT)
+    assert out == placeholder.replace('href="#"', f'href="{url}"')
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Not a conditional comment: a commented-out button stays commented out as it was.
+        '<!-- <v:roundrect href="https://cafe.example/order"></v:roundrect> -->',
+        '<!--[if mso]><v:roundrect href="https://cafe.example/order"> no endif -->',
+        # Only VML shapes are read inside the comment; VML outside comments is not Outlook's.
+        '<!--[if mso]><a href="https://cafe.example/order">Order</a><![endif]-->',
+        '<v:roundrect href="https://cafe.example/order"></v:roundrect>',
+        # Markup html.parser cannot read inside the comment leaves the comment alone.
+        '<!--[if mso]><![bogus x]><v:rect href="https://cafe.example/order"/><![endif]-->',
+        "<style><!--[if mso]><v:rect href='https://cafe.example/order'/><![endif]--></style>",
+    ],
+)
+def test_other_comments_and_shapes_are_left_alone(mailer: Mailer, source: str) -> None:
+    assert mailer.instrument(source, "spring", "news", mode="none") == source
 
 
 def test_instrument_round_trips_random_markup(mailer: Mailer, codec: TokenCodec) -> None:
