@@ -93,13 +93,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ConfigError, StorageError, check_utf8, describe, finite_number
 from .keyring import Keyring
 from .keys import key_list
-from .sqlite import SQLiteFile
+from .sqlite import SQLiteFile, sqlite_file
+from .times import DAY, iso
 
 __all__ = [
     "COOKIE_NAME",
@@ -131,7 +131,6 @@ _SELECTOR_BYTES = 16
 _VALIDATOR_BYTES = 32
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}")
 _BATCH = 500
-_DAY = 86400
 
 log = logging.getLogger("cleargif.remember")
 
@@ -213,8 +212,7 @@ def sqlite_path(identity_url: str) -> str:
         raise ConfigError("IDENTITY_URL", "IDENTITY_URL names a PostgreSQL database: "
                           "PostgreSQL is planned but not available yet; use "
                           "sqlite:///path/to/identity.db for now.")
-    prefix = "sqlite:///"
-    path = identity_url[len(prefix):] if identity_url.startswith(prefix) else ""
+    path = sqlite_file(identity_url)
     if not path or path == ":memory:" or "?" in path:
         raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {identity_url!r} is not a database "
                           "file URL; write it as sqlite:///path/to/identity.db (four slashes "
@@ -261,9 +259,7 @@ def _whole_seconds_left(expires_at: float, now: float) -> int:
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ts is None else iso(ts)
 
 
 class RememberStore:
@@ -294,7 +290,7 @@ class RememberStore:
             raise ConfigError("REMEMBER_DAYS", f"REMEMBER_DAYS must be a whole number of days "
                               f"from 1 to {MAX_REMEMBER_DAYS}, not {describe(days)}.")
         if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, int) \
-                or not MIN_GRACE_SECONDS <= grace_seconds <= MAX_REMEMBER_DAYS * _DAY:
+                or not MIN_GRACE_SECONDS <= grace_seconds <= MAX_REMEMBER_DAYS * DAY:
             raise ConfigError("grace_seconds", f"The rotation grace window must be a whole "
                               f"number of seconds, at least {MIN_GRACE_SECONDS} (parallel "
                               f"tabs, aborted navigations) and at most a token's longest "
@@ -386,7 +382,7 @@ class RememberStore:
         selector = _b64(secrets.token_bytes(_SELECTOR_BYTES))
         validator = _b64(secrets.token_bytes(_VALIDATOR_BYTES))
         now = self.clock()
-        expires_at = now + self.days * _DAY
+        expires_at = now + self.days * DAY
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO remember_tokens (selector, account, epoch, validator_hash, "
@@ -581,7 +577,7 @@ class RememberStore:
                 or not 0 <= keep_days <= MAX_KEEP_DAYS:
             raise ValueError(f"The days to keep expired tokens (keep_days) must be a whole "
                              f"number from 0 to {MAX_KEEP_DAYS}, not {describe(keep_days)}.")
-        cutoff = seconds - keep_days * _DAY
+        cutoff = seconds - keep_days * DAY
         return self._delete_in_batches(
             "DELETE FROM remember_tokens WHERE selector IN (SELECT selector FROM "
             "remember_tokens WHERE expires_at < ? LIMIT ?)", cutoff)

@@ -36,6 +36,13 @@ def create_private(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
+def sqlite_file(url: str) -> str:
+    """The file path of a ``sqlite:///path`` URL (``sqlite:///rel.db`` is relative to the
+    working directory, ``sqlite:////abs.db`` absolute); empty for any other URL."""
+    prefix = "sqlite:///"
+    return url[len(prefix):] if url.startswith(prefix) else ""
+
+
 class SQLiteFile:
     """Per-thread connections to one SQLite file.
 

@@ -203,7 +203,7 @@ def world(app: Any, monkeypatch: Any) -> World:
     return w
 
 
-def by_name(reports: list[retention.Report]) -> dict[str, retention.Report]:
+def by_name(reports: list[retention.PurgeResult]) -> dict[str, retention.PurgeResult]:
     return {r.name: r for r in reports}
 
 
@@ -466,11 +466,11 @@ def test_purge_while_hits_arrive_loses_none(app: Any, monkeypatch: Any) -> None:
 
 
 def test_report_lines() -> None:
-    assert retention.Report("events", 1234, "2025-11-02", 390, True).line() == (
+    assert retention.PurgeResult("events", 1234, "2025-11-02", 390, True).line() == (
         "events: would delete 1234 (oldest kept 2025-11-02)")
-    assert retention.Report("audit", 3, None, 1096, action="tombstone").line() == (
+    assert retention.PurgeResult("audit", 3, None, 1096, action="tombstone").line() == (
         "audit: tombstoned 3 (nothing left)")
-    assert retention.Report("suppressions", 0, "2020-01-01", None).line() == (
+    assert retention.PurgeResult("suppressions", 0, "2020-01-01", None).line() == (
         "suppressions: kept, unlimited (oldest kept 2020-01-01)")
 
 

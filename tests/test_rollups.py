@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.analytics import export as reports
+from collector.analytics.export import export as aggregate
 from collector.analytics.query import Query
 from collector.analytics.rollups import (
     ROLLED_UP_NOTE,
@@ -66,7 +66,7 @@ def store_of(app: Any) -> Any:
 def export(app: Any, since: date, until: date, by: str = "day", **options: Any) -> Any:
     by_dims = tuple(d for d in by.split(",") if d)
     query = Query(since=since, until=until, by=by_dims, timezone="Europe/Berlin", **options)
-    return reports.export(store_of(app), query, app.config["K_MIN"])
+    return aggregate(store_of(app), query, app.config["K_MIN"])
 
 
 def cells(result: Any, by: str) -> dict[tuple[Any, ...], dict[str, int]]:

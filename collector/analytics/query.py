@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..clock import day_bounds
 from ..storage import CellCounts, CellQuery
 
 DIMENSIONS = ("day", "path", "referrer_host", "browser", "os", "device", "lang",
@@ -124,9 +125,7 @@ def local_days(since: date, until: date, tz: ZoneInfo) -> list[tuple[str, int, i
     days = []
     day = since
     while day <= until:
-        start = datetime.combine(day, datetime.min.time(), tz)
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
-        days.append((day.isoformat(), int(start.timestamp()), int(end.timestamp())))
+        days.append((day.isoformat(), *day_bounds(day, tz)))
         day += timedelta(days=1)
     return days
 

@@ -39,6 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sdk.remember import RememberStore
+from sdk.times import DAY
 
 from ..consent.receipts import sealer
 from ..errors import StorageError
@@ -50,7 +51,6 @@ from . import rollups
 BATCH = 500
 #: The data classes, in the order they are purged (events before the roll-ups they feed).
 CLASSES = ("events", "rollups", "receipts", "suppressions", "remember", "audit")
-DAY = 86400
 
 #: ``progress(class, done, total)``, called as work advances (for a progress bar).
 Progress = Callable[[str, int, int], None]
@@ -59,7 +59,7 @@ log = logging.getLogger("cleargif")
 
 
 @dataclass(frozen=True, slots=True)
-class Report:
+class PurgeResult:
     """What the purge of one data class did (or would do, in a dry run)."""
 
     name: str  #: the data class, one of :data:`CLASSES`
@@ -82,7 +82,7 @@ class Report:
         return f"{head} ({kept})" + (f"; {self.detail}" if self.detail else "")
 
 
-def _iso(ts: float | None, tz: ZoneInfo) -> str | None:
+def _local_date(ts: float | None, tz: ZoneInfo) -> str | None:
     return None if ts is None else rollups.local_day(ts, tz).isoformat()
 
 
@@ -109,7 +109,7 @@ def _in_batches(run: Callable[[], int], name: str, total: int,
 
 def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
                  dry_run: bool = False, rollups_from: date | None = None,
-                 progress: Progress | None = None, batch: int = BATCH) -> Report:
+                 progress: Progress | None = None, batch: int = BATCH) -> PurgeResult:
     """Roll up, then delete, the raw events of the local days past ``days``.
 
     :param rollups_from: days before it are deleted without a roll-up (its own period
@@ -145,13 +145,13 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
         events.delete_sends_before(cutoff)
     oldest = events.earliest_event(cutoff, 2**62)
     verb = "would roll up" if dry_run else "rolled up"
-    return Report("events", int(count), _iso(oldest, tz), days, dry_run,
+    return PurgeResult("events", int(count), _local_date(oldest, tz), days, dry_run,
                   detail=f"{verb} {rolled} day{'s' if rolled != 1 else ''}")
 
 
 def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
                   dry_run: bool = False, events_days: int | None = None,
-                  progress: Progress | None = None, batch: int = BATCH) -> Report:
+                  progress: Progress | None = None, batch: int = BATCH) -> PurgeResult:
     """Delete the roll-up rows of the local days past ``days``.
 
     :param events_days: the events period; a dry run then counts in the days that the
@@ -169,13 +169,13 @@ def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
                                                                    pages_only=True)
                    if d.isoformat() >= first_kept]
         oldest = min([*pending, *([oldest] if oldest else [])], default=None)
-    return Report("rollups", int(count), oldest, days, dry_run)
+    return PurgeResult("rollups", int(count), oldest, days, dry_run)
 
 
 def purge_receipts(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
                    dry_run: bool = False, progress: Progress | None = None,
                    batch: int = BATCH,
-                   seal: Callable[[], TombstoneSealer] | None = None) -> Report:
+                   seal: Callable[[], TombstoneSealer] | None = None) -> PurgeResult:
     """Tombstone every receipt of the subjects whose last decision is past ``days``.
 
     :param seal: makes the tombstones' sealer (from ``SECRET_KEYS``); called only when a
@@ -199,15 +199,16 @@ def purge_receipts(identity: IdentityStore, *, now: float, days: int, tz: ZoneIn
                 count += n
                 _tick(progress, "receipts", count, total)
         oldest = identity.oldest_live_receipt()
-    return Report("receipts", count, _iso(oldest, tz), days, dry_run, action="tombstone")
+    return PurgeResult("receipts", count, _local_date(oldest, tz), days, dry_run,
+                       action="tombstone")
 
 
 def purge_suppressions(identity: IdentityStore, *, now: float, days: int | None,
                        tz: ZoneInfo, dry_run: bool = False, progress: Progress | None = None,
-                       batch: int = BATCH) -> Report:
+                       batch: int = BATCH) -> PurgeResult:
     """Delete suppressions older than ``days``; with None (the default) keep them all."""
     if days is None:
-        return Report("suppressions", 0, _iso(identity.oldest_suppression(), tz), None,
+        return PurgeResult("suppressions", 0, _local_date(identity.oldest_suppression(), tz), None,
                       dry_run)
     cutoff = int(now) - days * DAY
     total = identity.count_suppressions_before(cutoff)
@@ -215,11 +216,11 @@ def purge_suppressions(identity: IdentityStore, *, now: float, days: int | None,
         lambda: identity.delete_suppressions_before(cutoff, batch), "suppressions", total,
         progress, batch)
     oldest = identity.oldest_suppression(cutoff)
-    return Report("suppressions", int(count), _iso(oldest, tz), days, dry_run)
+    return PurgeResult("suppressions", int(count), _local_date(oldest, tz), days, dry_run)
 
 
 def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, days: int,
-                   remember_days: int, tz: ZoneInfo, dry_run: bool = False) -> Report:
+                   remember_days: int, tz: ZoneInfo, dry_run: bool = False) -> PurgeResult:
     """Delete remember-me tokens ``days - remember_days`` days past their absolute expiry
     (with the defaults: their lifetime of 30 days + 7), then the epoch rows of accounts
     left without a token whose epoch last changed more than ``days`` days ago."""
@@ -228,7 +229,7 @@ def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, da
     accounts_cutoff = now - days * DAY
     # The tables exist once a host app used remember-me; the SDK creates them (both).
     if not identity.has_remember_tables():
-        return Report("remember", 0, None, days, dry_run)
+        return PurgeResult("remember", 0, None, days, dry_run)
     if dry_run:
         count = identity.count_expired_remember(cutoff)
         # The tokens this purge is about to delete count as gone.
@@ -242,12 +243,13 @@ def purge_remember(identity: IdentityStore, identity_url: str, *, now: float, da
     verb = "would forget" if dry_run else "forgot"
     detail = f"{verb} {accounts} account epoch{'s' if accounts != 1 else ''}" \
         if accounts else ""
-    return Report("remember", int(count), _iso(oldest, tz), days, dry_run, detail=detail)
+    return PurgeResult("remember", int(count), _local_date(oldest, tz), days, dry_run,
+                       detail=detail)
 
 
 def purge_audit(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
                 dry_run: bool = False, progress: Progress | None = None,
-                batch: int = BATCH) -> Report:
+                batch: int = BATCH) -> PurgeResult:
     """Tombstone audit entries older than ``days``: numbers and times stay, no gaps."""
     cutoff = int(now) - days * DAY
     total = identity.count_audit_before(cutoff)
@@ -255,12 +257,13 @@ def purge_audit(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
         lambda: identity.tombstone_audit_before(cutoff, batch), "audit", total, progress,
         batch)
     oldest = identity.oldest_audit(cutoff)
-    return Report("audit", int(count), _iso(oldest, tz), days, dry_run, action="tombstone")
+    return PurgeResult("audit", int(count), _local_date(oldest, tz), days, dry_run,
+                       action="tombstone")
 
 
 def purge(col: Collector, now: float, dry_run: bool = False,
-          progress: Progress | None = None) -> list[Report]:
-    """Purge every data class past its period; one :class:`Report` per class, in
+          progress: Progress | None = None) -> list[PurgeResult]:
+    """Purge every data class past its period; one :class:`PurgeResult` per class, in
     :data:`CLASSES` order.
 
     :param col: the collector: its configuration, stores and receipt keys.
@@ -336,7 +339,7 @@ __all__ = [
     "CLASSES",
     "PURGE_BUSY",
     "Progress",
-    "Report",
+    "PurgeResult",
     "purge",
     "purge_audit",
     "purge_events",

@@ -33,10 +33,11 @@ import functools
 import os
 import zoneinfo
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from ..clock import day_bounds, local_day
 from ..errors import ConfigError
 from ..storage import EventStore
 from .query import Query
@@ -57,18 +58,6 @@ TIMEZONE_KEY = "rollups_timezone"
 #: Two local days in two time zones overlap only if their dates are less than this many
 #: days apart (UTC offsets differ by at most 26 hours).
 _ZONE_MARGIN = timedelta(days=2)
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
-    """``[start, end)`` of a local day as Unix seconds (23 or 25 hours on DST changes)."""
-    start = datetime.combine(day, datetime.min.time(), tz)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
-    return int(start.timestamp()), int(end.timestamp())
-
-
-def local_day(ts: float, tz: ZoneInfo) -> date:
-    """The local day of a timestamp."""
-    return datetime.fromtimestamp(ts, tz).date()
 
 
 def roll_up_day(events: EventStore, day: date, tz: ZoneInfo) -> int:

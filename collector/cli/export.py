@@ -29,7 +29,7 @@ from . import data_stores, errors_as_lines, fail, write_rows
 def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
                    revision: int | None, include_bots: bool) -> None:
     """Export aggregate page views, with small cells suppressed."""
-    from ..analytics import export as reports
+    from ..analytics.export import export
     from ..analytics.query import METRICS, Query, QueryError, parse_day, parse_dimensions
     try:
         query = Query(since=parse_day(since, "since"), until=parse_day(until, "until"),
@@ -38,7 +38,7 @@ def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
     except QueryError as exc:
         fail(str(exc))
     col = data_stores("events")
-    meta, result = reports.export(col.events, query, current_app.config["K_MIN"])
+    meta, result = export(col.events, query, current_app.config["K_MIN"])
     columns = list(query.by) + list(METRICS)
     if out:
         try:

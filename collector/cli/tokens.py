@@ -47,7 +47,8 @@ def token_revoke(name: str) -> None:
 @errors_as_lines
 def token_list() -> None:
     """List tokens (names, scopes, dates; never the secrets)."""
-    from ..consent.receipts import iso
+    from sdk.times import iso
+
     from ..privacy import apitokens
 
     for t in apitokens.listing(data_stores("identity").identity):

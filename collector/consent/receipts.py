@@ -13,21 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sdk.keyring import Keyring
+from sdk.times import iso
 
 from ..storage import GENESIS, ReceiptRow, TombstoneSealer
 from .rules import SCHEMA_VERSION, Decision
 
 WITHDRAW_HOW = ("Open \"Cookie settings\" on any page of the site, or send DELETE /consent "
                 "to the collector; withdrawing is as easy as giving.")
-
-
-def iso(ts: float) -> str:
-    """UTC ISO-8601 with whole seconds and a ``Z``."""
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_receipt(*, receipt_id: str, subject_id: str, now: float, revision: int,

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sdk.times import DAY
+
 from ..config import OPTIONAL_PURPOSES, PURPOSES
 from .registry import SESSION_COOKIE, VISITOR_COOKIE, Registry
 
 SCHEMA_VERSION = 1
 SOURCES = ("banner-accept-all", "banner-reject-all", "dialog", "api")
-DAY = 86400
 #: A visit ends after this many idle seconds.
 VISIT_IDLE_SECONDS = 30 * 60
 #: ``cg_sid`` is re-sent (with a new last-seen) only when this much time has passed, so

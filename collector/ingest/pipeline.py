@@ -16,7 +16,6 @@ import enum
 import ipaddress
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from .. import clock
 from ..consent.registry import CONSENT_COOKIE
@@ -140,5 +139,5 @@ def process_hit(col: Collector, facts: HitFacts, count: bool = True) -> HitOutco
 
 
 def local_day(s: Settings, at: float) -> str:
-    """The day of ``at`` in ``TIMEZONE``."""
-    return datetime.fromtimestamp(at, s.tz).date().isoformat()
+    """The day of ``at`` in ``TIMEZONE``, as the dropped counters file it."""
+    return clock.local_day(at, s.tz).isoformat()

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sdk.times import iso
+from sdk.tokens import MAX_FIELD_LENGTH
+
 from ..analytics.query import OTHER
 from ..errors import CleargifError
 from ..ingest.records import clean_id
@@ -26,7 +29,7 @@ from ..storage import EmailCount, EventStore, IdentityStore, Suppression
 ALL_MAIL = "*"
 HUMAN = ("human", "google_proxy", "yahoo_proxy")
 MACHINE = ("prefetch", "scanner")
-MAX_ID = 128
+MAX_ID = MAX_FIELD_LENGTH
 
 
 def check_id(value: str, what: str) -> str:
@@ -111,7 +114,7 @@ def suppressions_since(identity: IdentityStore, since: int | None, after: str | 
     rows = identity.suppressions_since(since or 0, _parse_cursor(after) if after else None,
                                        limit + 1)
     entries = [{"list": row.list, "recipient": row.recipient, "campaign": row.campaign,
-                "all_mail": row.list == ALL_MAIL, "created_at": _iso(row.created_at)}
+                "all_mail": row.list == ALL_MAIL, "created_at": iso(row.created_at)}
                for row in rows[:limit]]
     nxt = None
     if len(rows) > limit:
@@ -136,10 +139,6 @@ def _parse_cursor(after: str) -> tuple[int, int]:
 def unsubscribes_of(identity: IdentityStore, campaign: str) -> int:
     """Suppressions whose provenance is this campaign."""
     return identity.unsubscribes_of(campaign)
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_since(text: str | None) -> int | None:

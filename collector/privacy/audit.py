@@ -29,9 +29,9 @@ from typing import Any
 
 from sdk.keyring import Keyring
 from sdk.scrub import identifying_kinds
+from sdk.times import iso
 
 from ..config import read_keys
-from ..consent.receipts import iso
 from ..errors import CleargifError
 from ..storage import IdentityStore
 

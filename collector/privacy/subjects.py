@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdk.remember import RememberStore
+from sdk.times import iso
 
-from ..consent.receipts import iso
 from ..consent.rules import is_random_id
 from ..errors import CleargifError
+from ..mail.campaigns import ALL_MAIL
 from ..storage import EventStore, IdentityStore, TombstoneSealer
 from .audit import Entry, check_reason
 
@@ -47,7 +48,6 @@ REASONS = ("request", "child")
 #: The longest account id (the remember-me limit) and recipient id (the SDK's limit).
 MAX_ACCOUNT = 256
 MAX_RECIPIENT = 128
-ALL_MAIL = "*"  # the suppression list's "every list" entry (collector.mail.campaigns)
 BATCH = 500
 #: What the export says beside the data, so the reader knows what is and is not in it.
 NOTES = (

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from sdk.sqlite import sqlite_file
+
 from ..errors import ConfigError
 
 #: The ``prev_hash`` of the first receipt in a chain.
@@ -389,17 +391,12 @@ class IdentityStore(Store, Protocol):
         """The issue time of the oldest token expiring at or after ``expiring_from``."""
 
 
-def sqlite_path(url: str) -> str:
-    """The file path of a ``sqlite:///path`` URL (relative paths stay relative)."""
-    return url[len("sqlite:///"):]
-
-
 def open_events(url: str, *, sync: str = "normal") -> EventStore:
     """The event store behind ``url`` (nothing is opened until first use)."""
     if url.startswith("sqlite:///"):
         from .sqlite import SQLiteEvents
 
-        return SQLiteEvents(sqlite_path(url), sync=sync)
+        return SQLiteEvents(sqlite_file(url), sync=sync)
     raise ConfigError("EVENTS_URL", f"EVENTS_URL {url!r} is not supported; use sqlite:///path.")
 
 
@@ -408,7 +405,7 @@ def open_identity(url: str, *, sync: str = "normal") -> IdentityStore:
     if url.startswith("sqlite:///"):
         from .sqlite import SQLiteIdentity
 
-        return SQLiteIdentity(sqlite_path(url), sync=sync)
+        return SQLiteIdentity(sqlite_file(url), sync=sync)
     raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {url!r} is not supported; use "
                       "sqlite:///path.")
 
@@ -422,4 +419,4 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
 __all__ = ["GENESIS", "GROUPABLE", "AuditRow", "CellCounts", "CellQuery", "EmailCount",
            "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
            "SuppressionRow", "TokenRow", "TombstoneSealer", "open_events", "open_identity",
-           "sqlite_path", "stores_for"]
+           "stores_for"]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, g, jsonify, request
 
 from ... import clock
-from ...analytics import export as reports
+from ...analytics.export import export as aggregate_export
 from ...analytics.query import Query, QueryError, parse_day, parse_dimensions
 from ...config import MAX_REVISION
 from ...errors import CleargifError, ConfigError
@@ -93,7 +93,7 @@ def aggregate() -> Response:
     except ValueError:
         return json_error(f"revision must be a whole number from 1 to {MAX_REVISION}.", 400)
     try:
-        meta, result = reports.export(col.events, query, col.config["K_MIN"])
+        meta, result = aggregate_export(col.events, query, col.config["K_MIN"])
     except ConfigError as exc:  # roll-ups filed in another TIMEZONE
         return json_error(str(exc).replace("--", ""), 409)
     return jsonify(meta=meta, rows=result.rows)
