@@ -22,6 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .consent.texts import LANGUAGES
 from .errors import ConfigError
+from .web.ratelimit import CLASSES as LIMIT_CLASSES
+from .web.ratelimit import DEFAULTS as LIMIT_DEFAULTS
+from .web.ratelimit import Limit, parse_limit
 
 #: Purposes in the order the banner shows them; ``necessary`` is always on.
 PURPOSES = ("necessary", "analytics", "personalization", "marketing")
@@ -73,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO": False,
     #: Default banner language.
     "DEFAULT_LANG": "en",
+    #: Per-client limits by class (hits, consent, api, login): "N/second", "N/minute",
+    #: "N/hour" or "off"; classes not named keep their defaults (DESIGN 3).
+    "RATE_LIMITS": {},
 }
 
 MAX_VISITOR_DAYS = 390
@@ -198,7 +204,36 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
                     + ", ".join(LANGUAGES), raw.get("DEFAULT_LANG"))
     for cls, default in RETENTION_DEFAULTS.items():
         cfg[f"RETENTION_DAYS_{cls}"] = _retention(raw, cls, default, cfg["REMEMBER_DAYS"])
+    cfg["RATE_LIMITS"] = _rate_limits(raw.get("RATE_LIMITS"))
     return cfg
+
+
+def _rate_limits(value: Any) -> dict[str, Limit | None]:
+    """``RATE_LIMITS`` as a table (TOML), an object (JSON) or its text, over the defaults."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            raise _fail("RATE_LIMITS", "must be a JSON object such as "
+                        '{"hits": "100/second", "login": "10/minute"}', text) from None
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise _fail("RATE_LIMITS", "must be a table (TOML) or an object (JSON) of classes "
+                    "to limits", value)
+    limits: dict[str, Limit | None] = {}
+    for name in LIMIT_CLASSES:
+        given = value.get(name, LIMIT_DEFAULTS[name])
+        try:
+            limits[name] = parse_limit(given)
+        except ValueError as exc:
+            raise _fail("RATE_LIMITS", f"{name} {exc}", given) from None
+    unknown = sorted(str(k) for k in value if k not in LIMIT_CLASSES)
+    if unknown:
+        raise _fail("RATE_LIMITS", "names classes of its own; use " + ", ".join(LIMIT_CLASSES),
+                    unknown[0])
+    return limits
 
 
 def _fail(key: str, how: str, value: Any) -> ConfigError:

@@ -27,6 +27,7 @@ from .consent.registry import Registry, build_registry
 from .consent.rules import ConsentPayload
 from .errors import ConfigError
 from .storage import EventStore, IdentityStore, open_events, open_identity
+from .web.ratelimit import RateLimiter
 
 CONSENT_SALT = "cleargif.consent"
 CONSENT_CACHE_SIZE = 10_000
@@ -117,6 +118,8 @@ class Collector:
         self._identity: IdentityStore | None = None
         self._consent_cache: dict[str, ConsentPayload | None] = {}
         self.refused_origins = RefusedOrigins()
+        #: Per-client rate limits (``RATE_LIMITS``), by a keyed hash of the address only.
+        self.limits = RateLimiter(app.config["RATE_LIMITS"])
         #: Builds another app like this one (set by :func:`init_app`).
         self.factory: Callable[[Mapping[str, Any]], Flask] = _no_factory
 

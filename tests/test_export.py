@@ -137,7 +137,8 @@ def test_each_dimension(app: Any, dim: str) -> None:
     row = json.loads(line)
     expected = {"day": "2026-03-01", "path": "/p", "referrer_host": "news.example",
                 "browser": "Chrome", "os": "Android", "device": "mobile", "lang": "de",
-                "utm_source": "mail", "utm_medium": "email", "utm_campaign": "spring"}
+                "utm_source": "mail", "utm_medium": "email", "utm_campaign": "spring",
+                "site": "www.example.com", "name": "pageview"}
     assert row == {dim: expected[dim], "hits": 5, "visits": 5, "returning_visitors": 0}
 
 
@@ -349,3 +350,22 @@ def test_the_database_counts_as_the_rule_says_on_random_data(app: Any,
         expected, dropped = reference(rows, by, 5)
         assert got == expected, by
         assert body["meta"]["other_suppressed"] is dropped
+
+
+def test_filters_narrow_every_dimension(app: Any) -> None:
+    """The dashboard's row click: the same query, filtered by one dimension's value."""
+    from collector.analytics.export import export
+
+    seed(app, big_site() + [record(path="/popular", browser="Chrome", session=f"{i:032x}")
+                            for i in range(5)])
+    events = app.extensions["cleargif"].events
+    query = Query(since=date(2026, 3, 1), until=date(2026, 3, 1), by=("browser",),
+                  filters=(("path", "/popular"),))
+    meta, result = export(events, query, 5)
+    assert {r["browser"]: r["hits"] for r in result.rows} == {"Firefox": 12, "Chrome": 5}
+    assert meta["filters"] == {"path": "/popular"}
+    query = Query(since=date(2026, 3, 1), until=date(2026, 3, 1), by=("path",),
+                  filters=(("referrer_host", None),))  # direct visits: no referrer
+    assert export(events, query, 5)[1].rows[0]["path"] == "/popular"
+    with pytest.raises(QueryError, match="Cannot filter by"):
+        Query(since=date(2026, 3, 1), until=date(2026, 3, 1), filters=(("visitor_id", "x"),))

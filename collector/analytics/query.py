@@ -32,7 +32,9 @@ from ..clock import day_bounds
 from ..storage import CellCounts, CellQuery
 
 DIMENSIONS = ("day", "path", "referrer_host", "browser", "os", "device", "lang",
-              "utm_source", "utm_medium", "utm_campaign")
+              "utm_source", "utm_medium", "utm_campaign", "site", "name")
+#: What a query may be filtered by: every dimension but the day, and the kind of event.
+FILTERABLE = (*DIMENSIONS[1:], "kind")
 METRICS = ("hits", "visits", "returning_visitors")
 OTHER = "(other)"
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # a day past 9999-12-31 cannot be computed
@@ -98,11 +100,17 @@ class Query:
     revision: int | None = None
     include_bots: bool = False
     timezone: str = "UTC"
+    #: Equality filters ``(dimension, value)``; a None value matches no value.
+    filters: tuple[tuple[str, str | None], ...] = ()
 
     def __post_init__(self) -> None:
         if self.until < self.since:
             raise QueryError(f"--until ({self.until}) is before --since ({self.since}); "
                              "swap them.")
+        for name, _ in self.filters:
+            if name not in FILTERABLE:
+                raise QueryError(f"Cannot filter by {name[:40]!r}; choose from "
+                                 + ", ".join(FILTERABLE) + ".")
 
     def bounds(self) -> tuple[int, int]:
         """``[start, end)`` as Unix seconds: whole days in ``timezone``."""
@@ -116,6 +124,7 @@ class Query:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(),
                 "timezone": self.timezone, "by": list(self.by), "k_min": k_min,
                 "revision": self.revision, "include_bots": self.include_bots,
+                "filters": {name: value for name, value in self.filters},
                 "metrics": list(METRICS), "notes": list(NOTES)}
 
 
@@ -136,8 +145,8 @@ def cell_query(query: Query, skip_days: Iterable[str] = ()) -> CellQuery:
     skipped = set(skip_days)
     days = [d for d in local_days(query.since, query.until, ZoneInfo(query.timezone))
             if d[0] not in skipped]
-    return CellQuery(by=query.by, days=tuple(days), revision=query.revision,
-                     include_bots=query.include_bots)
+    return CellQuery(by=query.by, days=tuple(days), where=query.filters,
+                     revision=query.revision, include_bots=query.include_bots)
 
 
 @dataclass(slots=True)

@@ -16,7 +16,8 @@ from . import data_stores, errors_as_lines, fail, write_rows
 @click.option("--until", required=True, help="Last day, inclusive, YYYY-MM-DD.")
 @click.option("--by", default="day", show_default=True,
               help="Dimensions to group by, comma-separated, from: day, path, referrer_host, "
-                   "browser, os, device, lang, utm_source, utm_medium, utm_campaign.")
+                   "browser, os, device, lang, utm_source, utm_medium, utm_campaign, site, "
+                   "name (the event's).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "ndjson"]), default="csv",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,

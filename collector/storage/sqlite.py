@@ -44,8 +44,8 @@ from .migrations import migrations, too_new
 PAGE_KINDS = ("pageview", "event")
 #: The columns of a roll-up cell, besides its day (what :meth:`SQLiteEvents.roll_up`
 #: groups by).
-ROLLUP_CELL = ("site", "kind", "path", "referrer_host", "browser", "os", "device", "lang",
-               "utm_source", "utm_medium", "utm_campaign", "revision")
+ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os", "device",
+               "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
 #: The columns a cell query may name, checked before they are written into SQL.
 _COLUMNS = frozenset(GROUPABLE) | {"revision"}
 
