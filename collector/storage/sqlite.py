@@ -25,7 +25,8 @@ from sdk.sqlite import SQLiteFile
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
-from . import (
+from .migrations import migrations, too_new
+from .protocols import (
     GENESIS,
     GROUPABLE,
     AuditRow,
@@ -39,7 +40,6 @@ from . import (
     TokenRow,
     TombstoneSealer,
 )
-from .migrations import migrations, too_new
 
 PAGE_KINDS = ("pageview", "event")
 #: The columns of a roll-up cell, besides its day (what :meth:`SQLiteEvents.roll_up`
@@ -76,6 +76,8 @@ class _Store(SQLiteFile):
     def __init__(self, path: str, *, sync: str = "normal") -> None:
         super().__init__(path, pragmas=self.pragmas, sync=sync, prepare=self._prepare,
                          hint="Check that DATA_DIR exists and is writable.")
+        #: The migrations this process applied, in order (for ``cleargif migrate``).
+        self.applied: list[int] = []
 
     # --- schema ------------------------------------------------------------------------
     @staticmethod
@@ -93,7 +95,7 @@ class _Store(SQLiteFile):
         if current > len(steps):
             raise too_new(f"{self.kind} store {self.location}", current, len(steps))
         if current < len(steps):
-            self._apply(conn)
+            self.applied += self._apply(conn)
 
     def _apply(self, conn: sqlite3.Connection) -> list[int]:
         """Apply the missing migrations in one write transaction: DDL is transactional in
@@ -122,10 +124,12 @@ class _Store(SQLiteFile):
 
     def migrate(self) -> list[int]:
         """Apply the migrations this file lacks (creating it if it does not exist)."""
+        before = len(self.applied)
         try:
             conn = self.conn  # a new connection migrates in _prepare
-            return self._apply(conn) if self._version(conn) < len(
-                migrations("sqlite", self.kind)) else []
+            if self._version(conn) < len(migrations("sqlite", self.kind)):
+                self.applied += self._apply(conn)
+            return self.applied[before:]
         except sqlite3.Error as exc:
             raise StorageError(f"Migrating {self.path} failed: {exc}.") from exc
 

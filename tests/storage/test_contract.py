@@ -1,0 +1,285 @@
+"""The storage contract: what every backend of the event and identity stores must do,
+asked through the protocols only. ``tests/storage/test_postgres.py`` re-runs these
+classes on PostgreSQL by overriding the store fixtures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from collector.ingest.records import empty_record
+from collector.storage import (
+    GENESIS,
+    CellCounts,
+    CellQuery,
+    EventStore,
+    IdentityStore,
+    ReceiptRow,
+    Suppression,
+)
+
+DAY0 = 1_780_000_000 - 1_780_000_000 % 86400  # a UTC midnight
+DAYS = tuple((f"day{i}", DAY0 + i * 86400, DAY0 + (i + 1) * 86400) for i in range(3))
+
+
+def event(ts: int, session: str | None = None, visitor: str | None = None,
+          **fields: Any) -> dict[str, Any]:
+    record = empty_record()
+    record.update(ts=ts, kind="pageview", name="pageview", site="www.example.com", path="/",
+                  browser="Firefox", os="Linux", device="desktop", lang="en", revision=1,
+                  purposes="", session_id=session, visitor_id=visitor)
+    record.update(fields)
+    return record
+
+
+def ids(n: int) -> str:
+    return f"{n:032x}"
+
+
+class TestEventStore:
+    """Events, counters, cells, roll-ups, sends and subjects."""
+
+    def test_a_store_migrates_once_and_exists(self, events_store: EventStore) -> None:
+        assert events_store.exists()
+        version = events_store.schema_version()
+        assert version >= 3
+        assert events_store.migrate() == []
+        events_store.ping()
+        assert events_store.flush_deleted() in (True, False)
+
+    def test_dropped_counters_by_day(self, events_store: EventStore) -> None:
+        for day, reason in (("2026-01-01", "site"), ("2026-01-01", "site"),
+                            ("2026-01-02", "prefetch"), ("2026-01-03", "site")):
+            events_store.count_dropped(day, reason)
+        assert events_store.dropped() == {"prefetch": 1, "site": 3}
+        assert events_store.dropped("2026-01-01", "2026-01-02") == {"prefetch": 1, "site": 2}
+
+    def test_cells_count_people_by_the_rule(self, events_store: EventStore) -> None:
+        t = DAY0 + 3600
+        for record in [event(t, ids(1), ids(9)), event(t, ids(1), ids(9)),  # one visitor
+                       event(t, ids(2)), event(t, ids(2)), event(t, ids(3)),  # two sessions
+                       event(t), event(t), event(t),  # three cookieless hits
+                       event(t, ids(4), path="/b"), event(t, device="bot"),
+                       event(t + 86400, ids(5), ids(8))]:
+            events_store.add_event(record)
+        query = CellQuery(by=("path",), days=DAYS[:1])
+        cells = {c.key: c for c in events_store.cells(query)}
+        assert cells[("/",)] == CellCounts(("/",), 8, 3, 1, 3, 3, 3)
+        assert cells[("/b",)] == CellCounts(("/b",), 1, 1, 0, 1, 0, 1)
+        by_day = {c.key: c.hits for c in events_store.cells(
+            CellQuery(by=("day",), days=DAYS, include_bots=True))}
+        assert by_day == {("day0",): 10, ("day1",): 1}
+        assert events_store.count_events(CellQuery(by=(), days=DAYS)) == 10
+        union = events_store.union(query, [("/",), ("/b",)])
+        assert (union.hits, union.visits, union.identified, union.anonymous) == (9, 4, 4, 3)
+        filtered = list(events_store.cells(CellQuery(by=(), days=DAYS[:1],
+                                                     where=(("path", "/b"),))))
+        assert [c.hits for c in filtered] == [1]
+
+    def test_null_keys_are_cells_of_their_own(self, events_store: EventStore) -> None:
+        t = DAY0 + 60
+        for record in [event(t, referrer_host=None), event(t, referrer_host="a.example"),
+                       event(t, referrer_host=None)]:
+            events_store.add_event(record)
+        query = CellQuery(by=("referrer_host",), days=DAYS)
+        assert {c.key: c.hits for c in events_store.cells(query)} == {(None,): 2,
+                                                                      ("a.example",): 1}
+        assert events_store.union(query, [(None,)]).hits == 2
+        nulls = CellQuery(by=(), days=DAYS, where=(("referrer_host", None),))
+        assert [c.hits for c in events_store.cells(nulls)] == [2]
+
+    def test_roll_ups_keep_cells_and_lower_bounds(self, events_store: EventStore) -> None:
+        t = DAY0 + 60
+        for record in [event(t, ids(1), ids(9)), event(t, ids(2)), event(t),
+                       event(t, path="/b", kind="event", name="signup"),
+                       event(t, kind="open", name="open", campaign="c")]:
+            events_store.add_event(record)
+        assert events_store.roll_up("2026-06-01", DAYS[0][1], DAYS[0][2]) == 2
+        assert events_store.roll_up("2026-06-01", DAYS[0][1], DAYS[0][2]) == 0  # idempotent
+        assert events_store.rolled_up_days("2026-01-01", "2026-12-31") == ["2026-06-01"]
+        assert events_store.last_rolled_up_day() == "2026-06-01"
+        rows = {c.key: c for c in events_store.rollup_cells(
+            CellQuery(by=("path", "name"), days=()), "2026-06-01", "2026-06-01")}
+        assert rows[("/", "pageview")] == CellCounts(("/", "pageview"), 3, 2, 1, 2, 1, 2)
+        assert rows[("/b", "signup")].hits == 1
+        assert events_store.count_rollups_before("2026-06-02") == 2
+        assert events_store.oldest_rollup_day("2026-01-01") == "2026-06-01"
+        assert events_store.delete_rollups_before("2026-06-02", 1) == 1
+        assert events_store.delete_rollups_before("2026-06-02", 10) == 1
+        assert events_store.last_rolled_up_day() is None
+
+    def test_meta(self, events_store: EventStore) -> None:
+        assert events_store.get_meta("rollups_timezone") is None
+        events_store.set_meta("rollups_timezone", "UTC")
+        events_store.set_meta("rollups_timezone", "Europe/Berlin")
+        assert events_store.get_meta("rollups_timezone") == "Europe/Berlin"
+
+    def test_retention_walks_and_deletes_in_batches(self, events_store: EventStore) -> None:
+        for i in range(7):
+            events_store.add_event(event(DAY0 + i * 3600))
+        events_store.add_event(event(DAY0 + 5 * 86400, kind="open", name="open"))
+        assert events_store.earliest_event(0, 2**40) == DAY0
+        assert events_store.earliest_event(DAY0 + 1, 2**40) == DAY0 + 3600
+        assert events_store.earliest_event(DAY0 + 86400, 2**40, pages_only=True) is None
+        assert events_store.count_events_before(DAY0 + 3 * 3600) == 3
+        assert events_store.delete_events_between(DAY0, DAY0 + 86400, 2) == 7
+        assert events_store.count_events_before(2**40) == 1
+        events_store.add_sends("c", None, 10, DAY0)
+        events_store.add_sends("c", "news", 5, DAY0 + 10)
+        assert events_store.sends_of("c") == 15
+        assert events_store.delete_sends_before(DAY0 + 5) == 1
+        assert events_store.sends_of("c") == 5
+
+    def test_campaigns_and_email_counts(self, events_store: EventStore) -> None:
+        t = DAY0
+        rows = [("open", None, "human", "r1"), ("open", None, "human", "r1"),
+                ("open", None, "google_proxy", "r2"), ("open", None, None, None),
+                ("open", None, "apple_mpp", None), ("click", "cta", "human", "r1"),
+                ("click", "cta", "scanner", "r3"), ("click", None, "human", None)]
+        for kind, link, agent, recipient in rows:
+            events_store.add_event(event(t, kind=kind, name=kind, campaign="spring",
+                                         list="news", link=link, agent=agent,
+                                         recipient=recipient))
+        events_store.add_sends("autumn", "news", 3, t)
+        assert events_store.campaign_names() == ["autumn", "spring"]
+        assert events_store.campaign_seen("spring") and events_store.campaign_seen("autumn")
+        assert not events_store.campaign_seen("winter")
+        human = events_store.email_counts("spring", "open", ("human", "google_proxy"))
+        assert tuple(human) == (3, 2, 3)
+        unknown = events_store.email_counts("spring", "open", None,
+                                            exclude=("human", "google_proxy", "apple_mpp"))
+        assert tuple(unknown) == (1, 0, 0)
+        links = events_store.email_link_counts("spring", None, exclude=("scanner",))
+        assert {k: tuple(v) for k, v in links.items()} == {"(none)": (1, 0, 0),
+                                                           "cta": (1, 1, 1)}
+        assert tuple(events_store.email_counts("spring", "click", None,
+                                               links=["cta"])) == (2, 2, 2)
+
+    def test_subject_events_and_their_erasure(self, events_store: EventStore) -> None:
+        t = DAY0
+        for record in [event(t, ids(1)), event(t + 1, ids(1), ids(9)),
+                       event(t + 2, ids(2), ids(9)), event(t + 3, ids(3)),
+                       event(t + 4, kind="open", name="open", recipient="r-1")]:
+            events_store.add_event(record)
+        visitor = events_store.subject_events("visitor", ids(9))
+        assert [e["ts"] for e in visitor] == [t, t + 1, t + 2]  # with its sessions
+        assert [e["ts"] for e in events_store.subject_events("recipient", "r-1")] == [t + 4]
+        assert events_store.erase_subject_events("visitor", ids(9), True, 1) == 3
+        assert events_store.subject_events("visitor", ids(9)) == []
+        assert events_store.count_events_before(2**40) == 5  # kept without ids
+        assert events_store.erase_subject_events("recipient", "r-1", False, 10) == 1
+        assert events_store.count_events_before(2**40) == 4
+
+
+def signer(prev: str, body: str) -> tuple[str, str]:
+    import hashlib
+
+    return "k1", hashlib.sha256(f"{prev}|{body}".encode()).hexdigest()
+
+
+def seal(row: ReceiptRow, reason: str, now: int) -> str:
+    return f"k1:{row.seq}:{reason}:{now}"
+
+
+class TestIdentityStore:
+    """Receipts, suppressions, tokens, the audit log."""
+
+    def test_a_store_migrates_once(self, identity_store: IdentityStore) -> None:
+        assert identity_store.exists() and identity_store.schema_version() >= 1
+        assert identity_store.migrate() == []
+        assert not identity_store.has_remember_tables()
+
+    def test_the_receipt_chain(self, identity_store: IdentityStore) -> None:
+        first = identity_store.append_receipt(ids(1), ids(7), 100, '{"a":1}', signer)
+        second = identity_store.append_receipt(ids(2), ids(8), 200, '{"b":2}', signer)
+        identity_store.append_receipt(ids(3), ids(7), 300, '{"c":3}', signer)
+        assert first.prev_hash == GENESIS and second.prev_hash == first.hash
+        assert first.key_id == "k1" and first.seq < second.seq
+        rows = list(identity_store.receipt_rows())
+        assert [r.receipt_id for r in rows] == [ids(1), ids(2), ids(3)]
+        assert rows[1] == second
+        assert [r.created_at for r in identity_store.subject_receipts(ids(7))] == [100, 300]
+        assert identity_store.tombstone_subject(ids(7), "erasure:request", 500, seal) == 2
+        assert identity_store.subject_receipts(ids(7)) == []
+        stone = next(iter(identity_store.receipt_rows()))
+        assert stone.body is None and stone.subject_id is None and stone.hash == first.hash
+        assert stone.tombstone_seal == f"k1:{stone.seq}:erasure:request:500"
+        assert (stone.tombstone_reason, stone.tombstoned_at) == ("erasure:request", 500)
+
+    def test_expired_receipts_go_by_whole_subjects(self, identity_store: IdentityStore) -> None:
+        for n, (subject, at) in enumerate([(ids(7), 100), (ids(7), 900), (ids(8), 150),
+                                           (ids(9), 160), (ids(9), 170)]):
+            identity_store.append_receipt(ids(n + 1), subject, at, "{}", signer)
+        assert identity_store.count_expired_receipts(500) == 3  # ids(8) and ids(9)
+        assert identity_store.oldest_live_receipt() == 100
+        assert identity_store.oldest_live_receipt(unexpired_before=500) == 100
+        assert identity_store.tombstone_expired(500, "retention", 1000, seal, 1) in (1, 2)
+        assert identity_store.tombstone_expired(500, "retention", 1000, seal, 10) in (1, 2)
+        assert identity_store.count_expired_receipts(500) == 0
+        assert identity_store.tombstone_expired(500, "retention", 1000, seal, 10) == 0
+        assert [r.subject_id for r in identity_store.receipt_rows() if r.body] == [ids(7)] * 2
+
+    def test_suppressions(self, identity_store: IdentityStore) -> None:
+        added = identity_store.suppress([Suppression("news", "r1", "spring"),
+                                         Suppression("*", "r2", None),
+                                         Suppression("news", "r1", "autumn")], 100)
+        assert added == 2
+        assert identity_store.suppress([Suppression("news", "r1", "winter")], 200) == 0
+        assert identity_store.is_suppressed("news", "r1", "*")
+        assert identity_store.is_suppressed("other", "r2", "*")
+        assert not identity_store.is_suppressed("other", "r1", "*")
+        assert [r.campaign for r in identity_store.suppressions_of("r1")] == ["spring"]
+        assert identity_store.unsubscribes_of("spring") == 1
+        identity_store.suppress([Suppression("news", f"x{i}", None) for i in range(5)], 300)
+        page = identity_store.suppressions_since(0, None, 3)
+        rest = identity_store.suppressions_since(0, page[-1].cursor, 10)
+        assert len(page) == 3 and len(rest) == 4
+        assert {r.recipient for r in page + rest} == {"r1", "r2", *(f"x{i}" for i in range(5))}
+        assert [r.recipient for r in identity_store.suppressions_since(250, None, 10)] == [
+            f"x{i}" for i in range(5)]
+        assert identity_store.count_suppressions_before(250) == 2
+        assert identity_store.oldest_suppression() == 100
+        assert identity_store.delete_suppressions_before(250, 1) == 1
+        assert identity_store.delete_suppressions_before(250, 10) == 1
+        assert identity_store.oldest_suppression(0) == 300
+
+    def test_api_tokens(self, identity_store: IdentityStore) -> None:
+        assert identity_store.add_api_token("analysts", "h1", "aggregate", 10)
+        assert not identity_store.add_api_token("analysts", "h2", "pii", 11)  # live name
+        assert identity_store.api_token("h1") == ("analysts", "aggregate", 10, None)
+        assert identity_store.revoke_api_tokens("analysts", 20) == 1
+        assert identity_store.api_token("h1") is None
+        assert identity_store.add_api_token("analysts", "h3", "pii", 30)
+        assert [(t.name, t.revoked_at) for t in identity_store.api_tokens()] == [
+            ("analysts", 20), ("analysts", None)]
+
+    def test_the_audit_log(self, identity_store: IdentityStore) -> None:
+        identity_store.append_audit(100, "os-user:ann", "subject.export", "h1", "request",
+                                    '{"events": 1}')
+        identity_store.append_audit(200, "token:x", "suppressions.read", None, None, None)
+        identity_store.append_audit(300, "os-user:ann", "subject.erase", "h2", "child", None)
+        assert [r.action for r in identity_store.audit_rows()] == [
+            "subject.export", "suppressions.read", "subject.erase"]
+        assert [r.ts for r in identity_store.audit_rows(since=150, until=300)] == [200]
+        assert [r.ts for r in identity_store.audit_rows(subject_hmacs=["h2"])] == [300]
+        assert identity_store.audit_rows(subject_hmacs=[]) == []
+        assert identity_store.count_audit_before(250) == 2
+        assert identity_store.tombstone_audit_before(250, 1) == 1
+        assert identity_store.tombstone_audit_before(250, 5) == 1
+        first = identity_store.audit_rows()[0]
+        assert (first.seq, first.ts, first.action, first.subject_hmac) == (1, 100,
+                                                                           "tombstone", None)
+        assert identity_store.oldest_audit(0) == 300
+
+
+@pytest.mark.parametrize("store", ["events_store", "identity_store"])
+def test_a_missing_store_does_not_exist_until_used(tmp_path: Any, store: str) -> None:
+    from collector.storage import open_events, open_identity
+
+    opened = (open_events if store == "events_store" else open_identity)(
+        f"sqlite:///{tmp_path}/new/{store}.db")
+    assert not opened.exists()
+    opened.migrate()
+    assert opened.exists()
+    opened.close()
