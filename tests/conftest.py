@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,20 @@ def require_or_skip(reason: str) -> None:
         pytest.fail(f"CLEARGIF_REQUIRE_ALL=1 but: {reason}")
     else:
         pytest.skip(reason)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0,
+             what: str = "the condition") -> Any:
+    """Poll ``condition`` until it returns something true, and return that; fail after
+    ``timeout`` seconds (never a fixed sleep that passes by luck on a slow machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(0.05)
 
 
 def error_line(stderr: str) -> str:

@@ -274,6 +274,15 @@ def test_email_endpoints_leave_cookies_alone(client: Any) -> None:
         assert client.get(path).headers.getlist("Set-Cookie") == []
 
 
+def same_browser(old: Any, new: Any) -> Any:
+    """``new`` with the cookies the browser of ``old`` holds (another app, one browser)."""
+    for name in ("cg_consent", "cg_sid", "cg_vid"):
+        cookie = old.get_cookie(name)
+        if cookie is not None:
+            new.set_cookie(cookie.key, cookie.value)
+    return new
+
+
 @pytest.mark.parametrize("bump", ["revision", "age", "dnt"])
 def test_undecided_again_expires_purpose_cookies(tmp_path: Any, bump: str) -> None:
     from collector import create_app
@@ -285,9 +294,7 @@ def test_undecided_again_expires_purpose_cookies(tmp_path: Any, bump: str) -> No
     headers = {"Origin": SITE}
     if bump == "revision":
         app = create_app(make_config(tmp_path, POLICY_REVISION=2))
-        app_client = app.test_client()
-        app_client._cookies = client._cookies  # the same browser
-        client = app_client
+        client = same_browser(client, app.test_client())
     elif bump == "age":
         import collector.clock as clock
 
@@ -340,11 +347,11 @@ def test_consent_cookie_signed_by_old_key_verifies(tmp_path: Any) -> None:
 
     old = create_app(make_config(tmp_path)).test_client()
     post_consent(old, {"analytics": True})
-    rotated = create_app(make_config(tmp_path, SECRET_KEYS=[SECRET, "n" * 32])).test_client()
-    rotated._cookies = old._cookies
+    rotated = same_browser(old, create_app(make_config(
+        tmp_path, SECRET_KEYS=[SECRET, "n" * 32])).test_client())
     assert rotated.get("/consent").json["decided"] is True
-    dropped = create_app(make_config(tmp_path, SECRET_KEYS=["n" * 32])).test_client()
-    dropped._cookies = old._cookies
+    dropped = same_browser(old, create_app(make_config(
+        tmp_path, SECRET_KEYS=["n" * 32])).test_client())
     assert dropped.get("/consent").json["decided"] is False
 
 

@@ -16,7 +16,7 @@ import pytest
 from sdk import sqlite as sqlite_module
 from sdk.errors import ConfigError
 from sdk.remember import MAX_COOKIE_CHARS, Recall, RememberStore
-from sdk.sqlite import BUSY_TIMEOUT_MS
+from sdk.sqlite import BUSY_TIMEOUT_MS, SQLiteFile
 from tests.conftest import Clock
 
 DAY = 86400
@@ -567,52 +567,52 @@ def test_shares_the_identity_file_and_sets_its_pragmas(store: RememberStore) -> 
         conn.execute("CREATE TABLE suppressions (list TEXT, recipient TEXT)")
         conn.execute("INSERT INTO suppressions VALUES ('news', 'r1')")
     store.issue("alice")
-    conn = store._conn()
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with sqlite3.connect(store.path) as conn:  # WAL is a property of the file
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert rows(store, "SELECT * FROM suppressions") == [("news", "r1")]
     tables = {r[0] for r in rows(store, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"suppressions", "remember_tokens", "remember_accounts"}
 
 
-def test_each_thread_has_its_own_connection(store: RememberStore) -> None:
-    here = store._conn()
+def test_a_file_connection_per_thread_with_its_pragmas(tmp_path: Path) -> None:
+    db = SQLiteFile(str(tmp_path / "x.db"))
+    here = db.conn
+    assert here.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+    assert here.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     there: list[sqlite3.Connection] = []
-    thread = threading.Thread(target=lambda: there.append(store._conn()))
+    thread = threading.Thread(target=lambda: there.append(db.conn))
     thread.start()
     thread.join()
     assert there[0] is not here
-    assert store._conn() is here
+    assert db.conn is here
+    db.close()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_opens_its_own_connection(store: RememberStore) -> None:
     cookie = store.issue("alice").cookie_value  # the parent has a connection open
-    parent_conn = store._conn()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report and leave without running pytest's teardown
         try:
-            fresh = store._conn() is not parent_conn
             result = store.recall(cookie)
-            os.write(write, json.dumps([fresh, result.account]).encode())
+            os.write(write, json.dumps([result.account]).encode())
         finally:
             os._exit(0)
     os.close(write)
     with os.fdopen(read) as pipe:
         report = pipe.read()
     os.waitpid(pid, 0)
-    assert json.loads(report) == [True, "alice"]
-    assert store._conn() is parent_conn
+    assert json.loads(report) == ["alice"]
     assert store.recall(cookie).reason == "grace"  # the child's rotation is visible here
 
 
-def test_reopens_when_the_pid_changes(store: RememberStore,
+def test_reopens_when_the_pid_changes(tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    before = store._conn()
+    db = SQLiteFile(str(tmp_path / "x.db"))
+    before = db.conn
     monkeypatch.setattr(os, "getpid", lambda: -1)
-    after = store._conn()
+    after = db.conn
     assert after is not before
     assert before in sqlite_module._inherited  # kept, never closed in the "child"
     sqlite_module._inherited.remove(before)

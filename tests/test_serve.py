@@ -18,10 +18,22 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SECRET, TOKEN, error_line, make_app
+from tests.conftest import SECRET, TOKEN, error_line, make_app, wait_for
 
 pytestmark = pytest.mark.slow
 ORIGIN = "https://www.example.com"
+
+
+def answers(port: int, path: str) -> int:
+    """The status ``GET path`` gets from the server on ``port``, 0 when none answers."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+    except OSError:
+        return 0
 
 
 def free_port() -> int:
@@ -120,11 +132,12 @@ def test_serve_creates_key_files_and_no_access_log(tmp_path: Path) -> None:
     assert "secret-path" not in err and "127.0.0.1 -" not in err  # no access log line
     # a second run reuses the files and says nothing about creating them
     first = (tmp_path / "d" / "secret_keys").read_text()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "collector", "serve", "--port",
-                             str(free_port()), "--workers", "1"], env=env,
+                             str(port), "--workers", "1"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    time.sleep(2)
+    wait_for(lambda: answers(port, "/healthz") == 200, 30, "the second start")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert "Created" not in err
@@ -154,7 +167,7 @@ def test_durable_under_load_with_kill_9(server: Server) -> None:
     threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    wait_for(lambda: len(ok) >= 20, 30, "the first hits")  # under load, then the kill
     victims = server.workers()
     assert len(victims) >= 2
     os.kill(victims[0], signal.SIGKILL)
@@ -180,6 +193,7 @@ def test_durable_under_load_with_kill_9(server: Server) -> None:
 
 def test_sigterm_finishes_requests_in_flight(server: Server) -> None:
     results: list[Any] = []
+    sent_half = threading.Event()
 
     def slow_client() -> None:
         # a body trickled in slowly keeps the request in flight across the SIGTERM
@@ -190,14 +204,15 @@ def test_sigterm_finishes_requests_in_flight(server: Server) -> None:
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders()
         conn.send(body[:5])
-        time.sleep(1.5)
+        sent_half.set()
+        time.sleep(1.5)  # the rest arrives after the SIGTERM: part of the scenario
         conn.send(body[5:])
         results.append(conn.getresponse().status)
         conn.close()
 
     t = threading.Thread(target=slow_client)
     t.start()
-    time.sleep(0.5)
+    assert sent_half.wait(10)
     server.proc.send_signal(signal.SIGTERM)
     t.join(30)
     assert results == [204]
