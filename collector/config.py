@@ -174,6 +174,14 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
                           "EVENTS_URL: identities and events are kept apart.")
     cfg["SECRET_KEYS"] = _keys(raw, "SECRET_KEYS")
     cfg["TOKEN_KEYS"] = _keys(raw, "TOKEN_KEYS")
+    shared = [k for k in ("EVENTS_URL", "IDENTITY_URL") if not cfg[k].startswith("sqlite:")]
+    missing = [k for k in ("SECRET_KEYS", "TOKEN_KEYS") if not cfg[k]]
+    if shared and missing:
+        # Key files are per host: collectors sharing a database must share their keys.
+        raise ConfigError(missing[0], f"{shared[0]} names a shared PostgreSQL database, so "
+                          f"{' and '.join(missing)} must be set in the configuration (the "
+                          "same on every collector) rather than read from key files under "
+                          "DATA_DIR, which are per host.")
     cfg["POLICY_REVISION"] = _int(raw, "POLICY_REVISION", 1, MAX_REVISION)
     cfg["POLICY_URL"] = _policy_url(_text(raw, "POLICY_URL", empty=True))
     cfg["ALLOWED_ORIGINS"] = [_origin(o) for o in _list(raw, "ALLOWED_ORIGINS")]
@@ -321,10 +329,17 @@ def _policy_url(value: str) -> str:
 def _store_url(raw: Mapping[str, Any], key: str, default: Path) -> str:
     value = raw.get(key) or f"sqlite:///{default}"
     if not isinstance(value, str):
-        raise _fail(key, "must be a sqlite:/// URL", value)
+        raise _fail(key, "must be a sqlite:/// or postgresql:// URL", value)
     if value.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(key, f"{key} names a PostgreSQL database, which cleargif does not "
-                          "support yet; use a sqlite:///path URL (the default) for now.")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            parts = None
+        if parts is None or not parts.hostname or not parts.path.strip("/"):
+            raise _fail(key, "must name a PostgreSQL server and database, such as "
+                        "postgresql://cleargif_events:password@db.example.com/cleargif", value)
+        return value
     if not value.startswith("sqlite:///") or len(value) == len("sqlite:///"):
         raise _fail(key, "must be a URL of the form sqlite:///path/to/file.db", value)
     if ":memory:" in value or "mode=memory" in value:

@@ -15,6 +15,7 @@ from flask import Flask
 
 from collector import create_app
 from collector.ingest.records import FIELDS, empty_record
+from tests.pgserver import TempPostgres
 
 SECRET = "test-secret-key-0123456789abcdef"
 TOKEN = "test-token-key-0123456789abcdef"
@@ -56,6 +57,20 @@ def error_line(stderr: str) -> str:
              if not (line.startswith("Using the ") and line.endswith(".db."))]
     assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """A throwaway PostgreSQL server for the session, or a skip saying how to enable it
+    (a failure under ``CLEARGIF_REQUIRE_ALL=1``)."""
+    from tests.pgserver import available
+
+    why = available()
+    if why:
+        require_or_skip(why)
+    server = TempPostgres().start()
+    yield server
+    server.stop()
 
 
 def make_config(tmp_path: Any, **overrides: Any) -> dict[str, Any]:

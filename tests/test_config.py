@@ -45,7 +45,8 @@ BAD = [
     ("ALLOWED_ORIGINS", "https://x.example/path"), ("ALLOWED_ORIGINS", "[not json"),
     ("EXCLUDE_NETWORKS", "10.0.0.0/33"), ("TIMEZONE", "Mars/Olympus"), ("SITES", "a b"),
     ("TRUSTED_PROXIES", -1), ("SECRET_KEYS", ["short"]), ("TOKEN_KEYS", "tiny"),
-    ("EVENTS_URL", "postgresql://db/cleargif"), ("IDENTITY_URL", "mysql://x"),
+    ("EVENTS_URL", "postgresql:///cleargif"), ("EVENTS_URL", "postgresql://db.example"),
+    ("IDENTITY_URL", "postgresql://db:99999/x"), ("IDENTITY_URL", "mysql://x"),
     ("EVENTS_URL", "sqlite:///"), ("SYNC", "sometimes"), ("COOKIE_DOMAIN", "http://x"),
     ("SERVICES", [{"name": "x", "purpose": "spying"}]), ("RETENTION_DAYS_EVENTS", 0),
     ("RETENTION_DAYS_AUDIT", "unlimited"), ("RETENTION_DAYS_REMEMBER", 3),
@@ -73,10 +74,20 @@ def test_bad_values_name_the_key(tmp_path: Any, key: str, value: Any) -> None:
     assert key in str(info.value) and str(info.value).endswith(".")
 
 
-def test_postgres_refused_with_one_line(tmp_path: Any) -> None:
-    with pytest.raises(ConfigError, match="PostgreSQL") as info:
-        load_config({"EVENTS_URL": "postgresql://u@h/db"}, environ={})
-    assert "\n" not in str(info.value)
+def test_a_shared_database_needs_keys_in_the_configuration(tmp_path: Any) -> None:
+    """Key files are per host: collectors sharing PostgreSQL must share their keys."""
+    urls = {"EVENTS_URL": "postgresql://cg_events@db.example/cleargif",
+            "IDENTITY_URL": "postgresql://cg_identity@db.example/cleargif"}
+    with pytest.raises(ConfigError) as info:
+        load_config({"DATA_DIR": str(tmp_path), **urls}, environ={})
+    assert info.value.key == "SECRET_KEYS" and "\n" not in str(info.value)
+    assert "SECRET_KEYS and TOKEN_KEYS must be set in the configuration" in str(info.value)
+    keys = {"SECRET_KEYS": ["s" * 32], "TOKEN_KEYS": ["t" * 32]}
+    config = load_config({"DATA_DIR": str(tmp_path), **urls, **keys}, environ={})
+    assert config["EVENTS_URL"] == urls["EVENTS_URL"]
+    with pytest.raises(ConfigError, match="another database") as info:
+        load_config({"DATA_DIR": str(tmp_path), **keys, "EVENTS_URL": urls["EVENTS_URL"],
+                     "IDENTITY_URL": urls["EVENTS_URL"]}, environ={})
 
 
 def test_missing_toml_named(tmp_path: Any) -> None:

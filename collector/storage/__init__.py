@@ -39,6 +39,8 @@ from .protocols import (
     TombstoneSealer,
 )
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
 
 def open_events(url: str, *, sync: str = "normal") -> EventStore:
     """The event store behind ``url`` (nothing is opened until first use)."""
@@ -46,7 +48,12 @@ def open_events(url: str, *, sync: str = "normal") -> EventStore:
         from .sqlite import SQLiteEvents
 
         return SQLiteEvents(sqlite_file(url), sync=sync)
-    raise ConfigError("EVENTS_URL", f"EVENTS_URL {url!r} is not supported; use sqlite:///path.")
+    if url.startswith(POSTGRES_SCHEMES):
+        from .postgres import PostgresEvents
+
+        return PostgresEvents(url, sync=sync)
+    raise ConfigError("EVENTS_URL", f"EVENTS_URL {url!r} is not supported; use sqlite:///path "
+                      "or postgresql://user:password@host/database.")
 
 
 def open_identity(url: str, *, sync: str = "normal") -> IdentityStore:
@@ -55,8 +62,12 @@ def open_identity(url: str, *, sync: str = "normal") -> IdentityStore:
         from .sqlite import SQLiteIdentity
 
         return SQLiteIdentity(sqlite_file(url), sync=sync)
+    if url.startswith(POSTGRES_SCHEMES):
+        from .postgres import PostgresIdentity
+
+        return PostgresIdentity(url, sync=sync)
     raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {url!r} is not supported; use "
-                      "sqlite:///path.")
+                      "sqlite:///path or postgresql://user:password@host/database.")
 
 
 def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:

@@ -1,0 +1,886 @@
+"""The PostgreSQL backend (13 or newer): several collectors on one database.
+
+Each store keeps its tables in a schema of its own (``cleargif_events``,
+``cleargif_identity``), so ``EVENTS_URL`` and ``IDENTITY_URL`` may name one database under
+two roles, the events role given no access to the identity schema, or two databases.
+Connections come from a ``psycopg_pool`` pool per process, opened on first use (so after
+gunicorn forks), in autocommit mode: every write is its own transaction, committed before
+the method returns (``synchronous_commit`` as the server has it, on by default).
+
+Raw events are partitioned by month (UTC) on ``ts``; a month's partition is made when its
+first event arrives, and retention drops whole partitions, deleting in small batches only
+at the edges. Migrations run under an advisory lock, so collectors starting at once apply
+each step once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import StorageError
+from ..ingest.records import FIELDS
+from .migrations import migrations, too_new
+from .protocols import (
+    GENESIS,
+    GROUPABLE,
+    AuditRow,
+    CellCounts,
+    CellQuery,
+    EmailCount,
+    ReceiptRow,
+    ReceiptSigner,
+    Suppression,
+    SuppressionRow,
+    TokenRow,
+    TombstoneSealer,
+)
+
+EVENTS = "cleargif_events"
+IDENTITY = "cleargif_identity"
+PAGE_KINDS = ("pageview", "event")
+#: The columns of a roll-up cell, besides its day.
+ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os", "device",
+               "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
+_COLUMNS = frozenset(GROUPABLE) | {"revision"}
+#: Connections per process: a gunicorn worker answers one request at a time per thread.
+POOL_SIZE = 4
+
+
+def safe_location(url: str) -> str:
+    """A ``postgresql://`` URL without its password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    if parts.username:
+        host = f"{parts.username}@{host}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _raw_counts(prefix: str = "") -> str:
+    """A cell's counts from raw events (DESIGN 1.6), as in the SQLite backend."""
+    session = f"NULLIF({prefix}session_id, '')"
+    visitor = f"NULLIF({prefix}visitor_id, '')"
+    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
+            f"COUNT(DISTINCT {visitor}) + COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN "
+            f"{session} END), COALESCE(SUM(CASE WHEN {visitor} IS NULL AND {session} IS NULL "
+            "THEN 1 ELSE 0 END), 0)")
+
+
+def _check_columns(columns: Iterable[str]) -> None:
+    for column in columns:
+        if column not in _COLUMNS:  # column names are written into SQL below
+            raise ValueError(f"{column!r} is not a column a cell may use.")
+
+
+def _filters(query: CellQuery, prefix: str, day: str) -> tuple[list[str], list[Any]]:
+    where = [f"{prefix}kind = ANY(%s)"]
+    params: list[Any] = [list(query.kinds)]
+    _check_columns(column for column, _ in query.where)
+    for column, value in query.where:
+        sql = day if column == "day" else f"{prefix}{column}"
+        if value is None:
+            where.append(f"{sql} IS NULL")
+        else:
+            where.append(f"{sql} = %s")
+            params.append(value)
+    if query.revision is not None:
+        where.append(f"{prefix}revision = %s")
+        params.append(query.revision)
+    if not query.include_bots:
+        where.append(f"({prefix}device IS NULL OR {prefix}device != 'bot')")
+    return where, params
+
+
+def _group_columns(query: CellQuery, prefix: str, day: str) -> list[str]:
+    _check_columns(query.by)
+    return [day if column == "day" else f"{prefix}{column}" for column in query.by]
+
+
+class _Store:
+    """A store in one schema of a PostgreSQL database."""
+
+    kind = ""
+    schema = ""
+
+    def __init__(self, url: str, *, sync: str = "normal") -> None:
+        self.url = url
+        self.sync = sync
+        self._pool: Any = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        #: The migrations this process applied, in order (for ``cleargif migrate``).
+        self.applied: list[int] = []
+
+    # --- connections -------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """The database URL without its password."""
+        return safe_location(self.url)
+
+    def _error(self, doing: str, exc: Exception) -> StorageError:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return StorageError(f"{doing} {self.location} failed: {detail}.")
+
+    def _open(self) -> Any:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        with self._lock:
+            if self._pool is not None and self._pid == os.getpid():
+                return self._pool
+            # A forked child never uses the parent's pool (its sockets are the parent's).
+            pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, open=False,
+                                  kwargs={"autocommit": True}, timeout=10.0,
+                                  name=f"cleargif-{self.kind}")
+            try:
+                pool.open(wait=True, timeout=10.0)
+            except Exception as exc:  # psycopg_pool raises its own timeout
+                pool.close()
+                raise self._error("Connecting to", exc) from None
+            self._pool, self._pid = pool, os.getpid()
+        try:
+            self._prepare()
+        except psycopg.Error as exc:
+            raise self._error("Preparing", exc) from exc
+        return self._pool
+
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        """A connection from this process's pool; PostgreSQL errors become
+        :class:`StorageError` (messages without the password)."""
+        import psycopg
+
+        pool = self._pool if self._pool is not None and self._pid == os.getpid() \
+            else self._open()
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise self._error("Using", exc) from exc
+        except StorageError:
+            raise
+        except Exception as exc:
+            # psycopg_pool's PoolTimeout and the like: the store cannot be used now.
+            if type(exc).__module__.startswith("psycopg"):
+                raise self._error("Using", exc) from exc
+            raise
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._conn() as conn:
+            return list(conn.execute(sql, tuple(params)).fetchall())
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._rows(sql, params)[0][0]
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self._conn() as conn:
+            return int(conn.execute(sql, tuple(params)).rowcount)
+
+    def _batches(self, sql: str, params: Sequence[Any], batch: int) -> int:
+        total = 0
+        while True:
+            n = self._write(sql, (*params, int(batch)))
+            total += n
+            if n < batch:
+                return total
+
+    def close(self) -> None:
+        """Close this process's pool."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            pool.close()
+
+    # --- schema ------------------------------------------------------------------------
+    def _version(self, conn: Any) -> int:
+        found = conn.execute("SELECT to_regclass(%s)", (f"{self.schema}.schema_migrations",)
+                             ).fetchone()[0]
+        if found is None:
+            return 0
+        return int(conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM "
+                                f"{self.schema}.schema_migrations").fetchone()[0])
+
+    def _prepare(self) -> None:
+        with self._pool.connection() as conn:
+            steps = migrations("postgres", self.kind)
+            current = self._version(conn)
+            if current > len(steps):
+                raise too_new(f"{self.kind} store {self.location}", current, len(steps))
+            if current < len(steps):
+                self.applied += self._apply(conn)
+            self._after_prepare(conn)
+
+    def _after_prepare(self, conn: Any) -> None:
+        """What a store does once its schema is current (event partitions)."""
+
+    def _apply(self, conn: Any) -> list[int]:
+        steps = migrations("postgres", self.kind)
+        applied = []
+        with conn.transaction():
+            # One collector migrates; the others wait here, then find nothing to do.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                         (f"cleargif migrate {self.schema}",))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.schema}.schema_migrations "
+                         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                         "applied_at BIGINT NOT NULL)")
+            current = self._version(conn)
+            if current > len(steps):
+                raise too_new(f"{self.kind} store {self.location}", current, len(steps))
+            for step in steps[current:]:
+                conn.execute(step.sql.encode())  # several statements, no parameters
+                conn.execute(f"INSERT INTO {self.schema}.schema_migrations (version, name, "
+                             "applied_at) VALUES (%s, %s, %s)",
+                             (step.version, step.name, int(time.time())))
+                applied.append(step.version)
+        return applied
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this schema lacks (creating it when it does not exist)."""
+        import psycopg
+
+        before = len(self.applied)
+        pool = self._open()
+        try:
+            with pool.connection() as conn:
+                if self._version(conn) < len(migrations("postgres", self.kind)):
+                    self.applied += self._apply(conn)
+        except psycopg.Error as exc:
+            raise self._error("Migrating", exc) from exc
+        return self.applied[before:]
+
+    def schema_version(self) -> int:
+        """The newest migration applied to the schema."""
+        with self._conn() as conn:
+            return self._version(conn)
+
+    def exists(self) -> bool:
+        """Whether the schema holds a store (connecting does not create it)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, connect_timeout=10) as conn:
+                row = conn.execute("SELECT to_regclass(%s)",
+                                   (f"{self.schema}.schema_migrations",)).fetchone()
+                found = row[0] if row else None
+        except psycopg.Error as exc:
+            raise self._error("Connecting to", exc) from exc
+        return found is not None
+
+    def ping(self) -> None:
+        """Check that the database answers."""
+        self._rows("SELECT 1")
+
+    def flush_deleted(self) -> bool:
+        """``VACUUM`` the store's tables, so that deleted rows' space is reclaimed and
+        reused (old row images may stay in free space and the write-ahead log until
+        overwritten; see the README's known limits)."""
+        tables = self._rows("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON "
+                            "n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
+                            (self.schema,))
+        with self._conn() as conn:
+            for (table,) in tables:
+                conn.execute(f'VACUUM {self.schema}."{table}"')
+        return True
+
+
+def _month_start(ts: int) -> int:
+    moment = datetime.fromtimestamp(ts, UTC)
+    return int(datetime(moment.year, moment.month, 1, tzinfo=UTC).timestamp())
+
+
+def _next_month(start: int) -> int:
+    moment = datetime.fromtimestamp(start, UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year,
+                                                                    moment.month + 1)
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp())
+
+
+def _partition(start: int) -> str:
+    moment = datetime.fromtimestamp(start, UTC)
+    return f"events_{moment.year:04d}{moment.month:02d}"
+
+
+_INSERT_EVENT = (f"INSERT INTO {EVENTS}.events ({', '.join(FIELDS)}) VALUES "
+                 f"({', '.join('%s' for _ in FIELDS)})")
+_EVENT_COLUMNS = ", ".join(FIELDS)
+
+
+class PostgresEvents(_Store):
+    """The event store on PostgreSQL."""
+
+    kind = "events"
+    schema = EVENTS
+
+    def __init__(self, url: str, *, sync: str = "normal") -> None:
+        super().__init__(url, sync=sync)
+        self._months: set[int] = set()
+
+    def _after_prepare(self, conn: Any) -> None:
+        now = int(time.time())
+        for start in (_month_start(now), _next_month(_month_start(now))):
+            self._make_partition(conn, start)
+
+    def _make_partition(self, conn: Any, start: int) -> None:
+        if start in self._months:
+            return
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('cleargif partitions'))")
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {EVENTS}.{_partition(start)} PARTITION "
+                         f"OF {EVENTS}.events FOR VALUES FROM ({start}) TO "
+                         f"({_next_month(start)})")
+        self._months.add(start)
+
+    # --- the hit path ------------------------------------------------------------------
+    def add_event(self, record: Mapping[str, Any]) -> None:
+        """Insert and commit one record; a month's first event makes its partition."""
+        import psycopg
+
+        values = tuple(record.get(f) for f in FIELDS)
+        with self._conn() as conn:
+            try:
+                conn.execute(_INSERT_EVENT, values)
+            except psycopg.errors.CheckViolation:
+                # "no partition of relation events found for row": a new month.
+                self._make_partition(conn, _month_start(int(record["ts"])))
+                conn.execute(_INSERT_EVENT, values)
+
+    def count_dropped(self, day: str, reason: str) -> None:
+        """Add one to the dropped counter of ``(day, reason)``."""
+        self._write(f"INSERT INTO {EVENTS}.dropped (day, reason, n) VALUES (%s, %s, 1) "
+                    "ON CONFLICT (day, reason) DO UPDATE SET n = dropped.n + 1", (day, reason))
+
+    # --- aggregates --------------------------------------------------------------------
+    def dropped(self, since: str | None = None, until: str | None = None) -> dict[str, int]:
+        """Dropped hits by reason, on the local days given (all when None)."""
+        return {r: int(n) for r, n in self._rows(
+            f"SELECT reason, SUM(n) FROM {EVENTS}.dropped WHERE day >= %s AND day <= %s "
+            "GROUP BY reason ORDER BY reason", (since or "0000-00-00", until or "9999-99-99"))}
+
+    def _cell_sql(self, query: CellQuery, select: str,
+                  group: bool = True) -> tuple[str, list[Any]]:
+        if not query.days:
+            raise ValueError("A cell query needs at least one day.")
+        labels = [d[0] for d in query.days]
+        starts = [d[1] for d in query.days]
+        stops = [d[2] for d in query.days]
+        where, more = _filters(query, "e.", "d.label")
+        # The overall bounds let the planner skip months that hold none of the days.
+        sql = (f"SELECT {select} FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
+               f"AS d(label, start, stop) JOIN {EVENTS}.events e ON e.ts >= d.start AND "
+               f"e.ts < d.stop WHERE e.ts >= %s AND e.ts < %s AND {' AND '.join(where)}")
+        columns = _group_columns(query, "e.", "d.label")
+        if group and columns:
+            sql += f" GROUP BY {', '.join(columns)}"
+        return sql, [labels, starts, stops, min(starts), max(stops), *more]
+
+    def cells(self, query: CellQuery) -> Iterator[CellCounts]:
+        """The raw events of ``query`` grouped, counted by PostgreSQL, streamed."""
+        columns = _group_columns(query, "e.", "d.label")
+        sql, params = self._cell_sql(query, ", ".join([*columns, _raw_counts("e.")]))
+        width = len(columns)
+        with self._conn() as conn, conn.cursor(name=None) as cur:
+            for row in cur.stream(sql, params):
+                hits, visits, visitors, identified, anonymous = (int(v) for v in row[width:])
+                if hits:
+                    yield CellCounts(tuple(row[:width]), hits, visits, visitors, identified,
+                                     anonymous, identified)
+
+    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]]) -> CellCounts:
+        """Several cells together: their keys as arrays, matched NULL-safe."""
+        if not keys:
+            return CellCounts((), 0, 0, 0, 0, 0, 0)
+        columns = _group_columns(query, "e.", "d.label")
+        sql, params = self._cell_sql(query, _raw_counts("e."), group=False)
+        if columns:
+            names = [f"k{i}" for i in range(len(columns))]
+            match = " AND ".join(f"k.{n} IS NOT DISTINCT FROM {c}::text"
+                                 for n, c in zip(names, columns, strict=True))
+            sql += (f" AND EXISTS (SELECT 1 FROM unnest({', '.join('%s::text[]' for _ in names)})"
+                    f" AS k({', '.join(names)}) WHERE {match})")
+            params += [[None if key[i] is None else str(key[i]) for key in keys]
+                       for i in range(len(columns))]
+        hits, visits, visitors, identified, anonymous = self._rows(sql, params)[0]
+        return CellCounts((), int(hits), int(visits), int(visitors), int(identified),
+                          int(anonymous), int(identified))
+
+    def count_events(self, query: CellQuery) -> int:
+        """How many raw events the query reads."""
+        sql, params = self._cell_sql(query, "COUNT(*)", group=False)
+        return int(self._one(sql, params))
+
+    def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
+        """Roll-up rows grouped: sums, and the largest row's ``identified``."""
+        where, params = _filters(query, "", "day")
+        columns = _group_columns(query, "", "day")
+        sql = (f"SELECT {''.join(c + ', ' for c in columns)}SUM(hits), SUM(visits), "
+               "SUM(visitors), SUM(identified), SUM(anonymous), MAX(identified) FROM "
+               f"{EVENTS}.rollups WHERE day >= %s AND day <= %s AND {' AND '.join(where)}")
+        if columns:
+            sql += f" GROUP BY {', '.join(columns)}"
+        width = len(columns)
+        for row in self._rows(sql, [since, until, *params]):
+            hits, visits, visitors, identified, anonymous, most = row[width:]
+            if hits:
+                yield CellCounts(tuple(row[:width]), int(hits), int(visits), int(visitors),
+                                 int(identified), int(anonymous), int(most))
+
+    # --- roll-ups ----------------------------------------------------------------------
+    def roll_up(self, day: str, start: int, end: int) -> int:
+        """One ``INSERT … SELECT … ON CONFLICT DO NOTHING``: atomic, never overwriting."""
+        cols = ", ".join(ROLLUP_CELL)
+        return self._write(
+            f"INSERT INTO {EVENTS}.rollups (day, cell, {cols}, hits, visits, visitors, "
+            f"identified, anonymous) SELECT %s, md5(json_build_array({cols})::text), {cols}, "
+            f"{_raw_counts()} FROM {EVENTS}.events WHERE ts >= %s AND ts < %s AND "
+            f"kind = ANY(%s) GROUP BY {cols} ON CONFLICT (day, cell) DO NOTHING",
+            (day, start, end, list(PAGE_KINDS)))
+
+    def rolled_up_days(self, since: str, until: str) -> list[str]:
+        """The days in ``[since, until]`` with roll-up rows."""
+        return [day for (day,) in self._rows(
+            f"SELECT DISTINCT day FROM {EVENTS}.rollups WHERE day >= %s AND day <= %s "
+            "ORDER BY day", (since, until))]
+
+    def last_rolled_up_day(self) -> str | None:
+        """The newest day with roll-up rows."""
+        day: str | None = self._one(f"SELECT MAX(day) FROM {EVENTS}.rollups")
+        return day
+
+    def count_rollups_before(self, day: str) -> int:
+        """Roll-up rows before ``day``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {EVENTS}.rollups WHERE day < %s", (day,)))
+
+    def delete_rollups_before(self, day: str, batch: int) -> int:
+        """One batch of roll-up rows before ``day``."""
+        return self._write(f"DELETE FROM {EVENTS}.rollups WHERE (day, cell) IN (SELECT day, "
+                           f"cell FROM {EVENTS}.rollups WHERE day < %s LIMIT %s)",
+                           (day, int(batch)))
+
+    def oldest_rollup_day(self, since: str) -> str | None:
+        """The oldest roll-up day at or after ``since``."""
+        day: str | None = self._one(f"SELECT MIN(day) FROM {EVENTS}.rollups WHERE day >= %s",
+                                    (since,))
+        return day
+
+    def get_meta(self, key: str) -> str | None:
+        """A fact about the stored data."""
+        rows = self._rows(f"SELECT value FROM {EVENTS}.store_meta WHERE key = %s", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a fact about the stored data."""
+        self._write(f"INSERT INTO {EVENTS}.store_meta (key, value) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # --- retention ---------------------------------------------------------------------
+    def earliest_event(self, since: int, before: int, pages_only: bool = False) -> int | None:
+        """The oldest event time in ``[since, before)``."""
+        kind = " AND kind = ANY(%s)" if pages_only else ""
+        params: list[Any] = [since, before, *([list(PAGE_KINDS)] if pages_only else [])]
+        ts = self._one(f"SELECT MIN(ts) FROM {EVENTS}.events WHERE ts >= %s AND ts < %s"
+                       f"{kind}", params)
+        return None if ts is None else int(ts)
+
+    def count_events_before(self, before: int) -> int:
+        """Events before ``before``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {EVENTS}.events WHERE ts < %s",
+                             (before,)))
+
+    def _partitions(self) -> list[tuple[str, int, int]]:
+        """The month partitions: ``(name, start, end)``."""
+        found = []
+        for (name,) in self._rows(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON "
+                "n.oid = p.relnamespace WHERE n.nspname = %s AND p.relname = 'events'",
+                (EVENTS,)):
+            digits = name.removeprefix("events_")
+            if len(digits) == 6 and digits.isdigit():
+                start = int(datetime(int(digits[:4]), int(digits[4:]), 1,
+                                     tzinfo=UTC).timestamp())
+                found.append((name, start, _next_month(start)))
+        return sorted(found, key=lambda p: p[1])
+
+    def delete_events_between(self, start: int, end: int, batch: int) -> int:
+        """Drop the month partitions wholly inside ``[start, end)``, delete in batches at
+        the edges."""
+        total = 0
+        for name, first, last in self._partitions():
+            if first >= start and last <= end:
+                total += int(self._one(f"SELECT COUNT(*) FROM {EVENTS}.{name}"))
+                with self._conn() as conn:
+                    conn.execute(f"DROP TABLE {EVENTS}.{name}")
+                self._months.discard(first)
+        return total + self._batches(
+            f"DELETE FROM {EVENTS}.events WHERE (ts, id) IN (SELECT ts, id FROM "
+            f"{EVENTS}.events WHERE ts >= %s AND ts < %s LIMIT %s)", (start, end), batch)
+
+    def delete_sends_before(self, before: int) -> int:
+        """Delete sends recorded before ``before``."""
+        return self._write(f"DELETE FROM {EVENTS}.campaign_sends WHERE recorded_at < %s",
+                           (before,))
+
+    # --- campaigns ---------------------------------------------------------------------
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
+        """Record sends."""
+        self._write(f"INSERT INTO {EVENTS}.campaign_sends (campaign, list, count, "
+                    "recorded_at) VALUES (%s, %s, %s, %s)", (campaign, list_id, count, now))
+
+    def sends_of(self, campaign: str) -> int:
+        """All sends recorded for a campaign."""
+        return int(self._one(f"SELECT COALESCE(SUM(count), 0) FROM {EVENTS}.campaign_sends "
+                             "WHERE campaign = %s", (campaign,)))
+
+    def campaign_names(self) -> list[str]:
+        """Campaign names from sends and email events."""
+        return sorted(name for (name,) in self._rows(
+            f"SELECT campaign FROM {EVENTS}.campaign_sends UNION SELECT DISTINCT campaign "
+            f"FROM {EVENTS}.events WHERE campaign IS NOT NULL"))
+
+    def campaign_seen(self, campaign: str) -> bool:
+        """Sends recorded, or opens or clicks seen."""
+        return bool(self._rows(f"SELECT 1 FROM {EVENTS}.campaign_sends WHERE campaign = %s "
+                               f"UNION ALL SELECT 1 FROM {EVENTS}.events WHERE campaign = %s "
+                               "LIMIT 1", (campaign, campaign)))
+
+    @staticmethod
+    def _agents(agents: Sequence[str] | None, exclude: Sequence[str]) -> tuple[str, list[Any]]:
+        where, params = "", []
+        if agents is not None:
+            where += " AND agent = ANY(%s)"
+            params.append(list(agents))
+        if exclude:
+            where += " AND (agent IS NULL OR NOT agent = ANY(%s))"
+            params.append(list(exclude))
+        return where, params
+
+    def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
+                     exclude: Sequence[str] = (),
+                     links: Sequence[str] | None = None) -> EmailCount:
+        """Email events of a campaign, kind and agents (and links)."""
+        where, params = self._agents(agents, exclude)
+        if links is not None:
+            where += " AND COALESCE(link, '(none)') = ANY(%s)"
+            params.append(list(links))
+        n, distinct, with_recipient = self._rows(
+            "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM "
+            f"{EVENTS}.events WHERE campaign = %s AND kind = %s{where}",
+            (campaign, kind, *params))[0]
+        return EmailCount(int(n), int(distinct), int(with_recipient))
+
+    def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
+                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+        """Clicks per link id."""
+        where, params = self._agents(agents, exclude)
+        return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
+            "SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
+            f"COUNT(recipient) FROM {EVENTS}.events WHERE campaign = %s AND kind = 'click'"
+            f"{where} GROUP BY 1 ORDER BY 1", (campaign, *params))}
+
+    # --- subjects ----------------------------------------------------------------------
+    _SESSIONS = (f"SELECT session_id FROM {EVENTS}.events WHERE visitor_id = %s AND "
+                 "session_id IS NOT NULL")
+
+    def _subject_filter(self, kind: str, subject_id: str) -> tuple[str, tuple[Any, ...]]:
+        if kind == "visitor":
+            return f"visitor_id = %s OR session_id IN ({self._SESSIONS})", (subject_id,) * 2
+        if kind == "recipient":
+            return "recipient = %s", (subject_id,)
+        raise ValueError(f"Events are not kept by {kind!r} subjects.")
+
+    def subject_events(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
+        """A subject's events, oldest first."""
+        where, params = self._subject_filter(kind, subject_id)
+        return [dict(zip(FIELDS, row, strict=True)) for row in self._rows(
+            f"SELECT {_EVENT_COLUMNS} FROM {EVENTS}.events WHERE {where} ORDER BY ts, id",
+            params)]
+
+    def erase_subject_events(self, kind: str, subject_id: str, strip: bool,
+                             batch: int) -> int:
+        """Delete a subject's events, or strip their ids, in batches."""
+        v = subject_id
+        table = f"{EVENTS}.events"
+
+        def run(action: str, where: str, params: tuple[Any, ...]) -> int:
+            return self._batches(f"{action} WHERE (ts, id) IN (SELECT ts, id FROM {table} "
+                                 f"WHERE {where} LIMIT %s)", params, batch)
+
+        if kind == "recipient":
+            if strip:
+                return run(f"UPDATE {table} SET recipient = NULL", "recipient = %s", (v,))
+            return run(f"DELETE FROM {table}", "recipient = %s", (v,))
+        if kind != "visitor":
+            raise ValueError(f"Events are not kept by {kind!r} subjects.")
+        session_rows = (f"visitor_id IS DISTINCT FROM %s AND session_id IN "
+                        f"({self._SESSIONS})")
+        if strip:
+            n = run(f"UPDATE {table} SET session_id = NULL", session_rows, (v, v))
+            return n + run(f"UPDATE {table} SET visitor_id = NULL, session_id = NULL",
+                           "visitor_id = %s", (v,))
+        n = run(f"DELETE FROM {table}", session_rows, (v, v))
+        return n + run(f"DELETE FROM {table}", "visitor_id = %s", (v,))
+
+
+_RECEIPT_COLUMNS = ("seq, receipt_id, prev_hash, hash, body, tombstone_reason, tombstoned_at, "
+                    "subject_id, created_at, key_id, tombstone_seal")
+_EXPIRED_SUBJECTS = (f"SELECT subject_id FROM {IDENTITY}.receipts WHERE subject_id IS NOT "
+                     "NULL GROUP BY subject_id HAVING MAX(created_at) < %s AND "
+                     "COUNT(body) > 0")
+
+
+class PostgresIdentity(_Store):
+    """The identity store on PostgreSQL."""
+
+    kind = "identity"
+    schema = IDENTITY
+
+    # --- receipts ----------------------------------------------------------------------
+    def append_receipt(self, receipt_id: str, subject_id: str, created_at: int, body: str,
+                       sign: ReceiptSigner) -> ReceiptRow:
+        """Link the receipt to the last one and insert it; appends are serialised by an
+        advisory lock, so two collectors never link to the same receipt."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('cleargif receipts'))")
+            last = conn.execute(f"SELECT hash FROM {IDENTITY}.receipts ORDER BY seq DESC "
+                                "LIMIT 1").fetchone()
+            prev = last[0] if last else GENESIS
+            key_id, digest = sign(prev, body)
+            seq = conn.execute(
+                f"INSERT INTO {IDENTITY}.receipts (receipt_id, subject_id, created_at, "
+                "prev_hash, hash, body, key_id) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "RETURNING seq", (receipt_id, subject_id, created_at, prev, digest, body,
+                                  key_id)).fetchone()[0]
+        return ReceiptRow(int(seq), receipt_id, prev, digest, body, subject_id=subject_id,
+                          created_at=created_at, key_id=key_id)
+
+    @staticmethod
+    def _receipt(row: Sequence[Any]) -> ReceiptRow:
+        seq, receipt_id, prev, digest, body, reason, at, subject, created, key, seal = row
+        return ReceiptRow(int(seq), receipt_id, prev, digest, body, reason,
+                          None if at is None else int(at), subject,
+                          None if created is None else int(created), key, seal)
+
+    def receipt_rows(self) -> Iterator[ReceiptRow]:
+        """Every receipt in chain order."""
+        for row in self._rows(f"SELECT {_RECEIPT_COLUMNS} FROM {IDENTITY}.receipts "
+                              "ORDER BY seq"):
+            yield self._receipt(row)
+
+    def subject_receipts(self, subject_id: str) -> list[ReceiptRow]:
+        """A subject's receipts with a body, oldest first."""
+        return [self._receipt(row) for row in self._rows(
+            f"SELECT {_RECEIPT_COLUMNS} FROM {IDENTITY}.receipts WHERE subject_id = %s AND "
+            "body IS NOT NULL ORDER BY seq", (subject_id,))]
+
+    def _tombstone(self, where: str, params: Sequence[Any], reason: str, now: int,
+                   seal: TombstoneSealer) -> int:
+        with self._conn() as conn, conn.transaction():
+            rows = [self._receipt(row) for row in conn.execute(
+                f"SELECT {_RECEIPT_COLUMNS} FROM {IDENTITY}.receipts WHERE body IS NOT NULL "
+                f"AND ({where}) FOR UPDATE", tuple(params)).fetchall()]
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"UPDATE {IDENTITY}.receipts SET body = NULL, subject_id = NULL, "
+                    "tombstone_reason = %s, tombstoned_at = %s, tombstone_seal = %s "
+                    "WHERE seq = %s",
+                    [(reason, now, seal(row, reason, now), row.seq) for row in rows])
+        return len(rows)
+
+    def tombstone_subject(self, subject_id: str, reason: str, now: int,
+                          seal: TombstoneSealer) -> int:
+        """Tombstone a subject's receipts."""
+        return self._tombstone("subject_id = %s", (subject_id,), reason, now, seal)
+
+    def count_expired_receipts(self, before: int) -> int:
+        """Receipts of subjects whose last decision is before ``before``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {IDENTITY}.receipts WHERE body IS NOT "
+                             f"NULL AND subject_id IN ({_EXPIRED_SUBJECTS})", (before,)))
+
+    def tombstone_expired(self, before: int, reason: str, now: int, seal: TombstoneSealer,
+                          batch: int) -> int:
+        """Whole subjects per batch."""
+        return self._tombstone(f"subject_id IN ({_EXPIRED_SUBJECTS} LIMIT %s)",
+                               (before, int(batch)), reason, now, seal)
+
+    def oldest_live_receipt(self, unexpired_before: int | None = None) -> int | None:
+        """The oldest receipt with a body (of an unexpired subject, when asked)."""
+        if unexpired_before is None:
+            ts = self._one(f"SELECT MIN(created_at) FROM {IDENTITY}.receipts WHERE body IS "
+                           "NOT NULL")
+        else:
+            ts = self._one(f"SELECT MIN(created_at) FROM {IDENTITY}.receipts WHERE body IS "
+                           f"NOT NULL AND subject_id NOT IN ({_EXPIRED_SUBJECTS})",
+                           (unexpired_before,))
+        return None if ts is None else int(ts)
+
+    # --- suppressions ------------------------------------------------------------------
+    def suppress(self, entries: Iterable[Suppression], now: int) -> int:
+        """Add entries in one transaction; how many were new."""
+        added = 0
+        with self._conn() as conn, conn.transaction():
+            for entry in entries:
+                added += conn.execute(
+                    f"INSERT INTO {IDENTITY}.suppressions (list, recipient, campaign, "
+                    "created_at) VALUES (%s, %s, %s, %s) ON CONFLICT (list, recipient) "
+                    "DO NOTHING", (entry.list, entry.recipient, entry.campaign, now)).rowcount
+        return added
+
+    def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
+        """Whether an entry covers ``recipient`` on ``list_id``."""
+        return bool(self._rows(f"SELECT 1 FROM {IDENTITY}.suppressions WHERE recipient = %s "
+                               "AND list IN (%s, %s) LIMIT 1", (recipient, list_id, all_mail)))
+
+    _SUPPRESSION = f"SELECT list, recipient, campaign, created_at, id FROM {IDENTITY}.suppressions"
+
+    @staticmethod
+    def _suppression(row: Sequence[Any]) -> SuppressionRow:
+        lst, rec, camp, ts, ident = row
+        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(ident)))
+
+    def suppressions_since(self, since: int, after: tuple[int, int] | None,
+                           limit: int) -> list[SuppressionRow]:
+        """A page of entries, oldest first; the cursor is (created_at, id)."""
+        where, params = "created_at >= %s", [since]
+        if after is not None:
+            where += " AND (created_at, id) > (%s, %s)"
+            params += [after[0], after[1]]
+        return [self._suppression(row) for row in self._rows(
+            f"{self._SUPPRESSION} WHERE {where} ORDER BY created_at, id LIMIT %s",
+            (*params, int(limit)))]
+
+    def suppressions_of(self, recipient: str) -> list[SuppressionRow]:
+        """A recipient's entries."""
+        return [self._suppression(row) for row in self._rows(
+            f"{self._SUPPRESSION} WHERE recipient = %s ORDER BY created_at, list",
+            (recipient,))]
+
+    def unsubscribes_of(self, campaign: str) -> int:
+        """Entries whose provenance is ``campaign``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {IDENTITY}.suppressions WHERE "
+                             "campaign = %s", (campaign,)))
+
+    def count_suppressions_before(self, before: int) -> int:
+        """Entries created before ``before``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {IDENTITY}.suppressions WHERE "
+                             "created_at < %s", (before,)))
+
+    def delete_suppressions_before(self, before: int, batch: int) -> int:
+        """One batch of old entries."""
+        return self._write(f"DELETE FROM {IDENTITY}.suppressions WHERE id IN (SELECT id FROM "
+                           f"{IDENTITY}.suppressions WHERE created_at < %s LIMIT %s)",
+                           (before, int(batch)))
+
+    def oldest_suppression(self, since: int = 0) -> int | None:
+        """The oldest entry's time at or after ``since``."""
+        ts = self._one(f"SELECT MIN(created_at) FROM {IDENTITY}.suppressions WHERE "
+                       "created_at >= %s", (since,))
+        return None if ts is None else int(ts)
+
+    # --- API tokens --------------------------------------------------------------------
+    def add_api_token(self, name: str, token_hash: str, scopes: str, now: int) -> bool:
+        """Store a token unless a live one has the name (a unique index says so)."""
+        return self._write(f"INSERT INTO {IDENTITY}.api_tokens (name, token_hash, scopes, "
+                           "created_at) VALUES (%s, %s, %s, %s) ON CONFLICT (name) WHERE "
+                           "revoked_at IS NULL DO NOTHING",
+                           (name, token_hash, scopes, now)) == 1
+
+    def revoke_api_tokens(self, name: str, now: int) -> int:
+        """Revoke the live tokens of a name."""
+        return self._write(f"UPDATE {IDENTITY}.api_tokens SET revoked_at = %s WHERE name = %s "
+                           "AND revoked_at IS NULL", (now, name))
+
+    def api_token(self, token_hash: str) -> TokenRow | None:
+        """The live token with that hash."""
+        rows = self._rows(f"SELECT name, scopes, created_at, revoked_at FROM "
+                          f"{IDENTITY}.api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+                          (token_hash,))
+        return TokenRow(*rows[0]) if rows else None
+
+    def api_tokens(self) -> list[TokenRow]:
+        """Every token, oldest first."""
+        return [TokenRow(*row) for row in self._rows(
+            f"SELECT name, scopes, created_at, revoked_at FROM {IDENTITY}.api_tokens "
+            "ORDER BY id")]
+
+    # --- the audit log -----------------------------------------------------------------
+    def append_audit(self, ts: int, actor: str, action: str, subject_hmac: str | None,
+                     reason: str | None, detail: str | None) -> None:
+        """Append one entry."""
+        self._write(f"INSERT INTO {IDENTITY}.audit (ts, actor, action, subject_hmac, reason, "
+                    "detail) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (ts, actor, action, subject_hmac, reason, detail))
+
+    def audit_rows(self, since: int | None = None, until: int | None = None,
+                   subject_hmacs: Sequence[str] | None = None) -> list[AuditRow]:
+        """Entries in order, filtered."""
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if since is not None:
+            where.append("ts >= %s")
+            params.append(since)
+        if until is not None:
+            where.append("ts < %s")
+            params.append(until)
+        if subject_hmacs is not None:
+            if not subject_hmacs:
+                return []
+            where.append("subject_hmac = ANY(%s)")
+            params.append(list(subject_hmacs))
+        return [AuditRow(int(s), int(t), a, act, h, r, d) for s, t, a, act, h, r, d in
+                self._rows(f"SELECT seq, ts, actor, action, subject_hmac, reason, detail "
+                           f"FROM {IDENTITY}.audit WHERE {' AND '.join(where)} ORDER BY seq",
+                           params)]
+
+    _LIVE_AUDIT = "ts < %s AND action != 'tombstone'"
+
+    def count_audit_before(self, before: int) -> int:
+        """Live entries before ``before``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {IDENTITY}.audit WHERE {self._LIVE_AUDIT}",
+                             (before,)))
+
+    def tombstone_audit_before(self, before: int, batch: int) -> int:
+        """One batch of old entries emptied in place."""
+        return self._write(
+            f"UPDATE {IDENTITY}.audit SET actor = '-', action = 'tombstone', subject_hmac = "
+            "NULL, detail = NULL, reason = 'retention' WHERE seq IN (SELECT seq FROM "
+            f"{IDENTITY}.audit WHERE {self._LIVE_AUDIT} LIMIT %s)", (before, int(batch)))
+
+    def oldest_audit(self, since: int) -> int | None:
+        """The oldest live entry's time at or after ``since``."""
+        ts = self._one(f"SELECT MIN(ts) FROM {IDENTITY}.audit WHERE action != 'tombstone' "
+                       "AND ts >= %s", (since,))
+        return None if ts is None else int(ts)
+
+    # --- remember-me (the SDK's tables) ------------------------------------------------
+    def has_remember_tables(self) -> bool:
+        """Whether the SDK created its tables here."""
+        return self._one("SELECT to_regclass(%s) IS NOT NULL",
+                         (f"{IDENTITY}.remember_tokens",)) is True
+
+    def count_expired_remember(self, before: float) -> int:
+        """Tokens that expired before ``before``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {IDENTITY}.remember_tokens WHERE "
+                             "expires_at < %s", (before,)))
+
+    def count_forgettable_accounts(self, changed_before: float, tokens_from: float) -> int:
+        """Epoch rows a purge would forget."""
+        return int(self._one(
+            f"SELECT COUNT(*) FROM {IDENTITY}.remember_accounts a WHERE a.changed_at < %s AND "
+            f"NOT EXISTS (SELECT 1 FROM {IDENTITY}.remember_tokens t WHERE t.account = "
+            "a.account AND t.expires_at >= %s)", (changed_before, tokens_from)))
+
+    def oldest_remember_token(self, expiring_from: float) -> float | None:
+        """The oldest token still kept."""
+        ts = self._one(f"SELECT MIN(created_at) FROM {IDENTITY}.remember_tokens WHERE "
+                       "expires_at >= %s", (expiring_from,))
+        return None if ts is None else float(ts)
+

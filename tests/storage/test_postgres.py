@@ -1,0 +1,88 @@
+"""The storage contract on PostgreSQL: the same classes as on SQLite, with the store
+fixtures opening a fresh database of a throwaway server (``tests/pgserver.py``)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from collector.errors import StorageError
+from collector.storage import EventStore, IdentityStore, open_events, open_identity
+from tests.pgserver import TempPostgres
+from tests.storage import test_contract as contract
+
+pytestmark = pytest.mark.postgres
+_numbers = itertools.count()
+
+
+@pytest.fixture
+def database(postgres: TempPostgres) -> str:
+    """A new, empty database; its superuser URL."""
+    return postgres.new_database(f"contract{next(_numbers)}")
+
+
+@pytest.fixture
+def events_store(database: str) -> Iterator[EventStore]:
+    store = open_events(database)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def identity_store(database: str) -> Iterator[IdentityStore]:
+    store = open_identity(database)
+    store.migrate()
+    yield store
+    store.close()
+
+
+class TestPostgresEventStore(contract.TestEventStore):
+    """The event store's contract on PostgreSQL."""
+
+    def test_raw_events_live_in_month_partitions(self, events_store: EventStore) -> None:
+        jan, mar = 1_767_225_600, 1_772_323_200  # 2026-01-01 and 2026-03-01, UTC
+        for ts in (jan + 10, jan + 20, mar + 30):
+            events_store.add_event(contract.event(ts))
+        partitions = [name for name, _, _ in events_store._partitions()]  # type: ignore[attr-defined]
+        assert {"events_202601", "events_202603"} <= set(partitions)
+        # A whole month inside the range goes as a partition; the edge in batches.
+        assert events_store.delete_events_between(0, mar + 31, 1) == 3
+        assert "events_202601" not in [n for n, _, _ in events_store._partitions()]  # type: ignore[attr-defined]
+        assert events_store.count_events_before(2**40) == 0
+
+
+class TestPostgresIdentityStore(contract.TestIdentityStore):
+    """The identity store's contract on PostgreSQL."""
+
+
+def test_the_events_role_cannot_read_the_identity_schema(postgres: TempPostgres) -> None:
+    server = postgres
+    name = f"roles{next(_numbers)}"
+    server.sql(f"CREATE ROLE {name}_events LOGIN PASSWORD 'e'",
+               f"CREATE ROLE {name}_identity LOGIN PASSWORD 'i'",
+               f"CREATE DATABASE {name}")
+    server.sql(f"GRANT CREATE ON DATABASE {name} TO {name}_events, {name}_identity",
+               database=name)
+    identity = open_identity(server.url(name, f"{name}_identity", "i"))
+    events = open_events(server.url(name, f"{name}_events", "e"))
+    identity.migrate()
+    events.migrate()
+    identity.append_receipt("a" * 32, "b" * 32, 1, "{}", lambda p, b: ("k", "h"))
+    import psycopg
+
+    with psycopg.connect(server.url(name, f"{name}_events", "e")) as conn, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT * FROM cleargif_identity.receipts")
+    events.close()
+    identity.close()
+
+
+def test_an_unreachable_server_is_a_storage_error_without_the_password() -> None:
+    store = open_events("postgresql://user:secret-pw@127.0.0.1:1/none")
+    with pytest.raises(StorageError) as info:
+        store.ping()
+    assert "secret-pw" not in str(info.value) and "127.0.0.1:1" in str(info.value)
+    store.close()
