@@ -88,17 +88,15 @@ import logging
 import math
 import re
 import secrets
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError, StorageError, check_utf8, describe, finite_number
+from .database import IDENTITY_SCHEMA, Transaction, identity_database
+from .errors import ConfigError, check_utf8, describe, finite_number
 from .keyring import Keyring
 from .keys import key_list
-from .sqlite import SQLiteFile, sqlite_file
 from .times import DAY, iso
 
 __all__ = [
@@ -109,7 +107,6 @@ __all__ = [
     "Recall",
     "RememberStore",
     "check_account",
-    "sqlite_path",
 ]
 
 #: The name of the remember-me cookie (DESIGN 2).
@@ -155,6 +152,32 @@ CREATE TABLE IF NOT EXISTS remember_tokens (
 CREATE INDEX IF NOT EXISTS remember_tokens_account ON remember_tokens (account);
 CREATE INDEX IF NOT EXISTS remember_tokens_expires ON remember_tokens (expires_at);
 """
+#: The same tables on PostgreSQL, in the collector's identity schema.
+POSTGRES_SCHEMA = f"""
+CREATE SCHEMA IF NOT EXISTS {IDENTITY_SCHEMA};
+CREATE TABLE IF NOT EXISTS {IDENTITY_SCHEMA}.remember_accounts (
+    account TEXT PRIMARY KEY,
+    epoch BIGINT NOT NULL,
+    changed_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {IDENTITY_SCHEMA}.remember_tokens (
+    selector TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    validator_hash BYTEA NOT NULL,
+    rotation_salt BYTEA,
+    prev_hash BYTEA,
+    prev_until DOUBLE PRECISION,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    last_used_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS remember_tokens_account
+    ON {IDENTITY_SCHEMA}.remember_tokens (account);
+CREATE INDEX IF NOT EXISTS remember_tokens_expires
+    ON {IDENTITY_SCHEMA}.remember_tokens (expires_at);
+"""
+TABLES = ("remember_accounts", "remember_tokens")
 
 
 
@@ -196,28 +219,6 @@ class Recall:
     theft: bool = False
     theft_account: str | None = None
     reason: str = ""
-
-
-def sqlite_path(identity_url: str) -> str:
-    """The file path of a ``sqlite:///path`` URL: ``sqlite:///rel.db`` is relative to the
-    working directory, ``sqlite:////abs/id.db`` absolute (the collector reads it the same way).
-
-    :raises ConfigError: the URL is not a SQLite file URL; PostgreSQL is refused with a
-        sentence saying it is planned.
-    """
-    if not isinstance(identity_url, str) or not identity_url:
-        raise ConfigError("IDENTITY_URL", "IDENTITY_URL is not set: set it to "
-                          "sqlite:///path/to/identity.db, the collector's identity database.")
-    if identity_url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("IDENTITY_URL", "IDENTITY_URL names a PostgreSQL database: "
-                          "PostgreSQL is planned but not available yet; use "
-                          "sqlite:///path/to/identity.db for now.")
-    path = sqlite_file(identity_url)
-    if not path or path == ":memory:" or "?" in path:
-        raise ConfigError("IDENTITY_URL", f"IDENTITY_URL {identity_url!r} is not a database "
-                          "file URL; write it as sqlite:///path/to/identity.db (four slashes "
-                          "for an absolute path).")
-    return path
 
 
 def check_account(account: object) -> None:
@@ -267,8 +268,8 @@ class RememberStore:
 
     Safe to share between threads; every process opens its own connections.
 
-    :param identity_url: ``sqlite:///path`` of the identity database (shared with the
-        collector, which keeps its own tables there).
+    :param identity_url: ``sqlite:///path`` or ``postgresql://…`` of the identity
+        database (shared with the collector, which keeps its own tables there).
     :param keys: the host's ``SECRET_KEYS``, oldest first: the newest signs cookies, all
         verify. Each is a ``str`` (used as UTF-8) or ``bytes``. May be empty for the
         privacy tooling (:meth:`export_account`, :meth:`erase_account`,
@@ -283,7 +284,9 @@ class RememberStore:
     def __init__(self, identity_url: str, *, keys: Sequence[str | bytes], days: int = 30,
                  grace_seconds: int = MIN_GRACE_SECONDS,
                  clock: Callable[[], float] = time.time) -> None:
-        self.path = sqlite_path(identity_url)
+        self._db = identity_database(identity_url, SCHEMA, POSTGRES_SCHEMA, TABLES)
+        #: The SQLite file, or None on PostgreSQL.
+        self.path: str | None = getattr(self._db, "path", None)
         raw_keys = key_list(keys, "SECRET_KEYS", allow_empty=True)
         if isinstance(days, bool) or not isinstance(days, int) \
                 or not 1 <= days <= MAX_REMEMBER_DAYS:
@@ -300,13 +303,8 @@ class RememberStore:
         self.days = days
         self.grace_seconds = grace_seconds
         self.clock = clock
-        self._db = SQLiteFile(self.path, schema=SCHEMA,
-                              hint="Check IDENTITY_URL and that its folder is writable.")
 
     # --- connections ---------------------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        return self._db.conn
 
     def close(self) -> None:
         """Close every connection this store opened in this process."""
@@ -318,24 +316,12 @@ class RememberStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: the write lock is taken before the first
-        read, so two processes recalling the same token are serialised instead of one
-        failing with SQLITE_BUSY when it upgrades its read lock."""
-        try:
-            with self._db.transaction() as conn:
-                yield conn
-        except sqlite3.Error as exc:
-            raise StorageError(f"The identity database {self.path} could not be written: "
-                               f"{exc}.") from exc
+    def _write(self) -> Any:
+        """One write transaction, serialised with every other (see :mod:`sdk.database`)."""
+        return self._db.write()
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        try:
-            return self._conn().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StorageError(f"The identity database {self.path} could not be read: "
-                               f"{exc}.") from exc
+        return self._db.read(sql, params)
 
     # --- cookie values -------------------------------------------------------------------
 
@@ -501,12 +487,12 @@ class RememberStore:
         return int(rows[0][0]) if rows else 0
 
     @staticmethod
-    def _epoch(conn: sqlite3.Connection, account: str) -> int:
+    def _epoch(conn: Transaction, account: str) -> int:
         row = conn.execute("SELECT epoch FROM remember_accounts WHERE account = ?",
                            (account,)).fetchone()
         return int(row[0]) if row else 0
 
-    def _revoke(self, conn: sqlite3.Connection, account: str, now: float) -> tuple[int, int]:
+    def _revoke(self, conn: Transaction, account: str, now: float) -> tuple[int, int]:
         epoch = max(self._epoch(conn, account) + 1, int(now * 1000))
         conn.execute(
             "INSERT INTO remember_accounts (account, epoch, changed_at) VALUES (?, ?, ?) "
@@ -526,7 +512,7 @@ class RememberStore:
         """
         check_account(account)
         rows = self._read("SELECT created_at, expires_at, last_used_at FROM remember_tokens "
-                          "WHERE account = ? ORDER BY created_at, rowid", (account,))
+                          "WHERE account = ? ORDER BY created_at, selector", (account,))
         return [{"kind": "remember_me_token", "created_at": _iso(created),
                  "expires_at": _iso(expires), "last_used_at": _iso(used)}
                 for created, expires, used in rows]
@@ -618,8 +604,4 @@ class RememberStore:
         return total
 
     def _checkpoint(self, mode: str) -> None:
-        try:
-            self._conn().execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
-        except sqlite3.Error as exc:
-            raise StorageError(f"The identity database {self.path} could not be "
-                               f"checkpointed: {exc}.") from exc
+        self._db.checkpoint(mode)

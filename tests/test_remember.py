@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -319,11 +320,12 @@ def test_bad_values_are_refused_without_touching_the_database(
     bad = BAD_VALUES[name](cookie)
     assert bad != cookie
 
-    def no_database() -> None:
-        raise AssertionError("a refused cookie must not reach the database")
+    class NoDatabase:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError("a refused cookie must not reach the database")
 
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_conn", no_database)
+        patch.setattr(store, "_db", NoDatabase())
         result = store.recall(bad)
         assert store.forget(bad) is False
 
@@ -452,12 +454,37 @@ def test_privacy_tooling_needs_no_keys(db_url: str, store: RememberStore) -> Non
 
 # --- configuration and storage --------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["postgresql://db/cleargif", "postgres://u@db/cleargif"])
-def test_postgresql_is_refused_with_one_clear_sentence(url: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        RememberStore(url, keys=KEYS)
-    assert info.value.key == "IDENTITY_URL"
-    assert "planned but not available yet; use sqlite:///" in str(info.value)
+@pytest.mark.postgres
+def test_the_same_life_cycle_on_postgresql(postgres: Any) -> None:
+    """Issue, recall, rotate, theft, forget everywhere and purge, in the identity schema
+    of a PostgreSQL database as the collector's PostgreSQL backend keeps it."""
+    url = postgres.new_database("remember")
+    clock = Clock()
+    with RememberStore(url, keys=KEYS, clock=clock) as store:
+        issued = store.issue("alice")
+        assert store.path is None and "secret" not in store._db.location
+        recall = store.recall(issued.cookie_value)
+        assert recall.account == "alice" and recall.new_cookie_value
+        assert store.recall(issued.cookie_value).reason == "grace"  # a parallel tab
+        assert store.recall(recall.new_cookie_value).account == "alice"  # rotates again
+        stolen = store.recall(issued.cookie_value)  # two rotations old: someone copied it
+        assert stolen.theft and stolen.theft_account == "alice"
+        assert store.epoch("alice") > 0  # every login of alice ended
+        second = store.issue("bob").cookie_value
+        assert store.forget_everywhere("bob") == 1
+        assert store.recall(second).account is None
+        clock.advance(40 * DAY)
+        store.issue("carol")
+        assert store.purge_expired(clock.now) == 0
+        assert store.export_account("carol")[0]["expires_at"]
+        assert store.erase_account("carol") == 1
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = {name for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "'cleargif_identity'")}
+    assert {"remember_tokens", "remember_accounts"} <= tables
 
 
 @pytest.mark.parametrize("url", ["", "sqlite:///", "sqlite://", "sqlite:///:memory:",

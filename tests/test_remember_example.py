@@ -480,14 +480,14 @@ def test_glue_needs_its_callbacks(tmp_path: Path) -> None:
     ({"SECRET_KEYS": "[not json"}, "SECRET_KEYS"),
     ({"REMEMBER_DAYS": 0}, "REMEMBER_DAYS"),
     ({"REMEMBER_DAYS": 401}, "REMEMBER_DAYS"),
-    ({"IDENTITY_URL": "postgresql://db/cleargif"}, "IDENTITY_URL"),
+    ({"IDENTITY_URL": "mysql://db/cleargif"}, "IDENTITY_URL"),
     ({"IDENTITY_URL": None}, "IDENTITY_URL"),
     ({"REMEMBER_DAYS": "9" * 5000}, "REMEMBER_DAYS"),
     ({"REMEMBER_DAYS": "\u00b2"}, "REMEMBER_DAYS"),  # "²".isdigit(), yet int() refuses it
     ({"SECRET_KEYS": [32]}, "SECRET_KEYS"),
     ({"SECRET_KEYS": ["\ud800" * 20]}, "SECRET_KEYS"),
     ({"SECRET_KEYS": '["a-long-enough-key-000000001", ""]'}, "SECRET_KEYS"),
-], ids=["keys-none", "keys-bad-json", "days-0", "days-401", "postgresql", "url-none",
+], ids=["keys-none", "keys-bad-json", "days-0", "days-401", "mysql", "url-none",
         "days-5000-digits", "days-superscript", "keys-int", "keys-surrogates", "keys-empty"])
 def test_glue_configuration_errors_name_the_key(tmp_path: Path, config: dict[str, Any],
                                                 key: str) -> None:
