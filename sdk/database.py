@@ -186,6 +186,11 @@ class PostgresDatabase:
                 with pool.connection() as conn, conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext('cleargif remember "
                                  "schema'))")
+                    # The identity role may own its schema without the right to create
+                    # schemas: make it only when it is missing.
+                    if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                        (IDENTITY_SCHEMA,)).fetchone():
+                        conn.execute(f"CREATE SCHEMA {IDENTITY_SCHEMA}")
                     conn.execute(self._schema.encode())
             except psycopg.Error as exc:
                 pool.close()

@@ -154,7 +154,6 @@ CREATE INDEX IF NOT EXISTS remember_tokens_expires ON remember_tokens (expires_a
 """
 #: The same tables on PostgreSQL, in the collector's identity schema.
 POSTGRES_SCHEMA = f"""
-CREATE SCHEMA IF NOT EXISTS {IDENTITY_SCHEMA};
 CREATE TABLE IF NOT EXISTS {IDENTITY_SCHEMA}.remember_accounts (
     account TEXT PRIMARY KEY,
     epoch BIGINT NOT NULL,

@@ -110,6 +110,19 @@ class TempPostgres:
         self.sql(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def cleargif_database(self, name: str) -> tuple[str, str]:
+        """A database set up as the README says for several collectors: two roles, the
+        events role given no access to the identity schema. ``(EVENTS_URL,
+        IDENTITY_URL)``."""
+        self.sql(f"CREATE ROLE {name}_events LOGIN PASSWORD 'events-{name}'",
+                 f"CREATE ROLE {name}_identity LOGIN PASSWORD 'identity-{name}'",
+                 f"CREATE DATABASE {name}")
+        self.sql(f"CREATE SCHEMA cleargif_events AUTHORIZATION {name}_events",
+                 f"CREATE SCHEMA cleargif_identity AUTHORIZATION {name}_identity",
+                 database=name)
+        return (self.url(name, f"{name}_events", f"events-{name}"),
+                self.url(name, f"{name}_identity", f"identity-{name}"))
+
     def stop(self) -> None:
         """Stop the server and remove its folder."""
         with contextlib.suppress(RuntimeError):  # already stopped

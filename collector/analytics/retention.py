@@ -110,7 +110,7 @@ def _in_batches(run: Callable[[], int], name: str, total: int,
 def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
                  dry_run: bool = False, rollups_from: date | None = None,
                  progress: Progress | None = None, batch: int = BATCH) -> PurgeResult:
-    """Roll up, then delete, the raw events of the local days past ``days``.
+    """Roll up the local days past ``days``, then delete their raw events.
 
     :param rollups_from: days before it are deleted without a roll-up (its own period
         would delete the roll-up right away); None rolls up every day.
@@ -134,19 +134,19 @@ def purge_events(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
             if (rollups_from is None or day >= rollups_from) and \
                     rollups.roll_up_day(events, day, tz) > 0:
                 rolled += 1
-            start, end = rollups.day_bounds(day, tz)
-            count += events.delete_events_between(start, end, batch)
             _tick(progress, "events", step, len(todo))
-        # Events stamped before the cutoff but stored after the walk began (hits are
-        # stamped with the present, so only an import could do that).
-        count += events.delete_events_between(-(2**62), cutoff, batch)
+        # Every day before the cutoff is rolled up now, and a rolled-up day is read from
+        # its roll-ups only: its raw events can go in one sweep, which lets a backend drop
+        # whole month partitions (and delete in batches at the edges). The sweep also
+        # takes events stored after the walk began (only an import could do that).
+        count = events.delete_events_between(-(2**62), cutoff, batch)
         # Sends go with the opens and clicks they are the denominator of, so an old
         # campaign's report never shows sends against opens that are gone.
         events.delete_sends_before(cutoff)
     oldest = events.earliest_event(cutoff, 2**62)
     verb = "would roll up" if dry_run else "rolled up"
     return PurgeResult("events", int(count), _local_date(oldest, tz), days, dry_run,
-                  detail=f"{verb} {rolled} day{'s' if rolled != 1 else ''}")
+                       detail=f"{verb} {rolled} day{'s' if rolled != 1 else ''}")
 
 
 def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
@@ -208,8 +208,8 @@ def purge_suppressions(identity: IdentityStore, *, now: float, days: int | None,
                        batch: int = BATCH) -> PurgeResult:
     """Delete suppressions older than ``days``; with None (the default) keep them all."""
     if days is None:
-        return PurgeResult("suppressions", 0, _local_date(identity.oldest_suppression(), tz), None,
-                      dry_run)
+        return PurgeResult("suppressions", 0, _local_date(identity.oldest_suppression(), tz),
+                           None, dry_run)
     cutoff = int(now) - days * DAY
     total = identity.count_suppressions_before(cutoff)
     count = total if dry_run else _in_batches(

@@ -228,7 +228,11 @@ class _Store:
             # One collector migrates; the others wait here, then find nothing to do.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
                          (f"cleargif migrate {self.schema}",))
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            # A schema an administrator made for the store's role is used as it is (the
+            # role may not create schemas); otherwise the store makes its own.
+            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                (self.schema,)).fetchone():
+                conn.execute(f"CREATE SCHEMA {self.schema}")
             conn.execute(f"CREATE TABLE IF NOT EXISTS {self.schema}.schema_migrations "
                          "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                          "applied_at BIGINT NOT NULL)")

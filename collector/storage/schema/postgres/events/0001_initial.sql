@@ -1,6 +1,5 @@
 -- The event store on PostgreSQL, in a schema of its own so that the role that writes
 -- events needs no access to the identity store's schema (DESIGN 6).
-CREATE SCHEMA IF NOT EXISTS cleargif_events;
 -- Raw events, partitioned by month on ts: retention drops whole partitions. The backend
 -- creates a month's partition when the first event of that month arrives.
 CREATE TABLE cleargif_events.events (
