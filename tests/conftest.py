@@ -52,9 +52,9 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0,
 
 def error_line(stderr: str) -> str:
     """The one error line of a failed command's stderr: ``Error: …``, alone, or after the
-    line that names the stores the command uses."""
+    line that names the stores the command uses (or copies)."""
     lines = [line for line in stderr.strip().splitlines()
-             if not (line.startswith("Using the ") and line.endswith(".db."))]
+             if not line.startswith(("Using the ", "Copying "))]
     assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
     return lines[0]
 

@@ -283,6 +283,108 @@ class _Store:
         """Check that the database answers."""
         self._rows("SELECT 1")
 
+    # --- moving between backends ------------------------------------------------------
+    #: Tables ``cleargif copy`` moves, in order: their paging key and, when append-only,
+    #: their id column.
+    copied: tuple[tuple[str, tuple[str, ...], str | None], ...] = ()
+
+    def _spec(self, table: str) -> tuple[tuple[str, ...], str | None]:
+        for name, order, ident in self.copied:
+            if name == table:
+                return order, ident
+        raise ValueError(f"{table!r} is not a table cleargif copies.")
+
+    def copy_tables(self) -> list[str]:
+        """The tables to copy that exist in this schema."""
+        present = {name for (name,) in self._rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (self.schema,))}
+        return [name for name, _, _ in self.copied if name in present]
+
+    def table_columns(self, table: str) -> list[str]:
+        """The columns of a table, in order."""
+        self._spec(table)
+        return [name for (name,) in self._rows(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
+            "table_name = %s ORDER BY ordinal_position", (self.schema, table))]
+
+    def count_rows(self, table: str) -> int:
+        """How many rows a table holds."""
+        self._spec(table)
+        return int(self._one(f"SELECT COUNT(*) FROM {self.schema}.{table}"))
+
+    def last_id(self, table: str) -> int | None:
+        """The largest id of an append-only table."""
+        _, ident = self._spec(table)
+        if ident is None:
+            return None
+        found = self._one(f"SELECT MAX({ident}) FROM {self.schema}.{table}")
+        return None if found is None else int(found)
+
+    def read_rows(self, table: str, columns: Sequence[str], after: Any, limit: int,
+                  from_id: int | None = None) -> tuple[list[tuple[Any, ...]], Any]:
+        """Rows in primary-key order, the cursor the key of the last one."""
+        order, ident = self._spec(table)
+        known = set(self.table_columns(table))
+        if not set(columns) <= known:
+            raise ValueError(f"{table} has no column {sorted(set(columns) - known)[0]!r}.")
+        where, params = ["TRUE"], []
+        if after is not None:
+            where.append(f"({', '.join(order)}) > ({', '.join('%s' for _ in order)})")
+            params += list(after)
+        if from_id is not None and ident is not None:
+            where.append(f"{ident} > %s")
+            params.append(from_id)
+        rows = self._rows(f"SELECT {', '.join([*order, *columns])} FROM {self.schema}.{table} "
+                          f"WHERE {' AND '.join(where)} ORDER BY {', '.join(order)} LIMIT %s",
+                          (*params, int(limit)))
+        width = len(order)
+        cursor = tuple(rows[-1][:width]) if len(rows) == limit else None
+        return [tuple(row[width:]) for row in rows], cursor
+
+    def write_rows(self, table: str, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]]) -> int:
+        """``INSERT … ON CONFLICT DO NOTHING`` in one transaction."""
+        self._spec(table)
+        known = set(self.table_columns(table))
+        if not set(columns) <= known:
+            raise ValueError(f"{table} has no column {sorted(set(columns) - known)[0]!r}.")
+        names = list(columns)
+        values = ", ".join("%s" for _ in names)
+        extra = self._computed(table, names)
+        if extra:
+            names.append(extra[0])
+            values += f", {extra[1]}"
+        sql = (f"INSERT INTO {self.schema}.{table} ({', '.join(names)}) VALUES ({values}) "
+               "ON CONFLICT DO NOTHING")
+        params = [tuple(row) + extra[2](row) if extra else tuple(row) for row in rows]
+        with self._conn() as conn, conn.transaction():
+            self._before_write(conn, table, columns, rows)
+            with conn.cursor() as cur:
+                added = 0
+                for chunk in range(0, len(params), 1000):
+                    cur.executemany(sql, params[chunk:chunk + 1000], returning=False)
+                    added += max(cur.rowcount, 0)
+        return added
+
+    def _computed(self, table: str, columns: list[str]) -> Any:
+        """A column the backend computes while writing copied rows: ``(name, SQL, params
+        of a row)``, or None."""
+        return None
+
+    def _before_write(self, conn: Any, table: str, columns: Sequence[str],
+                      rows: Sequence[tuple[Any, ...]]) -> None:
+        """What must exist before copied rows are written (event partitions)."""
+
+    def after_copy(self) -> None:
+        """Move the id sequences past the largest ids written."""
+        for name, _, ident in self.copied:
+            if ident is None or name not in self.copy_tables():
+                continue
+            self._rows(f"SELECT setval(pg_get_serial_sequence(%s, %s), "
+                       f"GREATEST(COALESCE((SELECT MAX({ident}) FROM {self.schema}.{name}), "
+                       "0), 1))", (f"{self.schema}.{name}", ident))
+
     def flush_deleted(self) -> bool:
         """``VACUUM`` the store's tables, so that deleted rows' space is reclaimed and
         reused (old row images may stay in free space and the write-ahead log until
@@ -323,6 +425,25 @@ class PostgresEvents(_Store):
 
     kind = "events"
     schema = EVENTS
+    copied = (("events", ("ts", "id"), "id"), ("campaign_sends", ("id",), "id"),
+              ("dropped", ("day", "reason"), None), ("rollups", ("day", "cell"), None),
+              ("store_meta", ("key",), None))
+
+    def _computed(self, table: str, columns: list[str]) -> Any:
+        if table != "rollups" or "cell" in columns:
+            return None
+        # The same digest as roll_up() makes, from the same values with the same types.
+        at = {name: i for i, name in enumerate(columns)}
+        casts = ["%s::integer" if c == "revision" else "%s::text" for c in ROLLUP_CELL]
+        return ("cell", f"md5(json_build_array({', '.join(casts)})::text)",
+                lambda row: tuple(row[at[c]] if c in at else None for c in ROLLUP_CELL))
+
+    def _before_write(self, conn: Any, table: str, columns: Sequence[str],
+                      rows: Sequence[tuple[Any, ...]]) -> None:
+        if table == "events":
+            at = list(columns).index("ts")
+            for start in sorted({_month_start(int(row[at])) for row in rows}):
+                self._make_partition(conn, start)
 
     def __init__(self, url: str, *, sync: str = "normal") -> None:
         super().__init__(url, sync=sync)
@@ -646,6 +767,10 @@ class PostgresIdentity(_Store):
 
     kind = "identity"
     schema = IDENTITY
+    copied = (("receipts", ("seq",), "seq"), ("suppressions", ("list", "recipient"), None),
+              ("api_tokens", ("id",), "id"), ("audit", ("seq",), "seq"),
+              ("remember_accounts", ("account",), None),
+              ("remember_tokens", ("selector",), None))
 
     # --- receipts ----------------------------------------------------------------------
     def append_receipt(self, receipt_id: str, subject_id: str, created_at: int, body: str,

@@ -161,6 +161,34 @@ class Store(Protocol):
     def close(self) -> None:
         """Close this process's connections."""
 
+    # --- moving between backends (``cleargif copy``) ----------------------------------
+    def copy_tables(self) -> list[str]:
+        """The tables ``cleargif copy`` moves, in order, those that exist here."""
+
+    def table_columns(self, table: str) -> list[str]:
+        """The columns of a table."""
+
+    def count_rows(self, table: str) -> int:
+        """How many rows a table holds."""
+
+    def last_id(self, table: str) -> int | None:
+        """The largest id of an append-only table (events, receipts, audit…), so that a
+        copy interrupted half way resumes after it; None for the other tables."""
+
+    def read_rows(self, table: str, columns: Sequence[str], after: Any, limit: int,
+                  from_id: int | None = None) -> tuple[list[tuple[Any, ...]], Any]:
+        """Up to ``limit`` rows in a stable order, after the opaque cursor ``after`` (None
+        to start), or after id ``from_id`` for an append-only table: ``(rows, cursor)``,
+        the cursor None when no row is left."""
+
+    def write_rows(self, table: str, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert rows as they are, in one transaction; a row whose key is here already is
+        left alone (so a copy can run again). Returns the rows added."""
+
+    def after_copy(self) -> None:
+        """Bring what rows were written around (id sequences past the largest id)."""
+
 
 class EventStore(Store, Protocol):
     """Event records, counters, campaign sends, daily roll-ups and facts about them."""

@@ -194,6 +194,69 @@ class _Store(SQLiteFile):
             if n < batch:
                 return total
 
+    # --- moving between backends ------------------------------------------------------
+    #: Tables ``cleargif copy`` moves, in order, and their id column when append-only.
+    copied: tuple[tuple[str, str | None], ...] = ()
+
+    def copy_tables(self) -> list[str]:
+        """The tables to copy that exist in this file."""
+        present = {name for (name,) in self._rows(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return [name for name, _ in self.copied if name in present]
+
+    def _copied(self, table: str) -> str | None:
+        ids = dict(self.copied)
+        if table not in ids:
+            raise ValueError(f"{table!r} is not a table cleargif copies.")
+        return ids[table]
+
+    def table_columns(self, table: str) -> list[str]:
+        """The columns of a table."""
+        self._copied(table)
+        return [row[1] for row in self._rows(f"PRAGMA table_info({table})")]
+
+    def count_rows(self, table: str) -> int:
+        """How many rows a table holds."""
+        self._copied(table)
+        return int(self._one(f"SELECT COUNT(*) FROM {table}"))
+
+    def last_id(self, table: str) -> int | None:
+        """The largest id of an append-only table."""
+        key = self._copied(table)
+        if key is None:
+            return None
+        found = self._one(f"SELECT MAX({key}) FROM {table}")
+        return None if found is None else int(found)
+
+    def read_rows(self, table: str, columns: Sequence[str], after: Any, limit: int,
+                  from_id: int | None = None) -> tuple[list[tuple[Any, ...]], Any]:
+        """Rows in rowid order (ids of append-only tables are their rowids)."""
+        self._copied(table)
+        known = set(self.table_columns(table))
+        if not set(columns) <= known:
+            raise ValueError(f"{table} has no column {sorted(set(columns) - known)[0]!r}.")
+        start = after if after is not None else (from_id if from_id is not None else -2**63)
+        rows = self._rows(f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE rowid > ? "
+                          "ORDER BY rowid LIMIT ?", (start, int(limit)))
+        cursor = rows[-1][0] if len(rows) == limit else None
+        return [tuple(row[1:]) for row in rows], cursor
+
+    def write_rows(self, table: str, columns: Sequence[str],
+                   rows: Sequence[tuple[Any, ...]]) -> int:
+        """``INSERT OR IGNORE`` the rows in one transaction."""
+        self._copied(table)
+        known = set(self.table_columns(table))
+        if not set(columns) <= known:
+            raise ValueError(f"{table} has no column {sorted(set(columns) - known)[0]!r}.")
+        with self._writing() as conn:
+            before = conn.total_changes
+            conn.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES "
+                             f"({_placeholders(columns)})", rows)
+            return conn.total_changes - before
+
+    def after_copy(self) -> None:
+        """Nothing: SQLite takes the next id from the largest one."""
+
     def flush_deleted(self, attempts: int = 3) -> bool:
         """Copy the WAL into the database and truncate it to zero bytes, so that the old
         page images it holds (deleted data among them) leave the disk. Deleted cells are
@@ -314,6 +377,8 @@ class SQLiteEvents(_Store):
 
     kind = "events"
     pragmas = ("page_size = 1024", "wal_autocheckpoint = 20000")
+    copied = (("events", "id"), ("campaign_sends", "id"), ("dropped", None),
+              ("rollups", None), ("store_meta", None))
 
     def __init__(self, path: str, *, sync: str = "normal") -> None:
         super().__init__(path, sync=sync)
@@ -603,6 +668,8 @@ class SQLiteIdentity(_Store):
     """The identity store on SQLite."""
 
     kind = "identity"
+    copied = (("receipts", "seq"), ("suppressions", None), ("api_tokens", "id"),
+              ("audit", "seq"), ("remember_accounts", None), ("remember_tokens", None))
 
     # --- receipts ----------------------------------------------------------------------
     def append_receipt(self, receipt_id: str, subject_id: str, created_at: int, body: str,
