@@ -228,7 +228,7 @@ def test_daily_purge_runs_once_under_a_lock(tmp_path: Path) -> None:
     env["CLEARGIF_DATA_DIR"] = str(tmp_path)
     make_app({"DATA_DIR": str(tmp_path)}).extensions["cleargif"].close()  # as serve leaves it
     assert run_purge_once(str(tmp_path), env) == 0  # the purge command ran and succeeded
-    with open(tmp_path / "purge.lock", "a") as held:
+    with open(tmp_path / "events.db.purge.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another serve on this data folder is purging
         assert run_purge_once(str(tmp_path), env) is None
     env["CLEARGIF_K_MIN"] = "0"  # a broken configuration: the purge fails, serve goes on
@@ -239,13 +239,13 @@ def test_a_purge_by_hand_waits_for_none_and_overlaps_none(app: Any) -> None:
     from collector.analytics.retention import purge_lock
 
     runner = app.test_cli_runner()
-    with purge_lock(app.config["DATA_DIR"]) as held:
+    with purge_lock(app.extensions["cleargif"]) as held:
         assert held  # the daily purge of a serve is running
         out = runner.invoke(args=["purge"])
         assert out.exit_code == 75 and "Traceback" not in out.output
-        assert error_line(out.stderr) == ("Error: Another purge is running on this data folder "
-                                      "(it holds purge.lock); let it finish, or see what it "
-                                      "does with --dry-run.")
+        assert error_line(out.stderr) == ("Error: Another purge is running on these stores (it "
+                                          "holds the purge lock); let it finish, or see what "
+                                          "it does with --dry-run.")
         assert runner.invoke(args=["purge", "--dry-run"]).exit_code == 0  # reads only
     assert runner.invoke(args=["purge"]).exit_code == 0
 

@@ -28,13 +28,11 @@ Every function takes ``dry_run``: it then counts what would go and changes nothi
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +40,6 @@ from sdk.remember import RememberStore
 from sdk.times import DAY
 
 from ..consent.receipts import sealer
-from ..errors import StorageError
 from ..extension import Collector
 from ..storage import EventStore, IdentityStore, TombstoneSealer
 from . import rollups
@@ -308,30 +305,11 @@ def purge(col: Collector, now: float, dry_run: bool = False,
 PURGE_BUSY = 75
 
 
-@contextlib.contextmanager
-def purge_lock(data_dir: str) -> Iterator[bool]:
-    """Hold ``DATA_DIR/purge.lock`` exclusively while the block runs; yields False at
-    once, holding nothing, when another process holds it.
-
-    :raises StorageError: the lock file cannot be created (the message says where).
-    """
-    path = Path(data_dir) / "purge.lock"
-    try:
-        Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = open(path, "a")  # noqa: SIM115 - closed by the with block below
-    except OSError as exc:
-        raise StorageError(f"Cannot create the purge lock {path} ({exc.strerror}); check "
-                           "that DATA_DIR exists and is writable.") from None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def purge_lock(col: Collector) -> AbstractContextManager[bool]:
+    """The purge's lock, held by one purge at a time among every collector sharing the
+    event store (a file beside a SQLite store, an advisory lock on PostgreSQL): ``with
+    purge_lock(col) as held:``, ``held`` False at once when another purge holds it."""
+    return col.events.exclusive("purge")
 
 
 __all__ = [

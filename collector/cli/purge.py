@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ..analytics.retention import PURGE_BUSY
@@ -71,13 +70,13 @@ def purge(dry_run: bool) -> None:
 
     col = data_stores("events", "identity")
     bars = _Bars() if sys.stderr.isatty() else None
-    # A dry run only reads; a purge must not overlap another (the daily one of a serve).
-    lock = contextlib.nullcontext(True) if dry_run else \
-        retention.purge_lock(current_app.config["DATA_DIR"])
+    # A dry run only reads; a purge must not overlap another (the daily one of a serve,
+    # here or on another collector sharing the store).
+    lock = contextlib.nullcontext(True) if dry_run else retention.purge_lock(col)
     with lock as held:
         if not held:
-            raise _Busy("Another purge is running on this data folder (it holds "
-                        "purge.lock); let it finish, or see what it does with --dry-run.")
+            raise _Busy("Another purge is running on these stores (it holds the purge "
+                        "lock); let it finish, or see what it does with --dry-run.")
         try:
             reports = retention.purge(col, clock.now(), dry_run=dry_run,
                                       progress=bars)

@@ -14,7 +14,8 @@ PURGE_EVERY_SECONDS = 24 * 3600
 
 
 def run_purge_once(data_dir: str, env: Mapping[str, str] | None = None) -> int | None:
-    """Run ``cleargif purge`` in a child process (which takes :func:`purge_lock`).
+    """Run ``cleargif purge`` in a child process (which takes the purge lock,
+    :func:`collector.analytics.retention.purge_lock`).
 
     Returns its exit status, or None when another process holds the lock (another
     ``serve`` on the same data folder, or an operator, is purging).

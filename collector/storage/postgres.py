@@ -283,6 +283,30 @@ class _Store:
         """Check that the database answers."""
         self._rows("SELECT 1")
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A session advisory lock on a connection of its own, held for the block: every
+        collector on this database sees it."""
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise self._error("Connecting to", exc) from exc
+        key = f"cleargif {self.schema} {name}"
+        try:
+            held = bool(conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))",
+                                     (key,)).fetchone()[0])  # type: ignore[index]
+            try:
+                yield held
+            finally:
+                if held:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+        except psycopg.Error as exc:
+            raise self._error("Locking", exc) from exc
+        finally:
+            conn.close()
+
     # --- moving between backends ------------------------------------------------------
     #: Tables ``cleargif copy`` moves, in order: their paging key and, when append-only,
     #: their id column.

@@ -5,6 +5,7 @@ protocols, in the domain's words, and the plain rows they answer with. Each back
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -160,6 +161,14 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Close this process's connections."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Hold the lock ``name``, shared by every collector using this store, while the
+        block runs (``with store.exclusive("purge") as held:``); ``held`` is False at once,
+        holding nothing, when another process holds it.
+
+        :raises StorageError: the lock cannot be taken or made.
+        """
 
     # --- moving between backends (``cleargif copy``) ----------------------------------
     def copy_tables(self) -> list[str]:

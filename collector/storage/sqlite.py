@@ -12,6 +12,7 @@ processes opening a file at once apply each step once.
 
 from __future__ import annotations
 
+import fcntl
 import operator
 import os
 import sqlite3
@@ -193,6 +194,32 @@ class _Store(SQLiteFile):
             total += n
             if n < batch:
                 return total
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """``flock`` on ``<file>.<name>.lock`` beside the database: every process using
+        this file uses that lock file."""
+        path = f"{self.path}.{name}.lock"
+        try:
+            folder = os.path.dirname(path) or "."
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the {name} lock {os.path.abspath(path)} "
+                               f"({exc.strerror}); check that its folder exists and is "
+                               "writable.") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            os.close(handle)
 
     # --- moving between backends ------------------------------------------------------
     #: Tables ``cleargif copy`` moves, in order, and their id column when append-only.

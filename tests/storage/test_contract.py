@@ -47,6 +47,16 @@ class TestEventStore:
         events_store.ping()
         assert events_store.flush_deleted() in (True, False)
 
+    def test_a_lock_is_held_by_one_at_a_time(self, events_store: EventStore) -> None:
+        with events_store.exclusive("purge") as first:
+            assert first
+            with events_store.exclusive("purge") as second:
+                assert not second  # another holder (here: another connection or file)
+            with events_store.exclusive("other") as other:
+                assert other
+        with events_store.exclusive("purge") as again:
+            assert again
+
     def test_dropped_counters_by_day(self, events_store: EventStore) -> None:
         for day, reason in (("2026-01-01", "site"), ("2026-01-01", "site"),
                             ("2026-01-02", "prefetch"), ("2026-01-03", "site")):
