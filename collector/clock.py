@@ -23,3 +23,29 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
     start = datetime.combine(day, datetime.min.time(), tz)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
     return int(start.timestamp()), int(end.timestamp())
+
+
+def utc_offsets(start: int, end: int, tz: ZoneInfo) -> tuple[tuple[int, int], ...]:
+    """The UTC offsets of ``tz`` over ``[start, end)``: ``(from, seconds)`` pairs in
+    order, the first from the beginning of time, each later one from the exact second a
+    change (DST) takes effect. Offsets are sampled a day apart and each change found by
+    bisection, so a change undone within the same day is not seen."""
+    def offset(ts: int) -> int:
+        delta = datetime.fromtimestamp(ts, tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    found = [(-(2**62), offset(start))]
+    at = start
+    while at < end:
+        step = min(at + 86400, end)
+        if offset(step) != found[-1][1]:
+            low, high = at, step  # offset(low) is the old one, offset(high) the new
+            while high - low > 1:
+                middle = (low + high) // 2
+                if offset(middle) == found[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            found.append((high, offset(high)))
+        at = step
+    return tuple(found)

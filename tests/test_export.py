@@ -100,18 +100,34 @@ def test_fold_counts_other_exactly_through_the_store() -> None:
     small = [Cell((f"/rare-{i}",), raw=counts(identified=2, key=(f"/rare-{i}",)))
              for i in range(4)]
     popular = Cell(("/popular",), raw=counts(identified=1, anonymous=99, key=("/popular",)))
-    asked: list[list[tuple[Any, ...]]] = []
+    asked: list[tuple[list[tuple[Any, ...]], bool]] = []
 
-    def union(keys: list[tuple[Any, ...]]) -> CellCounts:
-        asked.append(keys)
+    def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
+        asked.append((keys, excluding))
         return counts(identified=3)  # the same 3 people visited all four rare pages
 
     result = fold([*small, popular], ("path",), 5, union)
     assert [r["path"] for r in result.rows] == ["/popular"]  # 8 by a sum, 3 in truth
     assert result.other_suppressed and result.suppressed_cells == 4
-    assert asked == [[c.key for c in small]]
-    result = fold([*small, popular], ("path",), 5, lambda keys: counts(identified=6))
+    # One kept cell against four small ones: the store is sent the shorter list.
+    assert asked == [([("/popular",)], True)]
+    result = fold([*small, popular], ("path",), 5, lambda keys, excluding: counts(identified=6))
     assert [r["path"] for r in result.rows] == ["/popular", OTHER]
+
+
+def test_fold_names_the_small_cells_when_they_are_fewer() -> None:
+    kept = [Cell((f"/popular-{i}",), raw=counts(anonymous=9, key=(f"/popular-{i}",)))
+            for i in range(3)]
+    small = [Cell((f"/rare-{i}",), raw=counts(identified=1, key=(f"/rare-{i}",)))
+             for i in range(2)]
+    asked: list[tuple[list[tuple[Any, ...]], bool]] = []
+
+    def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
+        asked.append((keys, excluding))
+        return counts(identified=2)
+
+    fold([*kept, *small], ("path",), 5, union)
+    assert asked == [([c.key for c in small], False)]
 
 
 def test_bots_included_on_request(app: Any) -> None:

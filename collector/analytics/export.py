@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage import EventStore
+from ..storage import CellQuery, EventStore
 from . import rollups
 from .query import Query, Result, cell_query, fold, merge
 
@@ -26,10 +26,14 @@ def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any]
     since, until = query.since.isoformat(), query.until.isoformat()
     rolled = events.rolled_up_days(since, until)
     raw_query = cell_query(query, skip_days=rolled)
-    raw = list(events.cells(raw_query)) if raw_query.days else []
-    from_rollups = list(events.rollup_cells(raw_query, since, until)) if rolled else []
+    raw = list(events.cells(raw_query)) if raw_query else []
+    grouping = raw_query or CellQuery(by=query.by, ranges=(), where=query.filters,
+                                      revision=query.revision,
+                                      include_bots=query.include_bots)
+    from_rollups = list(events.rollup_cells(grouping, since, until)) if rolled else []
     result = fold(merge(raw, from_rollups), query.by, k_min,
-                  lambda keys: events.union(raw_query, keys))
+                  lambda keys, excluding: events.union(grouping, keys,
+                                                           excluding=excluding))
     meta = query.describe(k_min)
     meta["suppressed_cells"] = result.suppressed_cells
     meta["other_suppressed"] = result.other_suppressed

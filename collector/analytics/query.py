@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..clock import day_bounds
+from ..clock import day_bounds, utc_offsets
 from ..storage import CellCounts, CellQuery
 
 DIMENSIONS = ("day", "path", "referrer_host", "browser", "os", "device", "lang",
@@ -139,14 +139,26 @@ def local_days(since: date, until: date, tz: ZoneInfo) -> list[tuple[str, int, i
     return days
 
 
-def cell_query(query: Query, skip_days: Iterable[str] = ()) -> CellQuery:
-    """The storage side of ``query``: its local days but ``skip_days`` (read from
-    roll-ups), its dimensions and filters."""
+def cell_query(query: Query, skip_days: Iterable[str] = ()) -> CellQuery | None:
+    """The storage side of ``query`` over its local days but ``skip_days`` (read from
+    roll-ups): the remaining days as few ``[start, end)`` ranges as they make, and the
+    zone's offsets over them. None when no day remains."""
     skipped = set(skip_days)
-    days = [d for d in local_days(query.since, query.until, ZoneInfo(query.timezone))
-            if d[0] not in skipped]
-    return CellQuery(by=query.by, days=tuple(days), where=query.filters,
-                     revision=query.revision, include_bots=query.include_bots)
+    ranges: list[tuple[int, int]] = []
+    tz = ZoneInfo(query.timezone)
+    for label, start, end in local_days(query.since, query.until, tz):
+        if label in skipped:
+            continue
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    if not ranges:
+        return None
+    return CellQuery(by=query.by, ranges=tuple(ranges),
+                     offsets=utc_offsets(ranges[0][0], ranges[-1][1], tz),
+                     where=query.filters, revision=query.revision,
+                     include_bots=query.include_bots)
 
 
 @dataclass(slots=True)
@@ -223,13 +235,14 @@ def rolled_together(parts: Iterable[CellCounts]) -> CellCounts | None:
 
 
 def fold(cells: Sequence[Cell], by: Sequence[str], k_min: int,
-         union: Callable[[list[tuple[Any, ...]]], CellCounts]) -> Result:
+         union: Callable[[list[tuple[Any, ...]], bool], CellCounts]) -> Result:
     """Suppress the cells under ``k_min`` and fold them into ``(other)``; rows sorted by
     hits, largest first.
 
-    :param union: ``union(keys) -> CellCounts``, the raw parts of several cells counted
-        together by the store (exact distinct counts); called only when two or more cells
-        with raw parts fold.
+    :param union: ``union(keys, excluding) -> CellCounts``, the raw parts of several
+        cells counted together by the store (exact distinct counts): of the cells of
+        ``keys``, or with ``excluding`` of every cell but those. Called only when two or
+        more cells with raw parts fold, with the shorter list.
     """
     kept = [c for c in cells if c.size >= k_min]
     small = [c for c in cells if c.size < k_min]
@@ -238,8 +251,13 @@ def fold(cells: Sequence[Cell], by: Sequence[str], k_min: int,
     other_suppressed = False
     if small:
         raw_parts = [c for c in small if c.raw is not None]
+        raw: CellCounts | None
         if len(raw_parts) > 1:
-            raw: CellCounts | None = union([c.key for c in raw_parts])
+            raw_kept = [c.key for c in kept if c.raw is not None]
+            if len(raw_kept) < len(raw_parts):
+                raw = union(raw_kept, True)
+            else:
+                raw = union([c.key for c in raw_parts], False)
         else:
             raw = raw_parts[0].raw if raw_parts else None
         other = Cell(tuple(OTHER for _ in by), raw=raw,

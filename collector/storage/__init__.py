@@ -37,6 +37,8 @@ from .protocols import (
     SuppressionRow,
     TokenRow,
     TombstoneSealer,
+    day_label,
+    day_number,
 )
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -78,5 +80,5 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
 
 __all__ = ["GENESIS", "GROUPABLE", "AuditRow", "CellCounts", "CellQuery", "EmailCount",
            "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
-           "SuppressionRow", "TokenRow", "TombstoneSealer", "open_events", "open_identity",
-           "stores_for"]
+           "SuppressionRow", "TokenRow", "TombstoneSealer", "day_label", "day_number",
+           "open_events", "open_identity", "stores_for"]

@@ -26,10 +26,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
+from .cellsql import CellSQL, counts, rolled_up, rollup_counts
 from .migrations import migrations, too_new
 from .protocols import (
     GENESIS,
-    GROUPABLE,
     AuditRow,
     CellCounts,
     CellQuery,
@@ -48,7 +48,6 @@ PAGE_KINDS = ("pageview", "event")
 #: The columns of a roll-up cell, besides its day.
 ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os", "device",
                "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
-_COLUMNS = frozenset(GROUPABLE) | {"revision"}
 #: Connections per process: a gunicorn worker answers one request at a time per thread.
 POOL_SIZE = 4
 
@@ -62,46 +61,6 @@ def safe_location(url: str) -> str:
     if parts.username:
         host = f"{parts.username}@{host}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _raw_counts(prefix: str = "") -> str:
-    """A cell's counts from raw events (DESIGN 1.6), as in the SQLite backend."""
-    session = f"NULLIF({prefix}session_id, '')"
-    visitor = f"NULLIF({prefix}visitor_id, '')"
-    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
-            f"COUNT(DISTINCT {visitor}) + COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN "
-            f"{session} END), COALESCE(SUM(CASE WHEN {visitor} IS NULL AND {session} IS NULL "
-            "THEN 1 ELSE 0 END), 0)")
-
-
-def _check_columns(columns: Iterable[str]) -> None:
-    for column in columns:
-        if column not in _COLUMNS:  # column names are written into SQL below
-            raise ValueError(f"{column!r} is not a column a cell may use.")
-
-
-def _filters(query: CellQuery, prefix: str, day: str) -> tuple[list[str], list[Any]]:
-    where = [f"{prefix}kind = ANY(%s)"]
-    params: list[Any] = [list(query.kinds)]
-    _check_columns(column for column, _ in query.where)
-    for column, value in query.where:
-        sql = day if column == "day" else f"{prefix}{column}"
-        if value is None:
-            where.append(f"{sql} IS NULL")
-        else:
-            where.append(f"{sql} = %s")
-            params.append(value)
-    if query.revision is not None:
-        where.append(f"{prefix}revision = %s")
-        params.append(query.revision)
-    if not query.include_bots:
-        where.append(f"({prefix}device IS NULL OR {prefix}device != 'bot')")
-    return where, params
-
-
-def _group_columns(query: CellQuery, prefix: str, day: str) -> list[str]:
-    _check_columns(query.by)
-    return [day if column == "day" else f"{prefix}{column}" for column in query.by]
 
 
 class _Store:
@@ -514,69 +473,40 @@ class PostgresEvents(_Store):
             f"SELECT reason, SUM(n) FROM {EVENTS}.dropped WHERE day >= %s AND day <= %s "
             "GROUP BY reason ORDER BY reason", (since or "0000-00-00", until or "9999-99-99"))}
 
-    def _cell_sql(self, query: CellQuery, select: str,
-                  group: bool = True) -> tuple[str, list[Any]]:
-        if not query.days:
-            raise ValueError("A cell query needs at least one day.")
-        labels = [d[0] for d in query.days]
-        starts = [d[1] for d in query.days]
-        stops = [d[2] for d in query.days]
-        where, more = _filters(query, "e.", "d.label")
-        # The overall bounds let the planner skip months that hold none of the days.
-        sql = (f"SELECT {select} FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
-               f"AS d(label, start, stop) JOIN {EVENTS}.events e ON e.ts >= d.start AND "
-               f"e.ts < d.stop WHERE e.ts >= %s AND e.ts < %s AND {' AND '.join(where)}")
-        columns = _group_columns(query, "e.", "d.label")
-        if group and columns:
-            sql += f" GROUP BY {', '.join(columns)}"
-        return sql, [labels, starts, stops, min(starts), max(stops), *more]
-
     def cells(self, query: CellQuery) -> Iterator[CellCounts]:
-        """The raw events of ``query`` grouped, counted by PostgreSQL, streamed."""
-        columns = _group_columns(query, "e.", "d.label")
-        sql, params = self._cell_sql(query, ", ".join([*columns, _raw_counts("e.")]))
-        width = len(columns)
+        """The raw events of ``query`` grouped and counted by PostgreSQL in one pass
+        over its ranges of ``ts``, streamed."""
+        cell = CellSQL(query, "%s", f"{EVENTS}.events")
+        width = len(query.by)
         with self._conn() as conn, conn.cursor(name=None) as cur:
-            for row in cur.stream(sql, params):
-                hits, visits, visitors, identified, anonymous = (int(v) for v in row[width:])
-                if hits:
-                    yield CellCounts(tuple(row[:width]), hits, visits, visitors, identified,
-                                     anonymous, identified)
+            for row in cur.stream(*cell.grouped()):
+                if row[width]:
+                    yield counts(cell.cell_key(row[:width]), row[width:])
 
-    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]]) -> CellCounts:
-        """Several cells together: their keys as arrays, matched NULL-safe."""
-        if not keys:
+    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
+              excluding: bool = False) -> CellCounts:
+        """Several cells together, distinct ids counted once: the cells' keys as
+        arrays, unnested into a hashed ``IN``."""
+        if not keys and not excluding:
             return CellCounts((), 0, 0, 0, 0, 0, 0)
-        columns = _group_columns(query, "e.", "d.label")
-        sql, params = self._cell_sql(query, _raw_counts("e."), group=False)
-        if columns:
-            names = [f"k{i}" for i in range(len(columns))]
-            match = " AND ".join(f"k.{n} IS NOT DISTINCT FROM {c}::text"
-                                 for n, c in zip(names, columns, strict=True))
-            sql += (f" AND EXISTS (SELECT 1 FROM unnest({', '.join('%s::text[]' for _ in names)})"
-                    f" AS k({', '.join(names)}) WHERE {match})")
-            params += [[None if key[i] is None else str(key[i]) for key in keys]
-                       for i in range(len(columns))]
-        hits, visits, visitors, identified, anonymous = self._rows(sql, params)[0]
-        return CellCounts((), int(hits), int(visits), int(visitors), int(identified),
-                          int(anonymous), int(identified))
+        cell = CellSQL(query, "%s", f"{EVENTS}.events")
+        columns = cell.key_columns()
+        rows = [cell.key_row(key) for key in keys]
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+        sql, params = cell.matching(f"SELECT * FROM unnest({arrays})", len(keys),
+                                    excluding=excluding)
+        # The key arrays are the last parameters: the IN follows the WHERE clause.
+        values = [[row[i] for row in rows] for i in range(len(columns))] if query.by else []
+        return counts((), self._rows(sql, [*params, *values])[0])
 
     def count_events(self, query: CellQuery) -> int:
         """How many raw events the query reads."""
-        sql, params = self._cell_sql(query, "COUNT(*)", group=False)
-        return int(self._one(sql, params))
+        return int(self._one(*CellSQL(query, "%s", f"{EVENTS}.events").total("COUNT(*)")))
 
     def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
         """Roll-up rows grouped: sums, and the largest row's ``identified``."""
-        where, params = _filters(query, "", "day")
-        columns = _group_columns(query, "", "day")
-        sql = (f"SELECT {''.join(c + ', ' for c in columns)}SUM(hits), SUM(visits), "
-               "SUM(visitors), SUM(identified), SUM(anonymous), MAX(identified) FROM "
-               f"{EVENTS}.rollups WHERE day >= %s AND day <= %s AND {' AND '.join(where)}")
-        if columns:
-            sql += f" GROUP BY {', '.join(columns)}"
-        width = len(columns)
-        for row in self._rows(sql, [since, until, *params]):
+        width = len(query.by)
+        for row in self._rows(*rolled_up(query, "%s", f"{EVENTS}.rollups", since, until)):
             hits, visits, visitors, identified, anonymous, most = row[width:]
             if hits:
                 yield CellCounts(tuple(row[:width]), int(hits), int(visits), int(visitors),
@@ -589,7 +519,7 @@ class PostgresEvents(_Store):
         return self._write(
             f"INSERT INTO {EVENTS}.rollups (day, cell, {cols}, hits, visits, visitors, "
             f"identified, anonymous) SELECT %s, md5(json_build_array({cols})::text), {cols}, "
-            f"{_raw_counts()} FROM {EVENTS}.events WHERE ts >= %s AND ts < %s AND "
+            f"{rollup_counts()} FROM {EVENTS}.events WHERE ts >= %s AND ts < %s AND "
             f"kind = ANY(%s) GROUP BY {cols} ON CONFLICT (day, cell) DO NOTHING",
             (day, start, end, list(PAGE_KINDS)))
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 #: The ``prev_hash`` of the first receipt in a chain.
@@ -41,10 +43,13 @@ class CellQuery:
     """Which raw page events to group, and by what (the storage side of an aggregate
     query; :mod:`collector.analytics.query` builds it).
 
-    :ivar by: the columns to group by, from :data:`GROUPABLE`; ``day`` groups by the
-        local days in ``days``.
-    :ivar days: ``(label, start, end)`` of each local day to read, ``[start, end)`` in
-        Unix seconds, in order; events outside them are not read.
+    :ivar by: the columns to group by, from :data:`GROUPABLE`; ``day`` groups by local day
+        (labelled ``YYYY-MM-DD``).
+    :ivar ranges: the ``[start, end)`` stretches of time to read, in Unix seconds.
+    :ivar offsets: ``(from, utc_offset)`` pairs, in order: from each instant on, local time
+        is UTC plus that many seconds (one pair for a zone without DST changes in the
+        ranges). A row's local day is ``(ts + offset) // 86400`` days after 1970-01-01,
+        computed by the database row by row, so local days need no join.
     :ivar kinds: event kinds to read (``pageview``, ``event``).
     :ivar where: equality filters ``(column, value)`` (a None value matches NULL).
     :ivar revision: only events under this policy revision.
@@ -52,11 +57,26 @@ class CellQuery:
     """
 
     by: tuple[str, ...]
-    days: tuple[tuple[str, int, int], ...]
+    ranges: tuple[tuple[int, int], ...]
+    offsets: tuple[tuple[int, int], ...] = ((-(2**62), 0),)
     kinds: tuple[str, ...] = ("pageview", "event")
     where: tuple[tuple[str, Any], ...] = ()
     revision: int | None = None
     include_bots: bool = False
+
+
+@lru_cache(maxsize=4096)
+def day_label(number: int) -> str:
+    """The ISO date of a day number (days since 1970-01-01)."""
+    return (_EPOCH + timedelta(days=int(number))).isoformat()
+
+
+def day_number(label: str) -> int:
+    """The day number of an ISO date."""
+    return (date.fromisoformat(label) - _EPOCH).days
+
+
+_EPOCH = date(1970, 1, 1)
 
 
 #: The columns a cell may be grouped or filtered by (``day`` is computed, see
@@ -218,13 +238,16 @@ class EventStore(Store, Protocol):
         """The raw events of ``query`` grouped by ``query.by``: one row per cell, counted
         by the database (``most_identified`` equals ``identified``)."""
 
-    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]]) -> CellCounts:
+    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
+              excluding: bool = False) -> CellCounts:
         """The counts of several cells of ``query`` together, with exact distinct counts
-        (a visitor in two of them counts once); ``key`` is empty."""
+        (a visitor in two of them counts once); ``key`` is empty. With ``excluding``,
+        of every cell of ``query`` but those of ``keys`` (the caller sends the shorter
+        list)."""
 
     def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
         """Roll-up rows of the days ``since`` to ``until`` (ISO, inclusive), filtered as
-        ``query`` says and grouped by ``query.by`` (its ``days`` are not used: a roll-up
+        ``query`` says and grouped by ``query.by`` (its ``ranges`` are not used: a roll-up
         row's day is its label)."""
 
     def count_events(self, query: CellQuery) -> int:

@@ -13,6 +13,7 @@ processes opening a file at once apply each step once.
 from __future__ import annotations
 
 import fcntl
+import json
 import operator
 import os
 import sqlite3
@@ -26,10 +27,10 @@ from sdk.sqlite import SQLiteFile
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
+from .cellsql import CellSQL, counts, rolled_up, rollup_counts
 from .migrations import migrations, too_new
 from .protocols import (
     GENESIS,
-    GROUPABLE,
     AuditRow,
     CellCounts,
     CellQuery,
@@ -47,19 +48,6 @@ PAGE_KINDS = ("pageview", "event")
 #: groups by).
 ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os", "device",
                "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
-#: The columns a cell query may name, checked before they are written into SQL.
-_COLUMNS = frozenset(GROUPABLE) | {"revision"}
-
-def _raw_counts(prefix: str = "") -> str:
-    """The counts of a cell of raw events (DESIGN 1.6): hits, visits, visitors, identified
-    (visitors + sessions without a visitor id), anonymous (hits without any id). Empty
-    ids count as none, as they always have."""
-    session = f"NULLIF({prefix}session_id, '')"
-    visitor = f"NULLIF({prefix}visitor_id, '')"
-    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
-            f"COUNT(DISTINCT {visitor}) + COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN "
-            f"{session} END), COALESCE(SUM(CASE WHEN {visitor} IS NULL AND {session} IS NULL "
-            "THEN 1 ELSE 0 END), 0)")
 
 
 def _placeholders(values: Sequence[Any]) -> str:
@@ -357,41 +345,6 @@ _INSERT_EVENT = (f"INSERT INTO events ({', '.join(FIELDS)}) "
 _EVENT_COLUMNS = ", ".join(FIELDS)
 
 
-def _check_columns(columns: Iterable[str]) -> None:
-    for column in columns:
-        if column not in _COLUMNS:  # column names are written into SQL below
-            raise ValueError(f"{column!r} is not a column a cell may use.")
-
-
-def _filters(query: CellQuery, prefix: str, day: str) -> tuple[list[str], list[Any]]:
-    """The WHERE conditions of a cell query (but its days), with their parameters.
-
-    :param prefix: the events' alias with its dot (``e.``), or empty.
-    :param day: the SQL of a row's day (a filter on ``day`` compares with it).
-    """
-    where = [f"{prefix}kind IN ({_placeholders(query.kinds)})"]
-    params: list[Any] = list(query.kinds)
-    _check_columns(column for column, _ in query.where)
-    for column, value in query.where:
-        sql = day if column == "day" else f"{prefix}{column}"
-        if value is None:
-            where.append(f"{sql} IS NULL")
-        else:
-            where.append(f"{sql} = ?")
-            params.append(value)
-    if query.revision is not None:
-        where.append(f"{prefix}revision = ?")
-        params.append(query.revision)
-    if not query.include_bots:
-        where.append(f"({prefix}device IS NULL OR {prefix}device != 'bot')")
-    return where, params
-
-
-def _group_columns(query: CellQuery, prefix: str, day: str) -> list[str]:
-    _check_columns(query.by)
-    return [day if column == "day" else f"{prefix}{column}" for column in query.by]
-
-
 class SQLiteEvents(_Store):
     """The event store on SQLite.
 
@@ -441,76 +394,55 @@ class SQLiteEvents(_Store):
             "SELECT reason, SUM(n) FROM dropped WHERE day >= ? AND day <= ? GROUP BY reason "
             "ORDER BY reason", (since or "0000-00-00", until or "9999-99-99"))}
 
-    def _cell_sql(self, query: CellQuery, select: str,
-                  group: bool = True) -> tuple[str, list[Any]]:
-        """``WITH d … SELECT <select> FROM d JOIN events e … WHERE … [GROUP BY]``: the
-        days are a table of ``[start, end)`` ranges joined on the ts index, so a local
-        day in any time zone (23 or 25 hours at DST changes) is exact."""
-        if not query.days:
-            raise ValueError("A cell query needs at least one day.")
-        days = ", ".join("(?, ?, ?)" for _ in query.days)
-        params: list[Any] = [value for day in query.days for value in day]
-        where, more = _filters(query, "e.", "d.label")
-        sql = (f"WITH d(label, start, stop) AS (VALUES {days}) SELECT {select} FROM d JOIN "
-               f"events e ON e.ts >= d.start AND e.ts < d.stop WHERE {' AND '.join(where)}")
-        columns = _group_columns(query, "e.", "d.label")
-        if group and columns:
-            sql += f" GROUP BY {', '.join(columns)}"
-        return sql, params + more
+    def _read(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        try:
+            yield from self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
+
+    def _source(self, query: CellQuery) -> str:
+        """``events``, or ``events NOT INDEXED`` when the query's ranges cover more than
+        a quarter of the stored time: a scan in table order reads each page once, where
+        the ``ts`` index visits the rows' pages in random order, some three times slower
+        per row. (SQLite has no statistics of ``ts`` to decide this itself.)"""
+        low, high = self._one("SELECT MIN(ts) FROM events"), self._one("SELECT MAX(ts) FROM events")
+        if low is None:
+            return "events"
+        covered = sum(max(0, min(end, high + 1) - max(start, low))
+                      for start, end in query.ranges)
+        return "events NOT INDEXED" if covered * 4 > high + 1 - low else "events"
 
     def cells(self, query: CellQuery) -> Iterator[CellCounts]:
-        """The raw events of ``query`` grouped, counted by SQLite, streamed."""
-        columns = _group_columns(query, "e.", "d.label")
-        sql, params = self._cell_sql(query, ", ".join([*columns, _raw_counts("e.")]))
-        width = len(columns)
-        try:
-            for row in self.conn.execute(sql, params):
-                hits, visits, visitors, identified, anonymous = row[width:]
-                if hits:
-                    yield CellCounts(tuple(row[:width]), hits, visits, visitors, identified,
-                                     anonymous, identified)
-        except sqlite3.Error as exc:
-            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
+        """The raw events of ``query`` grouped and counted by SQLite in one pass over
+        its ranges of ``ts``, streamed."""
+        cell = CellSQL(query, "?", self._source(query))
+        width = len(query.by)
+        for row in self._read(*cell.grouped()):
+            if row[width]:
+                yield counts(cell.cell_key(row[:width]), row[width:])
 
-    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]]) -> CellCounts:
-        """Several cells together, distinct ids counted once: a temporary table of the
-        cells' keys, joined with ``IS`` so that NULL keys match."""
-        if not keys:
+    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
+              excluding: bool = False) -> CellCounts:
+        """Several cells together, distinct ids counted once: the cells' keys go in as
+        one JSON array that SQLite unpacks into a hashed ``IN``."""
+        if not keys and not excluding:
             return CellCounts((), 0, 0, 0, 0, 0, 0)
-        columns = _group_columns(query, "e.", "d.label")
-        names = [f"k{i}" for i in range(len(columns))]
-        match = " AND ".join(f"k.{n} IS {c}" for n, c in zip(names, columns, strict=True))
-        sql, params = self._cell_sql(query, _raw_counts("e."), group=False)
-        conn = self.conn
-        try:
-            conn.execute("DROP TABLE IF EXISTS temp.cell_keys")
-            conn.execute(f"CREATE TEMP TABLE cell_keys ({', '.join(names) or 'k'})")
-            if names:
-                conn.executemany(f"INSERT INTO temp.cell_keys VALUES "
-                                 f"({_placeholders(names)})", keys)
-                sql += f" AND EXISTS (SELECT 1 FROM temp.cell_keys k WHERE {match})"
-            hits, visits, visitors, identified, anonymous = conn.execute(sql, params).fetchone()
-            conn.execute("DROP TABLE temp.cell_keys")
-        except sqlite3.Error as exc:
-            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
-        return CellCounts((), hits, visits, visitors, identified, anonymous, identified)
+        cell = CellSQL(query, "?", self._source(query))
+        columns = ", ".join(f"json_extract(value, '$[{i}]')"
+                            for i in range(len(cell.key_columns())))
+        sql, params = cell.matching(f"SELECT {columns} FROM json_each(?)", len(keys),
+                                    excluding=excluding)
+        rows = json.dumps([cell.key_row(key) for key in keys])
+        return counts((), self._rows(sql, [*params, rows] if query.by else params)[0])
 
     def count_events(self, query: CellQuery) -> int:
         """How many raw events the query reads."""
-        sql, params = self._cell_sql(query, "COUNT(*)", group=False)
-        return int(self._one(sql, params))
+        return int(self._one(*CellSQL(query, "?", self._source(query)).total("COUNT(*)")))
 
     def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
         """Roll-up rows grouped: sums, and the largest row's ``identified``."""
-        where, params = _filters(query, "", "day")
-        columns = _group_columns(query, "", "day")
-        sql = (f"SELECT {''.join(c + ', ' for c in columns)}SUM(hits), SUM(visits), "
-               "SUM(visitors), SUM(identified), SUM(anonymous), MAX(identified) FROM rollups "
-               f"WHERE day >= ? AND day <= ? AND {' AND '.join(where)}")
-        if columns:
-            sql += f" GROUP BY {', '.join(columns)}"
-        width = len(columns)
-        for row in self._rows(sql, [since, until, *params]):
+        width = len(query.by)
+        for row in self._rows(*rolled_up(query, "?", "rollups", since, until)):
             hits, visits, visitors, identified, anonymous, most = row[width:]
             if hits:
                 yield CellCounts(tuple(row[:width]), int(hits), int(visits), int(visitors),
@@ -523,7 +455,7 @@ class SQLiteEvents(_Store):
         cols = ", ".join(ROLLUP_CELL)
         return self._write(
             f"INSERT OR IGNORE INTO rollups (day, {cols}, hits, visits, visitors, identified, "
-            f"anonymous) SELECT ?, {cols}, {_raw_counts()} FROM events WHERE ts >= ? AND "
+            f"anonymous) SELECT ?, {cols}, {rollup_counts()} FROM events WHERE ts >= ? AND "
             f"ts < ? AND kind IN ({_placeholders(PAGE_KINDS)}) GROUP BY {cols}",
             (day, start, end, *PAGE_KINDS))
 

@@ -17,10 +17,14 @@ from collector.storage import (
     IdentityStore,
     ReceiptRow,
     Suppression,
+    day_label,
 )
 
 DAY0 = 1_780_000_000 - 1_780_000_000 % 86400  # a UTC midnight
-DAYS = tuple((f"day{i}", DAY0 + i * 86400, DAY0 + (i + 1) * 86400) for i in range(3))
+DAYS = tuple((day_label(DAY0 // 86400 + i), DAY0 + i * 86400, DAY0 + (i + 1) * 86400)
+             for i in range(3))
+FIRST_DAY = ((DAY0, DAY0 + 86400),)
+ALL_DAYS = ((DAY0, DAY0 + 3 * 86400),)
 
 
 def event(ts: int, session: str | None = None, visitor: str | None = None,
@@ -72,17 +76,24 @@ class TestEventStore:
                        event(t, ids(4), path="/b"), event(t, device="bot"),
                        event(t + 86400, ids(5), ids(8))]:
             events_store.add_event(record)
-        query = CellQuery(by=("path",), days=DAYS[:1])
+        query = CellQuery(by=("path",), ranges=FIRST_DAY)
         cells = {c.key: c for c in events_store.cells(query)}
         assert cells[("/",)] == CellCounts(("/",), 8, 3, 1, 3, 3, 3)
         assert cells[("/b",)] == CellCounts(("/b",), 1, 1, 0, 1, 0, 1)
         by_day = {c.key: c.hits for c in events_store.cells(
-            CellQuery(by=("day",), days=DAYS, include_bots=True))}
-        assert by_day == {("day0",): 10, ("day1",): 1}
-        assert events_store.count_events(CellQuery(by=(), days=DAYS)) == 10
+            CellQuery(by=("day",), ranges=ALL_DAYS, include_bots=True))}
+        assert by_day == {(DAYS[0][0],): 10, (DAYS[1][0],): 1}
+        assert events_store.count_events(CellQuery(by=(), ranges=ALL_DAYS)) == 10
         union = events_store.union(query, [("/",), ("/b",)])
         assert (union.hits, union.visits, union.identified, union.anonymous) == (9, 4, 4, 3)
-        filtered = list(events_store.cells(CellQuery(by=(), days=DAYS[:1],
+        assert events_store.union(query, [("/b",)], excluding=True) == union._replace(
+            hits=8, visits=3, visitors=1, identified=3, most_identified=3)
+        assert events_store.union(query, [("/",), ("/b",)], excluding=True).hits == 0
+        everything = CellQuery(by=(), ranges=FIRST_DAY)
+        assert events_store.union(everything, [()]).hits == 9
+        assert events_store.union(everything, [()], excluding=True).hits == 0
+        assert events_store.union(everything, [], excluding=True).hits == 9
+        filtered = list(events_store.cells(CellQuery(by=(), ranges=FIRST_DAY,
                                                      where=(("path", "/b"),))))
         assert [c.hits for c in filtered] == [1]
 
@@ -91,12 +102,40 @@ class TestEventStore:
         for record in [event(t, referrer_host=None), event(t, referrer_host="a.example"),
                        event(t, referrer_host=None)]:
             events_store.add_event(record)
-        query = CellQuery(by=("referrer_host",), days=DAYS)
+        query = CellQuery(by=("referrer_host",), ranges=ALL_DAYS)
         assert {c.key: c.hits for c in events_store.cells(query)} == {(None,): 2,
                                                                       ("a.example",): 1}
         assert events_store.union(query, [(None,)]).hits == 2
-        nulls = CellQuery(by=(), days=DAYS, where=(("referrer_host", None),))
+        nulls = CellQuery(by=(), ranges=ALL_DAYS, where=(("referrer_host", None),))
         assert [c.hits for c in events_store.cells(nulls)] == [2]
+
+    def test_local_days_follow_the_offset_in_force(self, events_store: EventStore) -> None:
+        # Local time is UTC+1 until DAY0 + 12 h, UTC+2 after: 11:30 UTC is 12:30 of the
+        # first day, 22:30 UTC is 00:30 of the second, and 23:30 UTC the evening before
+        # the first day is 00:30 of the first.
+        for ts in (DAY0 + 11 * 3600 + 1800, DAY0 + 22 * 3600 + 1800, DAY0 - 1800):
+            events_store.add_event(event(ts))
+        query = CellQuery(by=("day",), ranges=((DAY0 - 3600, DAY0 + 86400),),
+                          offsets=((-(2**62), 3600), (DAY0 + 12 * 3600, 7200)))
+        assert {c.key: c.hits for c in events_store.cells(query)} == {
+            (DAYS[0][0],): 2, (DAYS[1][0],): 1}
+        union = events_store.union(query, [(DAYS[1][0],)])
+        assert union.hits == 1
+        only = CellQuery(by=(), ranges=query.ranges, offsets=query.offsets,
+                         where=(("day", DAYS[0][0]),))
+        assert [c.hits for c in events_store.cells(only)] == [2]
+
+    def test_only_the_ranges_are_read(self, events_store: EventStore) -> None:
+        for i in range(3):
+            events_store.add_event(event(DAY0 + i * 86400 + 60, path=f"/{i}"))
+        query = CellQuery(by=("day", "path"), ranges=(DAYS[0][1:], DAYS[2][1:]))
+        cells = {c.key: c.hits for c in events_store.cells(query)}
+        assert cells == {(DAYS[0][0], "/0"): 1, (DAYS[2][0], "/2"): 1}
+        assert events_store.count_events(query) == 2
+        union = events_store.union(query, [(DAYS[0][0], "/0"), (DAYS[2][0], "/2"),
+                                           (DAYS[1][0], "/1")])
+        assert union.hits == 2
+        assert events_store.union(query, [(DAYS[0][0], "/0")], excluding=True).hits == 1
 
     def test_roll_ups_keep_cells_and_lower_bounds(self, events_store: EventStore) -> None:
         t = DAY0 + 60
@@ -109,7 +148,7 @@ class TestEventStore:
         assert events_store.rolled_up_days("2026-01-01", "2026-12-31") == ["2026-06-01"]
         assert events_store.last_rolled_up_day() == "2026-06-01"
         rows = {c.key: c for c in events_store.rollup_cells(
-            CellQuery(by=("path", "name"), days=()), "2026-06-01", "2026-06-01")}
+            CellQuery(by=("path", "name"), ranges=()), "2026-06-01", "2026-06-01")}
         assert rows[("/", "pageview")] == CellCounts(("/", "pageview"), 3, 2, 1, 2, 1, 2)
         assert rows[("/b", "signup")].hits == 1
         assert events_store.count_rollups_before("2026-06-02") == 2

@@ -1,0 +1,212 @@
+"""The SQL of aggregate queries over raw events, shared by both backends (their dialects
+differ only in the placeholder and the table's name).
+
+One statement reads the query's time ranges off the ``ts`` index and groups as it goes:
+a row's local day is computed from its own ``ts`` and the zone's UTC offsets
+(:class:`collector.storage.protocols.CellQuery`), so no table of days is joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from .protocols import GROUPABLE, CellCounts, CellQuery, day_label, day_number
+
+#: The columns a cell query may name, checked before they are written into SQL.
+COLUMNS = frozenset(GROUPABLE) | {"revision"}
+#: Added before the division by a day so that it floors (integer division truncates
+#: toward zero); taken off again after it. A hundred thousand days.
+_SHIFT_DAYS = 100_000
+
+
+def raw_counts(prefix: str = "") -> str:
+    """The counts of a cell of raw events, in the order :func:`counts` reads them: hits,
+    visits (distinct sessions), visitors (distinct visitor ids), the distinct sessions of
+    hits without a visitor id, and the hits without any id (DESIGN 1.6). Empty ids count
+    as none, as they always have."""
+    session = f"NULLIF({prefix}session_id, '')"
+    visitor = f"NULLIF({prefix}visitor_id, '')"
+    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
+            f"COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN {session} END), "
+            f"COUNT(*) - COUNT(COALESCE({visitor}, {session}))")
+
+
+def counts(key: tuple[Any, ...], values: Sequence[Any]) -> CellCounts:
+    """A cell from the five values of :func:`raw_counts`."""
+    hits, visits, visitors, lone_sessions, anonymous = (int(v or 0) for v in values)
+    identified = visitors + lone_sessions
+    return CellCounts(key, hits, visits, visitors, identified, anonymous, identified)
+
+
+def check_columns(columns: Sequence[str]) -> None:
+    """Refuse a column name that is not a cell column (names are written into SQL)."""
+    for column in columns:
+        if column not in COLUMNS:
+            raise ValueError(f"{column!r} is not a column a cell may use.")
+
+
+@dataclass(frozen=True, slots=True)
+class CellSQL:
+    """The statements of one cell query in one dialect.
+
+    :ivar mark: the placeholder (``?`` or ``%s``).
+    :ivar table: the events table's name as the statement writes it.
+    """
+
+    query: CellQuery
+    mark: str
+    table: str
+
+    def __post_init__(self) -> None:
+        if not self.query.ranges:
+            raise ValueError("A cell query needs at least one range of time.")
+        check_columns(self.query.by)
+        check_columns([column for column, _ in self.query.where])
+
+    @property
+    def day(self) -> str:
+        """A row's local day number: ``(ts + offset) // 86400`` with the offset in force
+        at ``ts``. The numbers are ints of the query, written in as literals so that the
+        same expression can be grouped by."""
+        offsets = self.query.offsets
+        shift = _SHIFT_DAYS * 86400
+        if len(offsets) == 1:
+            offset = f"{int(offsets[0][1]) + shift}"
+        else:
+            whens = " ".join(f"WHEN ts < {int(start)} THEN {int(before) + shift}"
+                             for (_, before), (start, _) in pairwise(offsets))
+            offset = f"CASE {whens} ELSE {int(offsets[-1][1]) + shift} END"
+        return f"((ts + {offset}) / 86400 - {_SHIFT_DAYS})"
+
+    @property
+    def keys(self) -> list[str]:
+        """The grouped expressions, in the order of ``query.by``."""
+        return [self.day if column == "day" else column for column in self.query.by]
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The WHERE clause (ranges, kinds, filters, revision, bots) and its parameters."""
+        query, mark = self.query, self.mark
+        ranges = " OR ".join(f"(ts >= {int(a)} AND ts < {int(b)})" for a, b in query.ranges)
+        # The overall bounds, besides the ranges, let PostgreSQL skip whole partitions.
+        low, high = min(a for a, _ in query.ranges), max(b for _, b in query.ranges)
+        clauses = [f"ts >= {int(low)}", f"ts < {int(high)}", f"({ranges})",
+                   f"kind IN ({', '.join(mark for _ in query.kinds)})"]
+        params: list[Any] = list(query.kinds)
+        for column, value in query.where:
+            sql = self.day if column == "day" else column
+            if value is None:
+                clauses.append(f"{sql} IS NULL")
+            else:
+                clauses.append(f"{sql} = {mark}")
+                params.append(day_number(value) if column == "day" else value)
+        if query.revision is not None:
+            clauses.append(f"revision = {mark}")
+            params.append(query.revision)
+        if not query.include_bots:
+            clauses.append("(device IS NULL OR device != 'bot')")
+        return " AND ".join(clauses), params
+
+    def grouped(self) -> tuple[str, list[Any]]:
+        """``SELECT <keys>, <counts> … GROUP BY <keys>``: one row per cell."""
+        where, params = self.where()
+        keys = self.keys
+        sql = f"SELECT {''.join(k + ', ' for k in keys)}{raw_counts()} FROM {self.table} " \
+              f"WHERE {where}"
+        if keys:
+            sql += f" GROUP BY {', '.join(keys)}"
+        return sql, params
+
+    def total(self, select: str) -> tuple[str, list[Any]]:
+        """``SELECT <select>`` over all the query's rows, ungrouped."""
+        where, params = self.where()
+        return f"SELECT {select} FROM {self.table} WHERE {where}", params
+
+    def matching(self, keys: str, count: int, *,
+                 excluding: bool = False) -> tuple[str, list[Any]]:
+        """The counts of the rows whose cell is one of ``keys`` (not one, with
+        ``excluding``): ``keys`` is a subquery with the columns of :meth:`key_columns`,
+        ``count`` rows long. One hashed ``IN``; NULL-safe, since a key writes each value
+        as (is null, value) and so holds no NULL. Ungrouped, the one cell is either in
+        or out, and ``keys`` is not used."""
+        where, params = self.where()
+        if not self.query.by:
+            return self.total(raw_counts()) if bool(count) != excluding else self.nothing()
+        probe = ", ".join(self.day if column == "day"
+                          else f"{column} IS NULL, COALESCE({column}, '')"
+                          for column in self.query.by)
+        test = f"({probe}) IN ({keys})"
+        if excluding:
+            # Not NOT IN: SQLite then compares each row with every key in turn.
+            test = f"CASE WHEN {test} THEN 0 ELSE 1 END = 1"
+        return f"SELECT {raw_counts()} FROM {self.table} WHERE {where} AND {test}", params
+
+    def nothing(self) -> tuple[str, list[Any]]:
+        """Counts of no rows."""
+        return f"SELECT {raw_counts()} FROM {self.table} WHERE 0 = 1", []
+
+    def key_columns(self) -> list[tuple[str, str]]:
+        """``(name, kind)`` of the columns of a keys table: ``int`` for a day, else a
+        ``bool`` (is null) and a ``text`` (the value) per column."""
+        names: list[tuple[str, str]] = []
+        for i, column in enumerate(self.query.by):
+            if column == "day":
+                names.append((f"d{i}", "int"))
+            else:
+                names += [(f"n{i}", "bool"), (f"v{i}", "text")]
+        return names
+
+    def key_row(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A cell key as a row of the keys table (see :meth:`key_columns`)."""
+        row: list[Any] = []
+        for column, value in zip(self.query.by, key, strict=True):
+            if column == "day":
+                row.append(day_number(value))
+            else:
+                row += [value is None, "" if value is None else str(value)]
+        return tuple(row)
+
+    def cell_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """A grouped row's key as the caller sees it: days as ``YYYY-MM-DD``."""
+        return tuple(day_label(v) if column == "day" else v
+                     for column, v in zip(self.query.by, values, strict=True))
+
+
+def rollup_counts() -> str:
+    """The five stored counts of a roll-up row, computed from raw events: hits, visits,
+    visitors, identified (visitors plus sessions without a visitor id), anonymous."""
+    session, visitor = "NULLIF(session_id, '')", "NULLIF(visitor_id, '')"
+    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
+            f"COUNT(DISTINCT {visitor}) + COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN "
+            f"{session} END), COUNT(*) - COUNT(COALESCE({visitor}, {session}))")
+
+
+def rolled_up(query: CellQuery, mark: str, table: str, since: str,
+              until: str) -> tuple[str, list[Any]]:
+    """Roll-up rows of the days ``[since, until]`` grouped as ``query`` groups (its
+    ranges and offsets do not apply: roll-ups are filed by local day): sums, and the
+    largest row's ``identified``."""
+    check_columns(query.by)
+    check_columns([column for column, _ in query.where])
+    clauses = [f"day >= {mark}", f"day <= {mark}",
+               f"kind IN ({', '.join(mark for _ in query.kinds)})"]
+    params: list[Any] = [since, until, *query.kinds]
+    for column, value in query.where:
+        if value is None:
+            clauses.append(f"{column} IS NULL")
+        else:
+            clauses.append(f"{column} = {mark}")
+            params.append(value)
+    if query.revision is not None:
+        clauses.append(f"revision = {mark}")
+        params.append(query.revision)
+    if not query.include_bots:
+        clauses.append("(device IS NULL OR device != 'bot')")
+    keys = "".join(column + ", " for column in query.by)
+    sql = (f"SELECT {keys}SUM(hits), SUM(visits), SUM(visitors), SUM(identified), "
+           f"SUM(anonymous), MAX(identified) FROM {table} WHERE {' AND '.join(clauses)}")
+    if query.by:
+        sql += f" GROUP BY {', '.join(query.by)}"
+    return sql, params
