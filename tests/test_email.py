@@ -155,6 +155,25 @@ def test_head_and_quick_clicks_are_machines(app: Any, client: Any, mailer: Maile
     assert agents == [("open", "scanner"), ("click", "scanner")]
 
 
+def test_too_soon_windows_are_settings(tmp_path: Path, mailer: Mailer) -> None:
+    """A click 30 s after sent_at is a person's by default, a scanner's under a wider
+    window; sent_at is the delivery time the sender passed."""
+    sent_at = time.time() - 30
+    click = mailer.click_url("c2", "news", "cta", "https://shop.example.com/", sent_at=sent_at)
+    pixel = str(mailer.open_url("c2", "news", sent_at=sent_at))
+    verdicts = []
+    for i, windows in enumerate(({}, {"EMAIL_CLICK_TOO_SOON_SECONDS": 60,
+                                     "EMAIL_OPEN_TOO_SOON_SECONDS": 60})):
+        app = make_app(make_config(tmp_path / str(i), **windows))
+        client = app.test_client()
+        for url in (click, pixel):
+            client.get(path_of(url), headers={"User-Agent": CHROME}, base_url=BASE)
+        verdicts.append([(e["kind"], e["agent"]) for e in events(app)])
+        app.extensions["cleargif"].close()
+    assert verdicts == [[("click", "human"), ("open", "human")],
+                        [("click", "scanner"), ("open", "prefetch")]]
+
+
 def flip(token: str) -> str:
     i = len(token) // 2
     return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]

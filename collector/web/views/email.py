@@ -37,9 +37,12 @@ def page(title: str, message: str, status: int = 200, form: bool = False) -> Res
 
 
 def _verdict(kind: str, sent_at: float) -> str:
+    config = ext().config
     return classify_fetch(kind=kind, user_agent=request.headers.get("User-Agent"),
                           method=request.method, headers=dict(request.headers),
-                          seconds_since_send=clock.now() - sent_at)
+                          seconds_since_send=clock.now() - sent_at,
+                          click_too_soon=config["EMAIL_CLICK_TOO_SOON_SECONDS"],
+                          open_too_soon=config["EMAIL_OPEN_TOO_SOON_SECONDS"])
 
 
 @bp.route("/o/<token>.gif", methods=["GET", "HEAD"])
