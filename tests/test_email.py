@@ -108,7 +108,7 @@ def test_round_trip_report(app: Any, client: Any, mailer: Mailer) -> None:
                             "machine": None, "unknown": 0}
     assert rep["unique_human_opens"] == 6 and rep["open_rate"] == 0.75
     assert rep["clicks"] == [{"link": "spring", "clicks": 6, "unique_clicks": 6,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
     assert rep["unsubscribes"] is None
     assert rep["suppressed"] == ["opens_human_via_proxy", "opens_apple_mpp", "opens_machine",
                                  "unsubscribes"]
@@ -124,23 +124,32 @@ def test_round_trip_report(app: Any, client: Any, mailer: Mailer) -> None:
     assert exact["unsubscribes"] == 1 and exact["suppressed"] == []
 
 
-def test_aggregate_mode_rate_is_per_send(app: Any, client: Any, mailer: Mailer) -> None:
+def test_aggregate_mode_rate_is_an_upper_bound(app: Any, client: Any, mailer: Mailer) -> None:
+    """Aggregate mails name nobody: with no individual mails to measure re-opens on, each
+    open counts as one person, never more people than sends (not 300%)."""
     pixel = mailer.open_url("c1", "news", mode="aggregate", sent_at=time.time() - 600)
     assert pixel is not None
     col = app.extensions["cleargif"]
     for _ in range(3):
         client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
-    campaigns.record_sends(col.events, "c1", 10, "news", 0)
+    campaigns.record_sends(col.events, "c1", 10, "news", 0, "aggregate")
     rep = campaigns.report(col.events, col.identity, "c1", 5)
     # 3 opens (no recipients, so opens are the measure): under k, rate and all.
     assert rep["opens"]["human"] is None and rep["open_rate"] is None
-    assert {"opens_human", "open_rate"} <= set(rep["suppressed"])
+    assert {"opens_human", "open_rate_aggregate", "open_rate"} <= set(rep["suppressed"])
     for _ in range(2):
         client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
     rep = campaigns.report(col.events, col.identity, "c1", 5)
     assert rep["unique_human_opens"] is None and rep["open_rate"] == 0.5
     assert rep["opens"]["human"] == 5 and rep["suppressed"] == []
-    assert rep["open_rate_is"].startswith("human opens per send")
+    aggregate = rep["open_rate_parts"]["aggregate"]
+    assert aggregate == {"sends": 10, "human_opens": 5, "opens_per_person": 1.0,
+                         "per_person_measured": False, "people_estimated": 5.0, "rate": 0.5}
+    for _ in range(25):
+        client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
+    rep = campaigns.report(col.events, col.identity, "c1", 5)
+    assert rep["opens"]["human"] == 30 and rep["open_rate"] == 1.0  # 30 opens, 10 mails
+    assert "an upper bound" in campaigns.report_text(rep)
     assert all(e["recipient"] is None for e in events(app))
 
 
@@ -475,7 +484,7 @@ def test_ids_from_other_senders_code_are_scrubbed(tmp_path: Path) -> None:
     assert rep["campaign"] == "welcome :email"
     assert rep["sends"] == 10 and rep["opens"]["human"] == 5 and rep["open_rate"] == 0.5
     assert rep["clicks"] == [{"link": "::token", "clicks": 5, "unique_clicks": None,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
     app.extensions["cleargif"].close()
     blob = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
     for needle in (b"jane.doe", b"example.org", b"203.0.113.9", b"4111111111111111"):
@@ -532,11 +541,14 @@ def test_report_suppresses_counts_from_fewer_than_k_recipients(app: Any) -> None
                             "machine": None, "unknown": 0}
     assert rep["unique_human_opens"] is None and rep["open_rate"] is None
     assert rep["clicks"] == [{"link": "big", "clicks": 5, "unique_clicks": 5,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
     assert rep["folded_links"] == 5 and rep["other_suppressed"] is True
     assert rep["unsubscribes"] is None
+    # The rate's individual part is four readers; (other) holds one reader's clicks, so
+    # the total of human clicks would give it away by subtraction.
     assert rep["suppressed"] == ["opens_human", "opens_machine", "unique_human_opens",
-                                 "open_rate", "unsubscribes"]
+                                 "open_rate_individual", "open_rate",
+                                 "click_totals.human_clicks", "unsubscribes"]
     assert any("does not resist differencing" in note for note in rep["notes"])
 
     # Under k=4 the four readers show; the small links (one reader) still fold away.
@@ -578,7 +590,7 @@ def test_other_row_counts_distinct_recipients_exactly(app: Any) -> None:
     assert rep["clicks"] == [] and rep["other_suppressed"] is True
     rep = campaigns.report(col.events, col.identity, "small", 4)
     assert rep["clicks"] == [{"link": "(other)", "clicks": 6, "unique_clicks": 4,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
 
 
 def test_unique_clicks_are_unknown_without_recipients(app: Any) -> None:
@@ -586,12 +598,15 @@ def test_unique_clicks_are_unknown_without_recipients(app: Any) -> None:
     seed(app, [email_event("click", None, link="cta") for _ in range(6)]
          + [email_event("click", None, "scanner", link="cta")])
     rep = campaigns.report(col.events, col.identity, "small", 5)
+    # One scanner click is under k: suppressed, even though no person made it.
     assert rep["clicks"] == [{"link": "cta", "clicks": 6, "unique_clicks": None,
-                              "machine_clicks": 1}]
-    assert "cta                  6 / - / 1" in campaigns.report_text(rep)
+                              "machine_clicks": None, "unknown_clicks": 0}]
+    assert "cta                  6 / - / ? / 0" in campaigns.report_text(rep)
     assert "unique_clicks[cta]," in "\n".join(
         f"{row['metric']},{'' if row['value'] is None else row['value']}"
         for row in campaigns.report_rows(rep))
+    one = campaigns.report(col.events, col.identity, "small", 1)
+    assert one["clicks"][0]["machine_clicks"] == 1
 
 
 # -- the suppression list's cursor --------------------------------------------------------

@@ -17,9 +17,12 @@ campaign_group = AppGroup("campaign", help="Email campaigns: sends and reports."
 @click.argument("campaign")
 @click.argument("count", type=click.IntRange(1, 10**9))
 @click.option("--list", "list_id", default=None, help="The list (audience) it went to.")
+@click.option("--mode", type=click.Choice(["individual", "aggregate", "none"]), default=None,
+              help="The tracking mode the mails were prepared in (Mailer.prepare's mode); "
+                   "record each mode's sends apart. Left out, reports guess it.")
 @errors_as_lines
-def campaign_sent(campaign: str, count: int, list_id: str | None) -> None:
-    """Record COUNT sends of CAMPAIGN (the open rate's denominator)."""
+def campaign_sent(campaign: str, count: int, list_id: str | None, mode: str | None) -> None:
+    """Record COUNT sends of CAMPAIGN (the rates' denominator)."""
     import time
 
     from ..mail import campaigns
@@ -28,7 +31,7 @@ def campaign_sent(campaign: str, count: int, list_id: str | None) -> None:
     if list_id is not None:
         campaigns.check_id(list_id, "list")
     events = data_stores("events").events
-    total = campaigns.record_sends(events, campaign, count, list_id, int(time.time()))
+    total = campaigns.record_sends(events, campaign, count, list_id, int(time.time()), mode)
     click.echo(f"Campaign {campaign}: {total} sends recorded.")
 
 
@@ -38,7 +41,8 @@ def campaign_sent(campaign: str, count: int, list_id: str | None) -> None:
               show_default=True)
 @errors_as_lines
 def campaign_report(campaign: str, fmt: str) -> None:
-    """Sends, opens (human, Apple MPP, machine), open rate, clicks, unsubscribes."""
+    """Sends, opens (human, Apple MPP, machine, unknown), open rate, clicks, click rate,
+    unsubscribes."""
     import json
 
     from ..mail import campaigns

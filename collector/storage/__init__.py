@@ -250,11 +250,17 @@ class EventStore(Store, Protocol):
         """Delete campaign sends recorded before ``before``."""
 
     # --- campaigns ---------------------------------------------------------------------
-    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
-        """Record sends of a campaign."""
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int,
+                  mode: str | None = None) -> None:
+        """Record sends of a campaign, made in tracking ``mode`` (``individual``,
+        ``aggregate``, ``none``; None when the sender did not say)."""
 
     def sends_of(self, campaign: str) -> int:
         """All sends recorded for a campaign."""
+
+    def sends_by_mode(self, campaign: str) -> dict[str | None, int]:
+        """A campaign's sends summed by tracking mode (None: recorded without one); modes
+        without sends are left out."""
 
     def campaign_names(self) -> list[str]:
         """Every campaign name known from sends, opens or clicks."""
@@ -265,7 +271,8 @@ class EventStore(Store, Protocol):
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
                      links: Sequence[str] | None = None) -> EmailCount:
-        """Email events of a campaign and kind (``open``, ``click``) whose agent is in
+        """Email events of a campaign and kind (``open``, ``click``: events whose name is
+        the kind, so a click is not an unsubscribe page fetch) whose agent is in
         ``agents`` (any agent when None) and not in ``exclude`` (a None agent is never
         excluded), optionally only on the given link ids (``(none)`` for no link)."""
 

@@ -488,15 +488,22 @@ class SQLiteEvents(_Store):
         return self._write("DELETE FROM campaign_sends WHERE recorded_at < ?", (before,))
 
     # --- campaigns ---------------------------------------------------------------------
-    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int,
+                  mode: str | None = None) -> None:
         """Record sends."""
-        self._write("INSERT INTO campaign_sends (campaign, list, count, recorded_at) VALUES "
-                    "(?, ?, ?, ?)", (campaign, list_id, count, now))
+        self._write("INSERT INTO campaign_sends (campaign, list, count, recorded_at, mode) "
+                    "VALUES (?, ?, ?, ?, ?)", (campaign, list_id, count, now, mode))
 
     def sends_of(self, campaign: str) -> int:
         """All sends recorded for a campaign."""
         return int(self._one("SELECT COALESCE(SUM(count), 0) FROM campaign_sends WHERE "
                              "campaign = ?", (campaign,)))
+
+    def sends_by_mode(self, campaign: str) -> dict[str | None, int]:
+        """Sends summed by mode."""
+        return {mode: int(n) for mode, n in self._rows(
+            "SELECT mode, SUM(count) FROM campaign_sends WHERE campaign = ? GROUP BY mode",
+            (campaign,))}
 
     def campaign_names(self) -> list[str]:
         """Campaign names from sends and email events."""
@@ -531,7 +538,8 @@ class SQLiteEvents(_Store):
             params += list(links)
         n, distinct, with_recipient = self._rows(
             "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM events "
-            f"WHERE campaign = ? AND kind = ?{where}", (campaign, kind, *params))[0]
+            f"WHERE campaign = ? AND kind = ? AND COALESCE(name, kind) = kind{where}",
+            (campaign, kind, *params))[0]
         return EmailCount(int(n), int(distinct), int(with_recipient))
 
     def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
@@ -540,8 +548,8 @@ class SQLiteEvents(_Store):
         where, params = self._agents(agents, exclude)
         return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
             "SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
-            f"COUNT(recipient) FROM events WHERE campaign = ? AND kind = 'click'{where} "
-            "GROUP BY 1 ORDER BY 1", (campaign, *params))}
+            "COUNT(recipient) FROM events WHERE campaign = ? AND kind = 'click' AND "
+            f"COALESCE(name, kind) = 'click'{where} GROUP BY 1 ORDER BY 1", (campaign, *params))}
 
     # --- subjects ----------------------------------------------------------------------
     # The sessions in which a visitor id was seen: hits of the same browser without the

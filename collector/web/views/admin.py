@@ -116,7 +116,8 @@ def _body(max_bytes: int) -> tuple[Any, Response | None]:
 @bp.post("/campaigns/<campaign>/sends")
 @require("sender")
 def campaign_sends(campaign: str) -> Response:
-    """Record sends: ``{"count": N, "list": "…"}``."""
+    """Record sends: ``{"count": N, "list": "…", "mode": "individual" | "aggregate" |
+    "none"}`` (``list`` and ``mode`` optional)."""
     col = ext()
     body, problem = _body(MAX_SENDS_BODY)
     if problem is not None:
@@ -125,7 +126,7 @@ def campaign_sends(campaign: str) -> Response:
         return json_error('Send a JSON object such as {"count": 1200, "list": "news"}.', 400)
     try:
         total = campaigns.record_sends(col.events, campaign, body["count"], body.get("list"),
-                                       int(clock.now()))
+                                       int(clock.now()), body.get("mode"))
     except CleargifError as exc:
         return json_error(str(exc), 400)
     return jsonify(campaign=campaign, sends=total)
