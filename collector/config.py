@@ -85,6 +85,10 @@ DEFAULTS: dict[str, Any] = {
     #: An open less than this many seconds after ``sent_at`` is a fetch on delivery, not a
     #: reading; 0 turns it off.
     "EMAIL_OPEN_TOO_SOON_SECONDS": 2,
+    #: The fetches of one message (its pixel, links, unsubscribe page) that reach three
+    #: different ones within this many seconds are a scanner's burst: reports count them
+    #: as machine, whatever their User-Agent. 0 turns burst detection off.
+    "EMAIL_BURST_SECONDS": 2,
 }
 
 MAX_VISITOR_DAYS = 390
@@ -92,6 +96,9 @@ MAX_REVISION = 2**31 - 1
 #: Longest "too soon after the send" window: a day. Longer would call a day's readers
 #: scanners.
 MAX_TOO_SOON_SECONDS = 86_400
+#: Longest burst window: a minute. A person may well open a mail and follow two of its
+#: links within a few minutes; a wider window would call readers scanners.
+MAX_BURST_SECONDS = 60
 #: 100 years: longer is a typo, and would overflow date arithmetic.
 MAX_RETENTION_DAYS = 36_500
 #: Keys whose values are text: taken from the environment as written, never as JSON
@@ -203,7 +210,8 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     cfg["K_MIN"] = _int(raw, "K_MIN", 1, 1_000_000)
     cfg["TRUSTED_PROXIES"] = _int(raw, "TRUSTED_PROXIES", 0, 10)
     for key, most in (("EMAIL_CLICK_TOO_SOON_SECONDS", MAX_TOO_SOON_SECONDS),
-                      ("EMAIL_OPEN_TOO_SOON_SECONDS", MAX_TOO_SOON_SECONDS)):
+                      ("EMAIL_OPEN_TOO_SOON_SECONDS", MAX_TOO_SOON_SECONDS),
+                      ("EMAIL_BURST_SECONDS", MAX_BURST_SECONDS)):
         cfg[key] = _int(raw, key, 0, most)
     cfg["TIMEZONE"] = _timezone(raw)
     cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from collector.ingest.records import build_email_event
+from collector import clock
+from collector.ingest.records import UNSUBSCRIBE_PAGE, build_email_event
 from collector.mail import campaigns
 from sdk import Mailer
-from tests.conftest import TOKEN, seed
+from tests.conftest import TOKEN, make_app, make_config, seed, sql
 from tests.test_email import BASE, CHROME, Links, path_of
 
 HTML = """<html><body><p>Spring news.</p>
@@ -244,3 +245,106 @@ def test_the_api_records_sends_by_mode(app: Any) -> None:
     assert rep["sends"] == 35 and rep["sends_by_mode"]["none"] == 5
     # Mails without a pixel cannot be opened: they count for clicks only.
     assert rep["open_rate_parts"]["sends"] == 30 and rep["click_rate_parts"]["sends"] == 35
+
+
+# -- scanners told by their burst ----------------------------------------------------------
+
+
+def test_scanners_with_a_browser_user_agent_are_caught_by_their_burst(
+        app: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway fetches the pixel, all three links and the unsubscribe page of five
+    mails within 20 ms each, 13 s after they were prepared (past the too-soon window),
+    with a browser's User-Agent; five readers open and click at a reader's pace."""
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    mailer = Mailer(BASE, [TOKEN])
+    sent_at = now[0]
+    mails = [prepared(mailer, "individual", f"reader-{i:02d}", sent_at) for i in range(10)]
+    now[0] += 13
+    for links in mails[:5]:
+        for url in links.imgs + [h for h in links.hrefs if h.startswith(BASE)]:
+            fetch(client, url)
+            now[0] += 0.004
+    for links in mails[5:]:
+        sale, shoes = [h for h in links.hrefs if h.startswith(BASE + "/c/")][:2]
+        now[0] += 600
+        fetch(client, links.imgs[0])
+        now[0] += 30
+        fetch(client, sale)
+        now[0] += 60
+        fetch(client, shoes)
+    col = app.extensions["cleargif"]
+    pages = sql(app, "events", "SELECT agent, recipient IS NOT NULL FROM events WHERE name = ?",
+                (UNSUBSCRIBE_PAGE,))
+    assert pages == [("human", 1)] * 5  # recorded for the burst; a browser's User-Agent
+    assert sql(app, "identity", "SELECT COUNT(*) FROM suppressions") == [(0,)]
+    campaigns.record_sends(col.events, "spring-2026", 10, "news", 0, "individual")
+
+    before = campaigns.report(col.events, col.identity, "spring-2026", 5, burst_seconds=0)
+    assert before["opens"]["human"] == 10 and before["open_rate"] == 1.0
+    assert before["click_totals"]["human_clicks"] == 25
+
+    rep = campaigns.report(col.events, col.identity, "spring-2026", 5)
+    assert rep["opens"]["human"] == 5 and rep["opens"]["machine"] == 5
+    assert rep["open_rate"] == 0.5
+    assert rep["clicks"] == [
+        {"link": "bags", "clicks": 0, "unique_clicks": None, "machine_clicks": 5,
+         "unknown_clicks": 0},
+        {"link": "sale", "clicks": 5, "unique_clicks": 5, "machine_clicks": 5,
+         "unknown_clicks": 0},
+        {"link": "shoes", "clicks": 5, "unique_clicks": 5, "machine_clicks": 5,
+         "unknown_clicks": 0},
+    ]
+    assert rep["click_totals"] == {"human_clicks": 10, "unique_clicks": 5,
+                                   "machine_clicks": 15, "unknown_clicks": 0}
+    assert any("scanner's burst" in note for note in rep["notes"])
+    # The CLI reads the window from EMAIL_BURST_SECONDS.
+    cli = json.loads(app.test_cli_runner().invoke(
+        args=["campaign", "report", "spring-2026", "--format", "json"]).stdout)
+    assert cli["opens"] == rep["opens"]
+
+
+def test_the_burst_window_is_a_setting(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pixel and two links 5 s apart each: a reader under the 2 s default, a scanner
+    under a 20 s window, and no burst at all with 0."""
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    mailer = Mailer(BASE, [TOKEN])
+    found = []
+    for window in (None, 20, 0):
+        config = {} if window is None else {"EMAIL_BURST_SECONDS": window}
+        app = make_app(make_config(tmp_path / str(window), **config))
+        client = app.test_client()
+        for i in range(5):
+            links = prepared(mailer, "individual", f"reader-{i:02d}", now[0] - 3600)
+            for url in links.imgs + [h for h in links.hrefs if h.startswith(BASE + "/c/")][:2]:
+                fetch(client, url)
+                now[0] += 5
+        out = app.test_cli_runner().invoke(args=["campaign", "report", "spring-2026",
+                                                 "--format", "json"])
+        found.append(json.loads(out.stdout)["opens"]["machine"])
+        app.extensions["cleargif"].close()
+    assert found == [0, 5, 0]
+
+
+def test_an_aggregate_mail_s_unsubscribe_page_records_nothing(app: Any, client: Any) -> None:
+    """Its unsubscribe link names the recipient, but its opens and clicks do not: the
+    event store must not learn the recipient from the page."""
+    mailer = Mailer(BASE, [TOKEN])
+    links = prepared(mailer, "aggregate", "reader-01", time.time() - 3600)
+    for url in links.imgs + [h for h in links.hrefs if h.startswith(BASE)]:
+        fetch(client, url)
+    unsubscribe = next(h for h in links.hrefs if h.startswith(BASE + "/u/"))
+    assert client.head(path_of(unsubscribe), base_url=BASE).status_code == 200
+    assert sql(app, "events", "SELECT COUNT(*) FROM events WHERE recipient IS NOT NULL OR "
+                              "name = ?", (UNSUBSCRIBE_PAGE,)) == [(0,)]
+    individual = prepared(mailer, "individual", "reader-02", time.time() - 3600)
+    unsubscribe = next(h for h in individual.hrefs if h.startswith(BASE + "/u/"))
+    fetch(client, unsubscribe)  # before any open or click of it: nothing to group with
+    fetch(client, individual.imgs[0])
+    assert client.head(path_of(unsubscribe), base_url=BASE).status_code == 200
+    assert sql(app, "events", "SELECT kind, agent, link FROM events WHERE name = ?",
+               (UNSUBSCRIBE_PAGE,)) == [("click", "scanner", None)]  # HEAD: a scanner
+    assert client.post(path_of(unsubscribe), base_url=BASE).status_code == 200
+    assert sql(app, "events", "SELECT COUNT(*) FROM events WHERE name = ?",
+               (UNSUBSCRIBE_PAGE,)) == [(1,)]  # the confirmation is no page fetch

@@ -51,7 +51,9 @@ def campaign_report(campaign: str, fmt: str) -> None:
     col = data_stores("events", "identity")
     if not campaigns.known(col.events, col.identity, campaign):
         fail(campaigns.unknown_message(col.events, campaign))
-    rep = campaigns.report(col.events, col.identity, campaign, current_app.config["K_MIN"])
+    config = current_app.config
+    rep = campaigns.report(col.events, col.identity, campaign, config["K_MIN"],
+                           config["EMAIL_BURST_SECONDS"])
     if fmt == "json":
         click.echo(json.dumps(rep, indent=2, ensure_ascii=False))
     elif fmt == "csv":

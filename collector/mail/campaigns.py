@@ -25,12 +25,20 @@ from sdk.tokens import MAX_FIELD_LENGTH
 from ..analytics.query import OTHER
 from ..errors import CleargifError
 from ..ingest.records import clean_id
-from ..storage import EventStore, IdentityStore, Suppression
+from ..storage import Burst, EventStore, IdentityStore, Suppression
 
 #: The suppression list entry that covers every list.
 ALL_MAIL = "*"
 HUMAN = ("human", "google_proxy", "yahoo_proxy")
-MACHINE = ("prefetch", "scanner")
+#: Machine verdicts: stored ones, and ``burst``, which reports give the fetches of a
+#: scanner's burst (:data:`BURST_TARGETS`).
+MACHINE = ("prefetch", "scanner", "burst")
+#: A message's fetches that reach this many different things of it (its pixel, each
+#: link, its unsubscribe page) within ``EMAIL_BURST_SECONDS`` are a scanner's burst: a
+#: person does not open a mail and follow two of its links within a second or two.
+BURST_TARGETS = 3
+#: ``EMAIL_BURST_SECONDS`` unless configured.
+BURST_SECONDS = 2
 MAX_ID = MAX_FIELD_LENGTH
 #: The tracking modes of mails (``sdk.mail.TrackingMode``), as sends record them.
 MODES = ("individual", "aggregate", "none")
@@ -173,6 +181,11 @@ NOTES = (
     "Machine opens and clicks (prefetchers, link scanners, HEAD requests, clicks within "
     "seconds of sending) are counted apart; so are unknown ones (no User-Agent, or one "
     "nobody recognises), which count as neither human nor machine.",
+    "A message's fetches that reach three of its pixel, links and unsubscribe page within "
+    "seconds of each other (EMAIL_BURST_SECONDS) are a scanner's burst and count as "
+    "machine, whatever their User-Agent. Mails tracked in aggregate name no recipient, so "
+    "their fetches cannot be grouped by message: for them only the User-Agent and "
+    "too-soon rules apply.",
     "Open rate: people who opened / mails sent with a pixel. Mails tracked individually "
     "count their distinct recipients with a human open; aggregate mails name nobody, so "
     "their people are estimated: their human opens divided by the opens per person "
@@ -238,12 +251,13 @@ _CLICK_KINDS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 
 
 def _count(events: EventStore, campaign: str, kind: str, agents: tuple[str, ...] | None,
-           links: list[str] | None = None) -> _Count:
+           burst: Burst | None, links: list[str] | None = None) -> _Count:
     if agents is None:
         known = _KNOWN_AGENTS if kind == "open" else (*HUMAN, *MACHINE)
-        count = events.email_counts(campaign, kind, None, exclude=known, links=links)
+        count = events.email_counts(campaign, kind, None, exclude=known, links=links,
+                                    burst=burst)
     else:
-        count = events.email_counts(campaign, kind, agents, links=links)
+        count = events.email_counts(campaign, kind, agents, links=links, burst=burst)
     return _Count(*count)
 
 
@@ -346,7 +360,7 @@ def _people_rate(what: str, count: _Count, individual_sends: int, aggregate_send
 
 
 def report(events: EventStore, identity: IdentityStore, campaign: str,
-           k_min: int) -> dict[str, Any]:
+           k_min: int, burst_seconds: int = BURST_SECONDS) -> dict[str, Any]:
     """A campaign's report: sends by mode, opens by kind of agent, open rate, clicks per
     link and in total, click rate, unsubscribes.
 
@@ -355,9 +369,14 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
     plus events naming none), as export cells are; link columns under ``k_min`` fold
     into ``(other)``. ``unique_human_opens`` is ``None`` as well when no mail carried
     recipients: it is unknowable then.
+
+    :param burst_seconds: ``EMAIL_BURST_SECONDS``: the fetches of one message that reach
+        :data:`BURST_TARGETS` things of it within this many seconds count as machine
+        (verdict ``burst``); 0 turns burst detection off.
     """
     check_id(campaign, "campaign")
     stored = clean_id(campaign)
+    burst = Burst(burst_seconds, BURST_TARGETS) if burst_seconds > 0 else None
     sends = sends_by_mode(events, campaign)
     suppressed: list[str] = []
     notes: list[str] = []
@@ -368,12 +387,13 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
             return None
         return value
 
-    counts = {name: _count(events, stored, "open", agents) for name, agents in _OPEN_KINDS}
+    counts = {name: _count(events, stored, "open", agents, burst)
+              for name, agents in _OPEN_KINDS}
     opens = {name: shown(f"opens_{name}", count, count.events)
              for name, count in counts.items()}
     # Human opens include those through image proxies: with both shown, their difference
     # (direct opens) must not single anyone out either (secondary suppression).
-    direct = _count(events, stored, "open", ("human",))
+    direct = _count(events, stored, "open", ("human",), burst)
     if opens["human"] is not None and opens["human_via_proxy"] is not None and \
             direct.small(k_min):
         opens["human_via_proxy"] = None
@@ -385,8 +405,8 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
                          human.recipients) if human.with_recipient else None
     open_rate = _people_rate("open", human, sends.individual, sends.aggregate, k_min,
                              suppressed, notes)
-    links, totals, folded, other_dropped = _clicks(events, stored, k_min, suppressed)
-    clicked = _count(events, stored, "click", HUMAN)
+    links, totals, folded, other_dropped = _clicks(events, stored, k_min, burst, suppressed)
+    clicked = _count(events, stored, "click", HUMAN, burst)
     click_rate = _people_rate("click", clicked, sends.individual,
                               sends.aggregate + sends.none, k_min, suppressed, notes)
     unsubscribed = unsubscribes_of(identity, campaign)
@@ -428,8 +448,8 @@ OPEN_RATE_IS = ("people who opened / mails sent with a pixel (individual mails c
                 "aggregate mails estimated)")
 
 
-def _clicks(events: EventStore, campaign: str, k_min: int, suppressed: list[str],
-            ) -> tuple[list[dict[str, Any]], dict[str, int | None], int, bool]:
+def _clicks(events: EventStore, campaign: str, k_min: int, burst: Burst | None,
+            suppressed: list[str]) -> tuple[list[dict[str, Any]], dict[str, int | None], int, bool]:
     """Link rows, folded, and totals: ``(rows, totals, how many links folded whole,
     whether (other) was dropped)``.
 
@@ -442,8 +462,8 @@ def _clicks(events: EventStore, campaign: str, k_min: int, suppressed: list[str]
     that the total minus the rows would reveal.
     """
     per_kind = {name: {link: _Count(*count) for link, count in events.email_link_counts(
-        campaign, agents, exclude=() if agents is not None else (*HUMAN, *MACHINE)).items()}
-        for name, agents in _CLICK_KINDS}
+        campaign, agents, exclude=() if agents is not None else (*HUMAN, *MACHINE),
+        burst=burst).items()} for name, agents in _CLICK_KINDS}
     links = sorted({link for counts in per_kind.values() for link in counts})
     rows: list[dict[str, Any]] = []
     folded: dict[str, list[str]] = {name: [] for name, _ in _CLICK_KINDS}
@@ -475,7 +495,7 @@ def _clicks(events: EventStore, campaign: str, k_min: int, suppressed: list[str]
             other["unique_clicks"] = None
         if not folded[name]:
             continue
-        count = _count(events, campaign, "click", agents, folded[name])
+        count = _count(events, campaign, "click", agents, burst, folded[name])
         if count.small(k_min):
             other[name] = None
             hidden_rest.add(name)
@@ -488,7 +508,7 @@ def _clicks(events: EventStore, campaign: str, k_min: int, suppressed: list[str]
         rows.append(_link_row(other))
     totals: dict[str, int | None] = {}
     for name, agents in _CLICK_KINDS:
-        count = _count(events, campaign, "click", agents)
+        count = _count(events, campaign, "click", agents, burst)
         key = name if name != "clicks" else "human_clicks"
         if count.small(k_min) or name in hidden_rest:
             totals[key] = None

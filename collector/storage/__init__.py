@@ -107,6 +107,18 @@ class EmailCount(NamedTuple):
     with_recipient: int
 
 
+class Burst(NamedTuple):
+    """How reports tell a scanner's burst (:meth:`EventStore.email_counts`): fetches of
+    one message (campaign, list and recipient) that reach ``targets`` different things of
+    it (its open pixel, each link id, its unsubscribe page) within ``seconds`` seconds,
+    first to last (``ts`` are whole seconds: ``last - first <= seconds``). Every fetch of
+    such a group counts under the verdict ``burst``, whatever its stored agent. Fetches
+    that name no recipient cannot be grouped by message and are never in a burst."""
+
+    seconds: int
+    targets: int
+
+
 class SuppressionRow(NamedTuple):
     """One suppression entry; ``cursor`` orders entries for paging."""
 
@@ -270,16 +282,26 @@ class EventStore(Store, Protocol):
 
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
-                     links: Sequence[str] | None = None) -> EmailCount:
+                     links: Sequence[str] | None = None,
+                     burst: Burst | None = None) -> EmailCount:
         """Email events of a campaign and kind (``open``, ``click``: events whose name is
         the kind, so a click is not an unsubscribe page fetch) whose agent is in
         ``agents`` (any agent when None) and not in ``exclude`` (a None agent is never
-        excluded), optionally only on the given link ids (``(none)`` for no link)."""
+        excluded), optionally only on the given link ids (``(none)`` for no link).
+
+        With ``burst``, an event in a burst (see :class:`Burst`; the groups are found
+        among all the campaign's opens, clicks and unsubscribe page fetches) has the
+        agent ``burst`` for this count instead of its own."""
 
     def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
-                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+                          exclude: Sequence[str] = (),
+                          burst: Burst | None = None) -> dict[str, EmailCount]:
         """Click counts per link id (``(none)`` for clicks without one), agents chosen as
         for :meth:`email_counts`."""
+
+    def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
+        """Whether an open or click of ``campaign`` and ``list_id`` names ``recipient``:
+        the recipient's mail was sent with per-recipient tracking."""
 
     # --- subjects ----------------------------------------------------------------------
     def subject_events(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
@@ -423,7 +445,7 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
             open_identity(config["IDENTITY_URL"], sync=config["SYNC"]))
 
 
-__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "CellCounts", "CellQuery", "EmailCount",
+__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "Burst", "CellCounts", "CellQuery", "EmailCount",
            "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
            "SuppressionRow", "TokenRow", "TombstoneSealer", "open_events", "open_identity",
            "stores_for"]

@@ -29,6 +29,7 @@ from . import (
     GENESIS,
     GROUPABLE,
     AuditRow,
+    Burst,
     CellCounts,
     CellQuery,
     EmailCount,
@@ -521,35 +522,104 @@ class SQLiteEvents(_Store):
     def _agents(agents: Sequence[str] | None, exclude: Sequence[str]) -> tuple[str, list[Any]]:
         where, params = "", []
         if agents is not None:
-            where += f" AND agent IN ({_placeholders(agents) or 'NULL'})"
+            where += f" AND verdict IN ({_placeholders(agents) or 'NULL'})"
             params += list(agents)
         if exclude:
-            where += f" AND (agent IS NULL OR agent NOT IN ({_placeholders(exclude)}))"
+            where += f" AND (verdict IS NULL OR verdict NOT IN ({_placeholders(exclude)}))"
             params += list(exclude)
         return where, params
 
+    def _email_events(self, campaign: str, burst: Burst | None) -> tuple[str, list[Any]]:
+        """``WITH e AS (…)``: the campaign's email events as ``e(kind, name, link,
+        recipient, verdict)``, the verdict being ``burst`` for events in a burst."""
+        if burst is None:
+            return ("WITH e AS (SELECT kind, name, link, recipient, agent AS verdict FROM "
+                    "events WHERE campaign = ?) ", [campaign])
+        self._flag_bursts(campaign, burst)
+        return ("WITH e AS (SELECT kind, name, link, recipient, CASE WHEN id IN (SELECT id "
+                "FROM temp.burst_flags) THEN 'burst' ELSE agent END AS verdict FROM events "
+                "WHERE campaign = ?) ", [campaign])
+
+    def _flag_bursts(self, campaign: str, burst: Burst) -> None:
+        """Fill this connection's ``temp.burst_flags`` with the ids of the campaign's
+        fetches that are in a burst, unless it holds them already for the same campaign,
+        rule and events (a report asks a dozen questions of one campaign; the bursts are
+        found once). The events are told apart by the campaign's newest id, its number of
+        events and of events with a recipient, so new events, a purge and an erasure
+        (which deletes events or strips their recipient) all find the bursts again.
+
+        A burst starts at a fetch ``a`` of a message (list, recipient) when the message's
+        fetches from ``a.ts`` to ``a.ts + seconds`` reach ``targets`` different targets
+        (``o`` the pixel, ``l:<link id>`` a link, ``u`` the unsubscribe page); each fetch
+        of the message within such a window is in it. A message has a handful of fetches,
+        so the self-join stays small: the recipient index finds them.
+        """
+        conn = self.conn
+        try:
+            state = (campaign, burst, *conn.execute(
+                "SELECT MAX(id), COUNT(*), COUNT(recipient) FROM events WHERE campaign = ?",
+                (campaign,)).fetchone())
+            if getattr(self._local, "bursts_of", None) == state:
+                return
+            target = ("CASE WHEN b.kind = 'open' THEN 'o' WHEN COALESCE(b.name, b.kind) = "
+                      "'click' THEN 'l:' || COALESCE(b.link, '') ELSE 'u' END")
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS burst_flags (id INTEGER PRIMARY "
+                         "KEY)")
+            conn.execute("DELETE FROM temp.burst_flags")
+            conn.execute(
+                "INSERT INTO temp.burst_flags "
+                # Each fetch a of a message that starts a window holding enough targets;
+                # b are the message's fetches in it, found by the recipient index.
+                "WITH starts AS (SELECT a.list, a.recipient, a.ts AS start FROM events a "
+                "JOIN events b ON b.recipient = a.recipient AND b.campaign = a.campaign AND "
+                "b.ts >= a.ts AND b.ts <= a.ts + ? AND b.list = a.list AND "
+                "b.kind IN ('open', 'click') WHERE a.campaign = ? AND a.recipient IS NOT "
+                "NULL AND a.kind IN ('open', 'click') GROUP BY a.list, a.recipient, a.ts "
+                f"HAVING COUNT(DISTINCT {target}) >= ?) "
+                # Every fetch inside such a window. CROSS JOIN: from the few starts into
+                # the recipient index, never the other way.
+                "SELECT DISTINCT f.id FROM starts s CROSS JOIN events f WHERE "
+                "f.recipient = s.recipient AND f.campaign = ? AND f.ts >= s.start AND "
+                "f.ts <= s.start + ? AND f.list = s.list AND f.kind IN ('open', 'click')",
+                (int(burst.seconds), campaign, int(burst.targets), campaign,
+                 int(burst.seconds)))
+            self._local.bursts_of = state
+        except sqlite3.Error as exc:
+            self._local.bursts_of = None
+            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
+
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
-                     links: Sequence[str] | None = None) -> EmailCount:
+                     links: Sequence[str] | None = None,
+                     burst: Burst | None = None) -> EmailCount:
         """Email events of a campaign, kind and agents (and links)."""
-        where, params = self._agents(agents, exclude)
+        source, params = self._email_events(campaign, burst)
+        where, more = self._agents(agents, exclude)
         if links is not None:
             where += f" AND COALESCE(link, '(none)') IN ({_placeholders(links) or 'NULL'})"
-            params += list(links)
+            more += list(links)
         n, distinct, with_recipient = self._rows(
-            "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM events "
-            f"WHERE campaign = ? AND kind = ? AND COALESCE(name, kind) = kind{where}",
-            (campaign, kind, *params))[0]
+            f"{source}SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM e "
+            f"WHERE kind = ? AND COALESCE(name, kind) = kind{where}",
+            (*params, kind, *more))[0]
         return EmailCount(int(n), int(distinct), int(with_recipient))
 
     def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
-                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+                          exclude: Sequence[str] = (),
+                          burst: Burst | None = None) -> dict[str, EmailCount]:
         """Clicks per link id."""
-        where, params = self._agents(agents, exclude)
+        source, params = self._email_events(campaign, burst)
+        where, more = self._agents(agents, exclude)
         return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
-            "SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
-            "COUNT(recipient) FROM events WHERE campaign = ? AND kind = 'click' AND "
-            f"COALESCE(name, kind) = 'click'{where} GROUP BY 1 ORDER BY 1", (campaign, *params))}
+            f"{source}SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
+            "COUNT(recipient) FROM e WHERE kind = 'click' AND COALESCE(name, kind) = "
+            f"'click'{where} GROUP BY 1 ORDER BY 1", (*params, *more))}
+
+    def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
+        """An open or click of the campaign and list names the recipient."""
+        return bool(self._rows(
+            "SELECT 1 FROM events WHERE recipient = ? AND campaign = ? AND list = ? AND "
+            "kind IN ('open', 'click') LIMIT 1", (recipient, campaign, list_id)))
 
     # --- subjects ----------------------------------------------------------------------
     # The sessions in which a visitor id was seen: hits of the same browser without the

@@ -7,22 +7,22 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from collector.ingest.records import build_email_event
-from collector.storage import EmailCount, EventStore, open_events
+import pytest
+
+from collector.ingest.records import UNSUBSCRIBE_PAGE, build_email_event
+from collector.storage import Burst, EmailCount, EventStore, open_events
 from collector.storage.migrations import migrations
 
 T0 = 1_700_000_000
 
 
 def email(kind: str, recipient: str | None = None, agent: str = "human",
-          link: str | None = None, campaign: str = "c", at: int = T0,
-          **fields: Any) -> dict[str, Any]:
-    record = build_email_event(kind=kind, now=at, campaign=campaign, list_id="news",
-                               recipient=recipient, agent_verdict=agent, user_agent=None,
-                               accept_language=None, link=link,
-                               target="https://shop.example.com/" if link else None)
-    record.update(fields)
-    return record
+          link: str | None = None, campaign: str = "c", at: int = T0, list_id: str = "news",
+          name: str | None = None) -> dict[str, Any]:
+    return build_email_event(kind=kind, now=at, campaign=campaign, list_id=list_id,
+                             recipient=recipient, agent_verdict=agent, user_agent=None,
+                             accept_language=None, link=link,
+                             target="https://shop.example.com/" if link else None, name=name)
 
 
 class TestMailStorage:
@@ -42,7 +42,7 @@ class TestMailStorage:
     def test_clicks_are_events_named_click(self, events_store: EventStore) -> None:
         for record in (email("click", "r1", link="a"), email("click", "r2", link="a"),
                        email("click", "r1", link="b", agent="scanner"),
-                       email("click", "r1", name="unsubscribe_page"),
+                       email("click", "r1", name=UNSUBSCRIBE_PAGE),
                        email("open", "r1"), email("open", None)):
             events_store.add_event(record)
         assert events_store.email_counts("c", "click", None) == EmailCount(3, 2, 3)
@@ -55,6 +55,108 @@ class TestMailStorage:
         assert events_store.email_link_counts("c", None) == {
             "a": EmailCount(2, 2, 2), "b": EmailCount(1, 1, 1)}
         assert events_store.email_link_counts("c", ["scanner"]) == {"b": EmailCount(1, 1, 1)}
+
+
+# Fetches as (seconds after T0, recipient, what): "o" the pixel, "u" the unsubscribe
+# page, anything else a link id; the list is "news" unless the recipient says "list:who".
+BURSTS = [
+    # (fetches, recipients whose fetches are all in a burst under Burst(2, 3))
+    ([(0, "r1", "o"), (1, "r1", "a"), (2, "r1", "b")], {"r1"}),
+    ([(0, "r1", "o"), (1, "r1", "a"), (3, "r1", "b")], set()),  # 3 s apart: not within 2
+    ([(0, "r1", "o"), (0, "r1", "a")], set()),  # two things: a person may do that
+    ([(0, "r1", "a"), (0, "r1", "a"), (0, "r1", "a"), (0, "r1", "a")], set()),  # one link
+    ([(0, "r1", "a"), (0, "r1", "b"), (0, "r1", "u")], {"r1"}),  # two links and the page
+    ([(5, "r1", "o"), (6, "r1", "a"), (6, "r1", "u")], {"r1"}),
+    ([(0, None, "o"), (0, None, "a"), (0, None, "b"), (0, None, "c")], set()),  # aggregate
+    ([(0, "r1", "o"), (0, "r2", "a"), (0, "r3", "b")], set()),  # three people, one each
+    ([(0, "r1", "o"), (0, "offers:r1", "a"), (0, "r1", "b")], set()),  # two messages
+    ([(0, "r1", "o"), (0, "r1", "a"), (1, "r1", "b"), (2, "r1", "c"), (3, "r1", "d"),
+      (4, "r1", "e")], {"r1"}),  # a scanner that takes its time, step by step
+]
+
+
+def _fetch(at: int, who: str | None, what: str) -> dict[str, Any]:
+    list_id, _, recipient = (who or "").rpartition(":")
+    return email("open" if what == "o" else "click", recipient or None,
+                 link=None if what in "ou" else what, at=T0 + at, list_id=list_id or "news",
+                 name=UNSUBSCRIBE_PAGE if what == "u" else None)
+
+
+class TestBurstStorage:
+    """Bursts found by the backend at report time (:class:`collector.storage.Burst`)."""
+
+    @pytest.mark.parametrize(("fetches", "burst"), BURSTS,
+                             ids=[f"burst-{i}" for i in range(len(BURSTS))])
+    def test_bursts(self, events_store: EventStore, fetches: list[tuple[int, str | None, str]],
+                    burst: set[str]) -> None:
+        for fetch in fetches:
+            events_store.add_event(_fetch(*fetch))
+        rule = Burst(2, 3)
+        opens = sum(what == "o" for _, _, what in fetches)
+        clicks = sum(what not in "ou" for _, _, what in fetches)
+        in_burst = [f for f in fetches if f[1] and f[1].rpartition(":")[2] in burst]
+        machine_opens = sum(what == "o" for _, _, what in in_burst)
+        machine_clicks = sum(what not in "ou" for _, _, what in in_burst)
+        assert events_store.email_counts("c", "open", ["burst"], burst=rule).events == \
+            machine_opens
+        assert events_store.email_counts("c", "click", ["burst"], burst=rule).events == \
+            machine_clicks
+        assert events_store.email_counts("c", "open", ["human"], burst=rule).events == \
+            opens - machine_opens
+        assert events_store.email_counts("c", "click", None, exclude=["burst"],
+                                         burst=rule).events == clicks - machine_clicks
+        by_link = events_store.email_link_counts("c", ["burst"], burst=rule)
+        assert sum(count.events for count in by_link.values()) == machine_clicks
+        # Without the rule, every fetch keeps its own agent.
+        assert events_store.email_counts("c", "click", ["human"]).events == clicks
+
+    def test_a_person_after_a_burst_is_a_person(self, events_store: EventStore) -> None:
+        for fetch in [(0, "r1", "o"), (0, "r1", "a"), (0, "r1", "b"), (60, "r1", "o"),
+                      (75, "r1", "a")]:
+            events_store.add_event(_fetch(*fetch))
+        rule = Burst(2, 3)
+        assert events_store.email_counts("c", "open", ["human"], burst=rule) == \
+            EmailCount(1, 1, 1)
+        assert events_store.email_link_counts("c", ["human"], burst=rule) == {
+            "a": EmailCount(1, 1, 1)}
+        assert events_store.email_counts("c", "click", ["burst"], burst=rule).events == 2
+
+    def test_a_wider_window_and_more_targets(self, events_store: EventStore) -> None:
+        for fetch in [(0, "r1", "o"), (4, "r1", "a"), (9, "r1", "b")]:
+            events_store.add_event(_fetch(*fetch))
+        assert events_store.email_counts("c", "click", ["burst"],
+                                         burst=Burst(2, 3)).events == 0
+        assert events_store.email_counts("c", "click", ["burst"],
+                                         burst=Burst(10, 3)).events == 2
+        assert events_store.email_counts("c", "click", ["burst"],
+                                         burst=Burst(10, 4)).events == 0
+
+    def test_bursts_follow_new_events_and_erasure(self, events_store: EventStore) -> None:
+        """A report asks many questions; the answers follow the events between them."""
+        rule = Burst(2, 3)
+        for fetch in [(0, "r1", "o"), (0, "r1", "a"), (30, "r2", "o"), (30, "r2", "a")]:
+            events_store.add_event(_fetch(*fetch))
+        assert events_store.email_counts("c", "open", ["burst"], burst=rule).events == 0
+        events_store.add_event(_fetch(1, "r1", "b"))  # r1's third thing: a burst now
+        assert events_store.email_counts("c", "open", ["burst"], burst=rule).events == 1
+        events_store.add_event(_fetch(31, "r2", "u"))
+        assert events_store.email_counts("c", "open", ["burst"], burst=rule) == \
+            EmailCount(2, 2, 2)
+        # Erased without their recipient, r1's fetches name no message: no burst.
+        events_store.erase_subject_events("recipient", "r1", strip=True, batch=100)
+        assert events_store.email_counts("c", "open", ["burst"], burst=rule) == \
+            EmailCount(1, 1, 1)
+        events_store.erase_subject_events("recipient", "r2", strip=False, batch=100)
+        assert events_store.email_counts("c", "open", ["burst"], burst=rule).events == 0
+
+    def test_recipient_tracked(self, events_store: EventStore) -> None:
+        events_store.add_event(email("open", "r1"))
+        events_store.add_event(email("click", None, link="a", campaign="agg"))
+        assert events_store.recipient_tracked("c", "news", "r1")
+        assert not events_store.recipient_tracked("c", "offers", "r1")
+        assert not events_store.recipient_tracked("other", "news", "r1")
+        assert not events_store.recipient_tracked("c", "news", "r2")
+        assert not events_store.recipient_tracked("agg", "news", "r1")
 
 
 def test_sends_recorded_before_modes_keep_no_mode(tmp_path: Path) -> None:

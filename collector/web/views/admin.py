@@ -141,7 +141,7 @@ def campaign_report(campaign: str) -> Response:
         if not campaigns.known(col.events, col.identity, campaign):
             return json_error(campaigns.unknown_message(col.events, campaign), 404)
         return jsonify(campaigns.report(col.events, col.identity, campaign,
-                                        col.config["K_MIN"]))
+                                        col.config["K_MIN"], col.config["EMAIL_BURST_SECONDS"]))
     except CleargifError as exc:
         return json_error(str(exc), 400)
 

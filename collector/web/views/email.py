@@ -11,11 +11,14 @@ import contextlib
 
 from flask import Blueprint, Response, render_template, request
 
+from sdk.pseudonym import check_recipient
+from sdk.tokens import UnsubscribeToken
+
 from ... import clock
-from ...errors import InvalidToken, StorageError
+from ...errors import CleargifError, InvalidToken, StorageError
 from ...extension import ext
 from ...ingest.agents import classify_fetch
-from ...ingest.records import build_email_event
+from ...ingest.records import UNSUBSCRIBE_PAGE, build_email_event, clean_id
 from ...mail import campaigns
 from ..requests import read_form
 from ..responses import gif_response
@@ -90,6 +93,31 @@ def click(token: str) -> Response:
                                          "Referrer-Policy": "no-referrer"})
 
 
+def _record_page_fetch(unsub: UnsubscribeToken) -> None:
+    """Record that the unsubscribe page of a mail was fetched, for reports to tell a
+    scanner's burst (a scanner fetches the pixel, every link and this page at once).
+
+    Only for a recipient whose opens or clicks of this campaign and list are already
+    recorded: an unsubscribe link names its recipient in every tracking mode, but the
+    event store may hold a recipient only for mails tracked individually. The record
+    changes nothing else, and is lost rather than the page when the store fails.
+    """
+    col = ext()
+    campaign, list_id = clean_id(unsub.campaign), clean_id(unsub.list)
+    try:
+        recipient = check_recipient(str(unsub.recipient))
+        if not col.events.recipient_tracked(campaign, list_id, recipient):
+            return
+        col.events.add_event(build_email_event(
+            kind="click", name=UNSUBSCRIBE_PAGE, now=clock.now(), campaign=unsub.campaign,
+            list_id=unsub.list, recipient=recipient,
+            agent_verdict=_verdict("click", unsub.sent_at.timestamp()),
+            user_agent=request.headers.get("User-Agent"),
+            accept_language=request.headers.get("Accept-Language")))
+    except CleargifError:  # a recipient the event store may not hold, or a store failure
+        return
+
+
 @bp.route("/u/<token>", methods=["GET", "HEAD", "POST"])
 def unsubscribe(token: str) -> Response:
     """GET shows a confirm page and changes nothing (mail scanners fetch links); POST
@@ -106,6 +134,7 @@ def unsubscribe(token: str) -> Response:
                     "without a recipient, so it cannot unsubscribe anyone. Reply to the "
                     "email and ask to be removed.", 400)
     if request.method != "POST":
+        _record_page_fetch(unsub)
         return page("Unsubscribe?", f"Stop receiving the list “{unsub.list}” at this "
                     "address. Nothing changes until you confirm.", form=True)
     try:
