@@ -12,10 +12,10 @@ import contextlib
 from flask import Blueprint, Response, render_template, request
 
 from sdk.pseudonym import check_recipient
-from sdk.tokens import UnsubscribeToken
+from sdk.tokens import ClickToken, UnsubscribeToken
 
 from ... import clock
-from ...errors import CleargifError, InvalidToken, StorageError
+from ...errors import CleargifError, ExpiredToken, InvalidToken, StorageError
 from ...extension import ext
 from ...ingest.agents import classify_fetch
 from ...ingest.records import UNSUBSCRIBE_PAGE, build_email_event, clean_id
@@ -68,13 +68,24 @@ def open_pixel(token: str) -> Response:
     return gif_response()
 
 
+def _redirect(target: str) -> Response:
+    return Response(status=302, headers={"Location": target, "Cache-Control": "no-store",
+                                         "Referrer-Policy": "no-referrer"})
+
+
 @bp.route("/c/<token>", methods=["GET", "HEAD"])
 def click(token: str) -> Response:
-    """A tracked link: 302 to the signed http(s) target; a bad token never redirects."""
+    """A tracked link: 302 to the signed http(s) target; a bad token never redirects.
+
+    A token past its 400 days still leads to its target, uncounted: the signature proves
+    the target as well as ever, and an old mail's link should not break.
+    """
     col = ext()
     try:
         clicked = col.token_codec.load_click(token, now=clock.now())
-    except InvalidToken:
+    except InvalidToken as exc:
+        if isinstance(exc, ExpiredToken) and isinstance(exc.token, ClickToken):
+            return _redirect(exc.token.target)
         return page("This link is broken", "The link is damaged or too old to follow. Copy "
                     "the address from the email again, or visit the sender's site directly.",
                     400)
@@ -88,9 +99,7 @@ def click(token: str) -> Response:
     # The reader still gets where they meant to go if the store fails; the click is lost.
     with contextlib.suppress(StorageError):
         col.events.add_event(record)
-    return Response(status=302, headers={"Location": clicked.target,
-                                         "Cache-Control": "no-store",
-                                         "Referrer-Policy": "no-referrer"})
+    return _redirect(clicked.target)
 
 
 def _record_page_fetch(unsub: UnsubscribeToken) -> None:
