@@ -348,3 +348,31 @@ def test_an_aggregate_mail_s_unsubscribe_page_records_nothing(app: Any, client: 
     assert client.post(path_of(unsubscribe), base_url=BASE).status_code == 200
     assert sql(app, "events", "SELECT COUNT(*) FROM events WHERE name = ?",
                (UNSUBSCRIBE_PAGE,)) == [(1,)]  # the confirmation is no page fetch
+
+
+# -- campaign names at the API -------------------------------------------------------------
+
+
+def test_the_api_takes_the_names_the_sdk_takes_and_refuses_the_others(app: Any) -> None:
+    """The real-world names of the SDK's table, from both sides, through
+    POST /api/v1/campaigns/<id>/sends: readable ones are recorded as written, identifying
+    and opaque ones get a 400 that never repeats them."""
+    from urllib.parse import quote
+
+    from tests.test_sdk_naming import ACCEPTED, REFUSED
+
+    token = app.test_cli_runner().invoke(
+        args=["token", "new", "--scope", "sender", "--name", "m"]).stdout.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    for name in ACCEPTED:
+        r = client.post(f"/api/v1/campaigns/{quote(name, safe='')}/sends",
+                        json={"count": 3, "list": "news"}, headers=auth)
+        assert r.status_code == 200 and r.json["sends"] == 3, name
+    for name, words in REFUSED:
+        r = client.post(f"/api/v1/campaigns/{quote(name, safe='')}/sends",
+                        json={"count": 3, "list": "news"}, headers=auth)
+        assert r.status_code == 400 and words in r.json["error"], name
+        assert name.strip() not in r.get_data(as_text=True), name
+    stored = {row[0] for row in sql(app, "events", "SELECT campaign FROM campaign_sends")}
+    assert stored == set(ACCEPTED)

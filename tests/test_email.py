@@ -19,7 +19,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from collector.ingest.records import build_email_event
 from collector.mail import campaigns
 from sdk import InvalidRecipient, Mailer, TokenCodec
-from tests.conftest import TOKEN, events, make_app, make_config, seed, sql
+from tests.conftest import TOKEN, error_line, events, make_app, make_config, seed, sql
 
 BASE = "https://stats.example.com"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -344,6 +344,18 @@ def test_api_campaigns_and_suppressions(app: Any, client: Any, mailer: Mailer) -
     assert r.status_code == 200 and r.json == {"campaign": "c5", "sends": 100}
     assert client.post("/api/v1/campaigns/c5/sends", json={"count": -1},
                        headers=hs).status_code == 400
+    # Names the SDK refuses are refused here too, never echoed nor stored as ":email".
+    for name, list_id in (("jane@example.com", "news"), ("welcome-4155550132", "news"),
+                          ("c5", "subscribers 203.0.113.9")):
+        r = client.post(f"/api/v1/campaigns/{name}/sends", json={"count": 1, "list": list_id},
+                        headers=hs)
+        assert r.status_code == 400 and r.json["error"].startswith("The "), name
+        assert name not in r.get_data(as_text=True) and list_id not in r.get_data(as_text=True)
+    assert sql(app, "events", "SELECT campaign, list, count FROM campaign_sends") == [
+        ("c5", "news", 100)]
+    r = client.post("/api/v1/suppressions", json={"suppressions": [
+        {"list": "news", "recipient": "r-1", "campaign": "jane@example.com"}]}, headers=hs)
+    assert r.status_code == 400 and "email address" in r.json["error"]
     assert client.post("/api/v1/campaigns/c5/sends", json={"count": 1},
                        headers=ha).status_code == 403
     assert client.get("/api/v1/campaigns/c5", headers=ha).json["sends"] == 100
@@ -477,14 +489,15 @@ def test_ids_from_other_senders_code_are_scrubbed(tmp_path: Path) -> None:
     assert {(e["campaign"], e["list"]) for e in stored} == {("welcome :email", "list :ip")}
     # The address goes, and the card number glued to it with it.
     assert {e["link"] for e in stored if e["kind"] == "click"} == {"::token"}
-    # Sends recorded under the sender's own name land where the events are.
+    # Sends are refused under such a name, as the SDK refuses it; the report finds the
+    # events under the sender's own name.
     runner = app.test_cli_runner()
     out = runner.invoke(args=["campaign", "sent", CAMPAIGN_PII, "10", "--list", LIST_PII])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 2 and "email address" in error_line(out.stderr)
     rep = json.loads(runner.invoke(args=["campaign", "report", CAMPAIGN_PII, "--format",
                                          "json"]).stdout)
     assert rep["campaign"] == "welcome :email"
-    assert rep["sends"] == 10 and rep["opens"]["human"] == 5 and rep["open_rate"] == 0.5
+    assert rep["sends"] == 0 and rep["opens"]["human"] == 5
     assert rep["clicks"] == [{"link": "::token", "clicks": 5, "unique_clicks": None,
                               "machine_clicks": 0, "unknown_clicks": 0}]
     app.extensions["cleargif"].close()

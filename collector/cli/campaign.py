@@ -27,9 +27,9 @@ def campaign_sent(campaign: str, count: int, list_id: str | None, mode: str | No
 
     from ..mail import campaigns
 
-    campaigns.check_id(campaign, "campaign")
+    campaigns.check_name(campaign, "campaign")
     if list_id is not None:
-        campaigns.check_id(list_id, "list")
+        campaigns.check_name(list_id, "list")
     events = data_stores("events").events
     total = campaigns.record_sends(events, campaign, count, list_id, int(time.time()), mode)
     click.echo(f"Campaign {campaign}: {total} sends recorded.")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sdk.naming import campaign_name_problem
 from sdk.times import iso
 from sdk.tokens import MAX_FIELD_LENGTH
 
@@ -52,16 +53,34 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
+def check_name(value: object, what: str) -> str:
+    """A campaign or list name a sender gives the collector, refused as the SDK refuses
+    it (:func:`sdk.naming.campaign_name_problem`): what may identify a person (an
+    address, an IP, 9+ digits) or is an opaque id. Sends of ``jane@example.com`` would
+    otherwise be stored under ``:email``, merged with every such campaign.
+
+    :raises CleargifError: with the SDK's sentence, which never quotes the value.
+    """
+    problem = campaign_name_problem(value, what)
+    if problem is not None:
+        raise CleargifError(problem)
+    return str(value)
+
+
 # --- sends ------------------------------------------------------------------------------
 
 def record_sends(events: EventStore, campaign: str, count: int, list_id: str | None,
                  now: int, mode: str | None = None) -> int:
     """Add ``count`` sends to a campaign, of mails prepared in tracking ``mode``
     (:data:`MODES`; None when the sender does not say: reports then guess, see
-    :func:`sends_by_mode`); returns the campaign's total."""
-    check_id(campaign, "campaign")
+    :func:`sends_by_mode`); returns the campaign's total.
+
+    :raises CleargifError: a campaign or list name the SDK would refuse (:func:`check_name`),
+        a count out of range or an unknown mode.
+    """
+    check_name(campaign, "campaign")
     if list_id is not None:
-        check_id(list_id, "list")
+        check_name(list_id, "list")
     if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 10**9:
         raise CleargifError("The number of sends must be a whole number from 1 to "
                             "1000000000.")

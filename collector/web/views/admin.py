@@ -191,7 +191,7 @@ def add_suppressions() -> Response:
             recipient = check_recipient(item.get("recipient", ""))
             campaign = item.get("campaign")
             if campaign is not None:
-                campaigns.check_id(campaign, "campaign")
+                campaigns.check_name(campaign, "campaign")
         except (CleargifError, InvalidRecipient) as exc:
             return json_error(str(exc), 400)
         entries.append((list_id, recipient, campaign))
