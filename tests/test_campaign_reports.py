@@ -376,3 +376,37 @@ def test_the_api_takes_the_names_the_sdk_takes_and_refuses_the_others(app: Any) 
         assert name.strip() not in r.get_data(as_text=True), name
     stored = {row[0] for row in sql(app, "events", "SELECT campaign FROM campaign_sends")}
     assert stored == set(ACCEPTED)
+
+
+# -- suppressions with their reason ----------------------------------------------------------
+
+
+def test_suppressions_carry_their_reason_through_the_api_and_into_reports(
+        app: Any, client: Any) -> None:
+    token = app.test_cli_runner().invoke(
+        args=["token", "new", "--scope", "sender,aggregate", "--name", "m"]).stdout.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    entries = [{"list": "*", "recipient": f"b{i}", "campaign": "spring-2026",
+                "reason": "bounce"} for i in range(5)]
+    entries += [{"list": "*", "recipient": f"c{i}", "campaign": "spring-2026",
+                 "reason": "complaint"} for i in range(2)]
+    entries += [{"list": "news", "recipient": "m1"}]  # manual unless said
+    r = client.post("/api/v1/suppressions", json={"suppressions": entries}, headers=auth)
+    assert r.status_code == 200 and r.json == {"added": 8}
+    mailer = Mailer(BASE, [TOKEN])
+    for i in range(5):
+        url = mailer.unsubscribe_url("spring-2026", "news", recipient=f"u{i}")
+        assert client.post(path_of(url), base_url=BASE).status_code == 200
+    listed = client.get("/api/v1/suppressions?since=2020-01-01", headers=auth).json
+    reasons = {entry["recipient"]: entry["reason"] for entry in listed["suppressions"]}
+    assert reasons["b0"] == "bounce" and reasons["c1"] == "complaint"
+    assert reasons["m1"] == "manual" and reasons["u4"] == "unsubscribe"
+    rep = client.get("/api/v1/campaigns/spring-2026", headers=auth).json
+    # Unsubscribes are the recipients' own requests; bounces are not unsubscribes.
+    assert (rep["unsubscribes"], rep["bounces"], rep["complaints"]) == (5, 5, None)
+    assert "complaints" in rep["suppressed"]
+    for bad in ("spam", "", None, 3, "Bounce"):
+        r = client.post("/api/v1/suppressions", json={"suppressions": [
+            {"list": "news", "recipient": "x1", "reason": bad}]}, headers=auth)
+        assert r.status_code == 400 and "unsubscribe, bounce, complaint, manual" in \
+            r.json["error"], bad

@@ -14,7 +14,7 @@ events and sends alike, so a report always finds both under the name the sender 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,9 +98,10 @@ def sends_of(events: EventStore, campaign: str) -> int:
 
 
 def known(events: EventStore, identity: IdentityStore, campaign: str) -> bool:
-    """Whether ``campaign`` had sends recorded, opens or clicks seen, or unsubscribes."""
+    """Whether ``campaign`` had sends recorded, opens or clicks seen, or suppressions
+    (unsubscribes, bounces, complaints) made."""
     return events.campaign_seen(clean_id(check_id(campaign, "campaign"))) or \
-        unsubscribes_of(identity, campaign) > 0
+        bool(identity.suppressions_by_reason(campaign))
 
 
 def unknown_message(events: EventStore, campaign: str) -> str:
@@ -116,20 +117,42 @@ def unknown_message(events: EventStore, campaign: str) -> str:
 
 # --- suppressions -----------------------------------------------------------------------
 
+#: Why a recipient is suppressed: they unsubscribed, their address bounced for good, they
+#: reported the mail as spam, or the sender said so.
+REASONS = ("unsubscribe", "bounce", "complaint", "manual")
+
+
+def check_reason(value: object) -> str:
+    """A suppression reason, one of :data:`REASONS`.
+
+    :raises CleargifError: another value.
+    """
+    if not isinstance(value, str) or value not in REASONS:
+        raise CleargifError("The reason of a suppression must be one of "
+                            + ", ".join(REASONS) + ".")
+    return value
+
+
 def suppress(identity: IdentityStore, list_id: str, recipient: str, campaign: str | None,
-             now: int) -> bool:
+             now: int, reason: str = "unsubscribe") -> bool:
     """Suppress a recipient on a list (or on all mail with :data:`ALL_MAIL`); idempotent.
 
-    Returns True when the entry is new. The first campaign stays as provenance.
+    Returns True when the entry is new. The first campaign and reason stay as provenance.
     """
-    return identity.suppress([Suppression(list_id, recipient, campaign)], now) > 0
+    return identity.suppress([Suppression(list_id, recipient, campaign,
+                                          check_reason(reason))], now) > 0
 
 
 def suppress_many(identity: IdentityStore,
-                  entries: list[tuple[str, str, str | None]], now: int) -> int:
-    """Suppress ``(list, recipient, campaign)`` entries in one transaction; returns how
-    many were new."""
-    return identity.suppress([Suppression(*entry) for entry in entries], now)
+                  entries: Iterable[tuple[str, str, str | None] | tuple[str, str, str | None,
+                                                                         str]],
+                  now: int) -> int:
+    """Suppress ``(list, recipient, campaign[, reason])`` entries in one transaction (the
+    reason is ``manual`` when not given); returns how many were new."""
+    rows = [Suppression(*entry) for entry in entries]
+    for row in rows:
+        check_reason(row.reason)
+    return identity.suppress(rows, now)
 
 
 def is_suppressed(identity: IdentityStore, list_id: str, recipient: str) -> bool:
@@ -150,7 +173,8 @@ def suppressions_since(identity: IdentityStore, since: int | None, after: str | 
     rows = identity.suppressions_since(since or 0, _parse_cursor(after) if after else None,
                                        limit + 1)
     entries = [{"list": row.list, "recipient": row.recipient, "campaign": row.campaign,
-                "all_mail": row.list == ALL_MAIL, "created_at": iso(row.created_at)}
+                "reason": row.reason, "all_mail": row.list == ALL_MAIL,
+                "created_at": iso(row.created_at)}
                for row in rows[:limit]]
     nxt = None
     if len(rows) > limit:
@@ -173,7 +197,7 @@ def _parse_cursor(after: str) -> tuple[int, int]:
 
 
 def unsubscribes_of(identity: IdentityStore, campaign: str) -> int:
-    """Suppressions whose provenance is this campaign."""
+    """Unsubscribes whose provenance is this campaign."""
     return identity.unsubscribes_of(campaign)
 
 
@@ -381,7 +405,8 @@ def _people_rate(what: str, count: _Count, individual_sends: int, aggregate_send
 def report(events: EventStore, identity: IdentityStore, campaign: str,
            k_min: int, burst_seconds: int = BURST_SECONDS) -> dict[str, Any]:
     """A campaign's report: sends by mode, opens by kind of agent, open rate, clicks per
-    link and in total, click rate, unsubscribes.
+    link and in total, click rate, and the suppressions it caused (unsubscribes, hard
+    bounces, complaints).
 
     Every count that comes from people is suppressed (``None``, and named in
     ``suppressed``) when it comes from 1 to ``k_min - 1`` of them (distinct recipients
@@ -428,8 +453,12 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
     clicked = _count(events, stored, "click", HUMAN, burst)
     click_rate = _people_rate("click", clicked, sends.individual,
                               sends.aggregate + sends.none, k_min, suppressed, notes)
-    unsubscribed = unsubscribes_of(identity, campaign)
-    unsubscribes = shown("unsubscribes", _Count(unsubscribed, 0, 0), unsubscribed)
+    # Suppressions are one per recipient and list: their number is the people they hold.
+    made = identity.suppressions_by_reason(campaign)
+    unsubscribes, bounces, complaints = (
+        shown(name, _Count(made.get(reason, 0), 0, 0), made.get(reason, 0))
+        for name, reason in (("unsubscribes", "unsubscribe"), ("bounces", "bounce"),
+                             ("complaints", "complaint")))
     if sends.unspecified:
         notes.append(f"{sends.unspecified} sends were recorded without a tracking mode and "
                      f"are counted as {sends.unspecified_as}; record sends with their mode "
@@ -454,6 +483,8 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
         "click_rate": click_rate["rate"],
         "click_rate_parts": click_rate,
         "unsubscribes": unsubscribes,
+        "bounces": bounces,
+        "complaints": complaints,
         "k_min": k_min,
         "suppressed": suppressed,
         "folded_links": folded,
@@ -569,7 +600,8 @@ def report_rows(rep: Mapping[str, Any]) -> list[dict[str, Any]]:
             rows.append({"metric": f"{key}[{link['link']}]", "value": link[key]})
     for key, value in rep["click_totals"].items():
         rows.append({"metric": f"click_totals.{key}", "value": value})
-    rows.append({"metric": "unsubscribes", "value": rep["unsubscribes"]})
+    for key in ("unsubscribes", "bounces", "complaints"):
+        rows.append({"metric": key, "value": rep[key]})
     return rows
 
 
@@ -621,6 +653,8 @@ def report_text(rep: Mapping[str, Any]) -> str:
                  "per-recipient tracking)")
     lines.extend(_rate_lines("click", rep["click_rate_parts"], percent, people))
     lines.append(f"  unsubscribes          {show(rep['unsubscribes'])}")
+    lines.append(f"  bounces, complaints   {show(rep['bounces'])}, {show(rep['complaints'])} "
+                 "(suppressed from later mail: cleargif suppressions import)")
     lines.append("")
     lines.extend(f"Note: {note}" for note in rep["notes"])
     return "\n".join(lines)

@@ -120,21 +120,25 @@ class Burst(NamedTuple):
 
 
 class SuppressionRow(NamedTuple):
-    """One suppression entry; ``cursor`` orders entries for paging."""
+    """One suppression entry; ``cursor`` orders entries for paging; ``reason`` is why it
+    was made (``unsubscribe``, ``bounce``, ``complaint``, ``manual``)."""
 
     list: str
     recipient: str
     campaign: str | None
     created_at: int
     cursor: tuple[int, int]
+    reason: str = "manual"
 
 
 class Suppression(NamedTuple):
-    """A suppression to add: ``list`` (``*`` for all mail), recipient, campaign."""
+    """A suppression to add: ``list`` (``*`` for all mail), recipient, campaign (the
+    provenance), and why: ``unsubscribe``, ``bounce``, ``complaint`` or ``manual``."""
 
     list: str
     recipient: str
     campaign: str | None
+    reason: str = "manual"
 
 
 class TokenRow(NamedTuple):
@@ -348,7 +352,7 @@ class IdentityStore(Store, Protocol):
     # --- suppressions ------------------------------------------------------------------
     def suppress(self, entries: Iterable[Suppression], now: int) -> int:
         """Add entries in one transaction (existing ones are kept as they are, so the
-        first campaign stays as provenance); returns how many were new."""
+        first campaign and reason stay as provenance); returns how many were new."""
 
     def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
         """Whether an entry for ``list_id`` or ``all_mail`` names ``recipient``."""
@@ -361,7 +365,11 @@ class IdentityStore(Store, Protocol):
         """A recipient's entries, oldest first."""
 
     def unsubscribes_of(self, campaign: str) -> int:
-        """Entries whose provenance is ``campaign``."""
+        """Entries whose provenance is ``campaign`` and whose reason is ``unsubscribe``."""
+
+    def suppressions_by_reason(self, campaign: str) -> dict[str, int]:
+        """Entries whose provenance is ``campaign``, counted by reason (reasons without
+        entries left out)."""
 
     def count_suppressions_before(self, before: int) -> int:
         """Entries created before ``before``."""

@@ -751,9 +751,9 @@ class SQLiteIdentity(_Store):
         with self._writing() as conn:
             for entry in entries:
                 added += conn.execute(
-                    "INSERT INTO suppressions (list, recipient, campaign, created_at) VALUES "
-                    "(?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
-                    (entry.list, entry.recipient, entry.campaign, now)).rowcount
+                    "INSERT INTO suppressions (list, recipient, campaign, created_at, reason) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
+                    (entry.list, entry.recipient, entry.campaign, now, entry.reason)).rowcount
         return added
 
     def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
@@ -761,12 +761,13 @@ class SQLiteIdentity(_Store):
         return bool(self._rows("SELECT 1 FROM suppressions WHERE recipient = ? AND list IN "
                                "(?, ?) LIMIT 1", (recipient, list_id, all_mail)))
 
-    _SUPPRESSION = "SELECT list, recipient, campaign, created_at, rowid FROM suppressions"
+    _SUPPRESSION = ("SELECT list, recipient, campaign, created_at, rowid, reason FROM "
+                    "suppressions")
 
     @staticmethod
     def _suppression(row: Sequence[Any]) -> SuppressionRow:
-        lst, rec, camp, ts, rowid = row
-        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(rowid)))
+        lst, rec, camp, ts, rowid, reason = row
+        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(rowid)), reason)
 
     def suppressions_since(self, since: int, after: tuple[int, int] | None,
                            limit: int) -> list[SuppressionRow]:
@@ -786,9 +787,15 @@ class SQLiteIdentity(_Store):
             (recipient,))]
 
     def unsubscribes_of(self, campaign: str) -> int:
-        """Entries whose provenance is ``campaign``."""
-        return int(self._one("SELECT COUNT(*) FROM suppressions WHERE campaign = ?",
-                             (campaign,)))
+        """Unsubscribes whose provenance is ``campaign``."""
+        return int(self._one("SELECT COUNT(*) FROM suppressions WHERE campaign = ? AND "
+                             "reason = 'unsubscribe'", (campaign,)))
+
+    def suppressions_by_reason(self, campaign: str) -> dict[str, int]:
+        """Entries whose provenance is ``campaign``, by reason."""
+        return {reason: int(n) for reason, n in self._rows(
+            "SELECT reason, COUNT(*) FROM suppressions WHERE campaign = ? GROUP BY reason "
+            "ORDER BY reason", (campaign,))}
 
     def count_suppressions_before(self, before: int) -> int:
         """Entries created before ``before``."""

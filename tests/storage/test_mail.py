@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from collector.ingest.records import UNSUBSCRIBE_PAGE, build_email_event
-from collector.storage import Burst, EmailCount, EventStore, open_events
+from collector.storage import (
+    Burst,
+    EmailCount,
+    EventStore,
+    IdentityStore,
+    Suppression,
+    open_events,
+    open_identity,
+)
 from collector.storage.migrations import migrations
 
 T0 = 1_700_000_000
@@ -157,6 +165,61 @@ class TestBurstStorage:
         assert not events_store.recipient_tracked("other", "news", "r1")
         assert not events_store.recipient_tracked("c", "news", "r2")
         assert not events_store.recipient_tracked("agg", "news", "r1")
+
+
+class TestSuppressionStorage:
+    """Suppression entries with their reason."""
+
+    def test_reasons_are_kept_and_counted(self, identity_store: IdentityStore) -> None:
+        added = identity_store.suppress([
+            Suppression("news", "r1", "c", "unsubscribe"),
+            Suppression("*", "r2", "c", "bounce"),
+            Suppression("*", "r3", "c", "complaint"),
+            Suppression("*", "r4", "c", "bounce"),
+            Suppression("news", "r5", None),  # manual unless said
+            Suppression("news", "r6", "other", "unsubscribe"),
+        ], T0)
+        assert added == 6
+        assert identity_store.unsubscribes_of("c") == 1
+        assert identity_store.suppressions_by_reason("c") == {
+            "bounce": 2, "complaint": 1, "unsubscribe": 1}
+        assert identity_store.suppressions_by_reason("nothing") == {}
+        rows = identity_store.suppressions_since(0, None, 10)
+        assert [(row.recipient, row.reason) for row in rows] == [
+            ("r1", "unsubscribe"), ("r2", "bounce"), ("r3", "complaint"), ("r4", "bounce"),
+            ("r5", "manual"), ("r6", "unsubscribe")]
+        assert identity_store.suppressions_of("r2")[0].reason == "bounce"
+
+    def test_the_first_reason_stays(self, identity_store: IdentityStore) -> None:
+        identity_store.suppress([Suppression("*", "r1", "c", "unsubscribe")], T0)
+        assert identity_store.suppress([Suppression("*", "r1", "d", "complaint")], T0 + 1) == 0
+        assert identity_store.suppressions_of("r1")[0][2:4] == ("c", T0)
+        assert identity_store.suppressions_of("r1")[0].reason == "unsubscribe"
+        assert identity_store.suppressions_by_reason("d") == {}
+
+
+def test_suppressions_made_before_reasons_get_one(tmp_path: Path) -> None:
+    """At identity version 1, /u/ recorded the campaign as provenance and the API usually
+    none: entries with a campaign become unsubscribes, the others manual."""
+    path = tmp_path / "identity.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT "
+                 "NOT NULL, applied_at INTEGER NOT NULL)")
+    first = migrations("sqlite", "identity")[0]
+    conn.executescript(first.sql)
+    conn.execute("INSERT INTO schema_migrations VALUES (1, ?, 0)", (first.name,))
+    conn.executemany("INSERT INTO suppressions (list, recipient, campaign, created_at) "
+                     "VALUES (?, ?, ?, 0)", [("news", "r1", "spring"), ("*", "r2", None)])
+    conn.commit()
+    conn.close()
+    store = open_identity(f"sqlite:///{path}")
+    try:
+        assert store.schema_version() == len(migrations("sqlite", "identity"))
+        assert [(row.recipient, row.reason) for row in store.suppressions_since(0, None, 9)] \
+            == [("r1", "unsubscribe"), ("r2", "manual")]
+        assert store.unsubscribes_of("spring") == 1
+    finally:
+        store.close()
 
 
 def test_sends_recorded_before_modes_keep_no_mode(tmp_path: Path) -> None:

@@ -169,7 +169,9 @@ def suppressions() -> Response:
 @require("sender")
 def add_suppressions() -> Response:
     """Add entries the sender learned elsewhere (bounces, complaints):
-    ``{"suppressions": [{"list": "news" | "*", "recipient": "…"}]}``."""
+    ``{"suppressions": [{"list": "news" | "*", "recipient": "…", "campaign": "…",
+    "reason": "bounce"}]}`` (``campaign`` optional; ``reason`` one of
+    :data:`~collector.mail.campaigns.REASONS`, ``manual`` when left out)."""
     from sdk.errors import InvalidRecipient
     from sdk.pseudonym import check_recipient
 
@@ -192,9 +194,10 @@ def add_suppressions() -> Response:
             campaign = item.get("campaign")
             if campaign is not None:
                 campaigns.check_name(campaign, "campaign")
+            reason = campaigns.check_reason(item.get("reason", "manual"))
         except (CleargifError, InvalidRecipient) as exc:
             return json_error(str(exc), 400)
-        entries.append((list_id, recipient, campaign))
+        entries.append((list_id, recipient, campaign, reason))
     # Every entry was checked first: a bad one leaves nothing half-written.
     added = campaigns.suppress_many(col.identity, entries, int(clock.now()))
     return jsonify(added=added)

@@ -152,7 +152,7 @@ def unsubscribe(token: str) -> Response:
         everything = False
     try:
         campaigns.suppress(col.identity, campaigns.ALL_MAIL if everything else unsub.list,
-                           unsub.recipient, unsub.campaign, int(clock.now()))
+                           unsub.recipient, unsub.campaign, int(clock.now()), "unsubscribe")
     except StorageError:
         resp = page("Please try again", "We could not record your request just now. Please "
                     "try again in a minute.", 503)
