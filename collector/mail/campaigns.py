@@ -135,9 +135,12 @@ def check_reason(value: object) -> str:
 
 def suppress(identity: IdentityStore, list_id: str, recipient: str, campaign: str | None,
              now: int, reason: str = "unsubscribe") -> bool:
-    """Suppress a recipient on a list (or on all mail with :data:`ALL_MAIL`); idempotent.
+    """Suppress a recipient on a list (or on all mail with :data:`ALL_MAIL`) for
+    ``reason`` (:data:`REASONS`; an unsubscribe unless said); idempotent.
 
     Returns True when the entry is new. The first campaign and reason stay as provenance.
+
+    :raises CleargifError: a reason not in :data:`REASONS`.
     """
     return identity.suppress([Suppression(list_id, recipient, campaign,
                                           check_reason(reason))], now) > 0
@@ -147,8 +150,8 @@ def suppress_many(identity: IdentityStore,
                   entries: Iterable[tuple[str, str, str | None] | tuple[str, str, str | None,
                                                                          str]],
                   now: int) -> int:
-    """Suppress ``(list, recipient, campaign[, reason])`` entries in one transaction (the
-    reason is ``manual`` when not given); returns how many were new."""
+    """Suppress ``(list, recipient, campaign[, reason])`` entries in one transaction (an
+    unsubscribe when no reason is given); returns how many were new."""
     rows = [Suppression(*entry) for entry in entries]
     for row in rows:
         check_reason(row.reason)
@@ -402,6 +405,11 @@ def _people_rate(what: str, count: _Count, individual_sends: int, aggregate_send
     }
 
 
+#: What ``open_rate`` is (see :data:`NOTES` for how it is reckoned).
+OPEN_RATE_IS = ("people who opened / mails sent with a pixel (individual mails counted, "
+                "aggregate mails estimated)")
+
+
 def report(events: EventStore, identity: IdentityStore, campaign: str,
            k_min: int, burst_seconds: int = BURST_SECONDS) -> dict[str, Any]:
     """A campaign's report: sends by mode, opens by kind of agent, open rate, clicks per
@@ -491,11 +499,6 @@ def report(events: EventStore, identity: IdentityStore, campaign: str,
         "other_suppressed": other_dropped,
         "notes": all_notes,
     }
-
-
-#: What ``open_rate`` is (see :data:`NOTES` for how it is reckoned).
-OPEN_RATE_IS = ("people who opened / mails sent with a pixel (individual mails counted, "
-                "aggregate mails estimated)")
 
 
 def _clicks(events: EventStore, campaign: str, k_min: int, burst: Burst | None,

@@ -128,17 +128,18 @@ class SuppressionRow(NamedTuple):
     campaign: str | None
     created_at: int
     cursor: tuple[int, int]
-    reason: str = "manual"
+    reason: str = "unsubscribe"
 
 
 class Suppression(NamedTuple):
     """A suppression to add: ``list`` (``*`` for all mail), recipient, campaign (the
-    provenance), and why: ``unsubscribe``, ``bounce``, ``complaint`` or ``manual``."""
+    provenance), and why: ``unsubscribe`` (unless said), ``bounce``, ``complaint`` or
+    ``manual``."""
 
     list: str
     recipient: str
     campaign: str | None
-    reason: str = "manual"
+    reason: str = "unsubscribe"
 
 
 class TokenRow(NamedTuple):

@@ -176,8 +176,8 @@ class TestSuppressionStorage:
             Suppression("*", "r2", "c", "bounce"),
             Suppression("*", "r3", "c", "complaint"),
             Suppression("*", "r4", "c", "bounce"),
-            Suppression("news", "r5", None),  # manual unless said
-            Suppression("news", "r6", "other", "unsubscribe"),
+            Suppression("news", "r5", None, "manual"),
+            Suppression("news", "r6", "other"),  # an unsubscribe unless said
         ], T0)
         assert added == 6
         assert identity_store.unsubscribes_of("c") == 1
