@@ -79,10 +79,26 @@ DEFAULTS: dict[str, Any] = {
     #: Per-client limits by class (hits, consent, api, login): "N/second", "N/minute",
     #: "N/hour" or "off"; classes not named keep their defaults (DESIGN 3).
     "RATE_LIMITS": {},
+    #: A click less than this many seconds after the mail's ``sent_at`` (its delivery) is
+    #: a link scanner (security gateways open every link on arrival); 0 turns it off.
+    "EMAIL_CLICK_TOO_SOON_SECONDS": 10,
+    #: An open less than this many seconds after ``sent_at`` is a fetch on delivery, not a
+    #: reading; 0 turns it off.
+    "EMAIL_OPEN_TOO_SOON_SECONDS": 2,
+    #: The fetches of one message (its pixel, links, unsubscribe page) that reach three
+    #: different ones within this many seconds are a scanner's burst: reports count them
+    #: as machine, whatever their User-Agent. 0 turns burst detection off.
+    "EMAIL_BURST_SECONDS": 2,
 }
 
 MAX_VISITOR_DAYS = 390
 MAX_REVISION = 2**31 - 1
+#: Longest "too soon after the send" window: a day. Longer would call a day's readers
+#: scanners.
+MAX_TOO_SOON_SECONDS = 86_400
+#: Longest burst window: a minute. A person may well open a mail and follow two of its
+#: links within a few minutes; a wider window would call readers scanners.
+MAX_BURST_SECONDS = 60
 #: 100 years: longer is a typo, and would overflow date arithmetic.
 MAX_RETENTION_DAYS = 36_500
 #: Keys whose values are text: taken from the environment as written, never as JSON
@@ -201,6 +217,10 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     cfg["EXCLUDE_NETWORKS"] = tuple(_network(n) for n in _list(raw, "EXCLUDE_NETWORKS"))
     cfg["K_MIN"] = _int(raw, "K_MIN", 1, 1_000_000)
     cfg["TRUSTED_PROXIES"] = _int(raw, "TRUSTED_PROXIES", 0, 10)
+    for key, most in (("EMAIL_CLICK_TOO_SOON_SECONDS", MAX_TOO_SOON_SECONDS),
+                      ("EMAIL_OPEN_TOO_SOON_SECONDS", MAX_TOO_SOON_SECONDS),
+                      ("EMAIL_BURST_SECONDS", MAX_BURST_SECONDS)):
+        cfg[key] = _int(raw, key, 0, most)
     cfg["TIMEZONE"] = _timezone(raw)
     cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))
     cfg["PATH_PATTERNS"] = [str(p) for p in _list(raw, "PATH_PATTERNS")]

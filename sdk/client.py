@@ -84,15 +84,21 @@ class AdminClient:
     def __repr__(self) -> str:
         return f"AdminClient({self.base_url!r})"  # never the token
 
-    def record_sends(self, campaign: str, count: int, *, list: str | None = None) -> dict[str, Any]:
+    def record_sends(self, campaign: str, count: int, *, list: str | None = None,
+                     mode: str | None = None) -> dict[str, Any]:
         """Report that ``count`` more mails of ``campaign`` were sent.
 
-        ``POST /api/v1/campaigns/<campaign>/sends`` with ``{"count": N, "list": …}``
-        (``list`` left out when ``None``). Needs scope ``sender``.
+        ``POST /api/v1/campaigns/<campaign>/sends`` with ``{"count": N, "list": …,
+        "mode": …}`` (``list`` and ``mode`` left out when ``None``). Needs scope
+        ``sender``.
 
+        :param mode: the tracking mode the mails were prepared in (``individual``,
+            ``aggregate``, ``none``): a campaign mixing modes reports each apart, so
+            report the sends of each mode in their own call.
         :returns: the server's JSON answer.
         :raises ValueError: ``count`` is not a whole number from 0 to
-            :data:`MAX_SEND_COUNT`, or ``list`` is not a non-empty string or ``None``.
+            :data:`MAX_SEND_COUNT`, ``list`` is not a non-empty string or ``None``, or
+            ``mode`` is not one of the modes or ``None``.
         """
         if isinstance(count, bool) or not isinstance(count, int) \
                 or not 0 <= count <= MAX_SEND_COUNT:
@@ -101,6 +107,11 @@ class AdminClient:
         body: dict[str, Any] = {"count": count}
         if list is not None:
             body["list"] = _text(list, "list")
+        if mode is not None:
+            if mode not in ("individual", "aggregate", "none"):
+                raise ValueError("The tracking mode must be individual, aggregate or none (as "
+                                 f"the mails were prepared), not {describe(mode)}.")
+            body["mode"] = mode
         return _as_object(
             self._request("POST", f"/api/v1/campaigns/{_segment(campaign)}/sends", body=body)
         )

@@ -7,6 +7,10 @@ They live in ``sdk`` because the collector imports the SDK and not the other way
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the token types import this module
+    from .tokens import ClickToken, OpenToken
 
 
 class CleargifError(Exception):
@@ -30,6 +34,19 @@ class StorageError(CleargifError):
 
 class InvalidToken(CleargifError):
     """A signed token or cookie failed verification (forged, mangled or expired)."""
+
+
+class ExpiredToken(InvalidToken):
+    """An open or click token whose signature verifies, sent longer ago than tokens are
+    counted for (:data:`sdk.tokens.TRACKING_MAX_AGE`).
+
+    Its content is genuine, so ``token`` holds it: a tracked link still leads where its
+    signature says (the collector redirects without counting the click).
+    """
+
+    def __init__(self, message: str, token: OpenToken | ClickToken) -> None:
+        super().__init__(message)
+        self.token = token
 
 
 class InvalidRecipient(CleargifError):

@@ -323,8 +323,11 @@ class Mailer:
 
         :param mode: as for :meth:`open_url`; click URLs carry the recipient only in
             mode ``individual``.
-        :param sent_at: the send time shared by every token of this mail; now if
-            ``None``.
+        :param sent_at: the send time shared by every token of this mail: the time the
+            mail is handed to the mail server for delivery; now if ``None`` (right only
+            when it is sent at once). The collector counts a click or open within seconds
+            of it as a scanner's (``EMAIL_CLICK_TOO_SOON_SECONDS``), so a mail prepared
+            long before it goes out should say when it does.
         :raises ConfigError: an unsubscribe placeholder must be filled and the base URL
             is not https.
         :raises InvalidRecipient: mode ``individual`` without a recipient, an
@@ -411,6 +414,8 @@ class Mailer:
         :param unsubscribe: false for a mail that gets no unsubscribe headers and no
             filled placeholders from cleargif (one sent without a recipient, or a test
             mail over http); headers already on the message are then left as they are.
+        :param sent_at: when the mail is handed to the mail server for delivery, as for
+            :meth:`instrument`; now if ``None``.
         :raises ConfigError: the base URL is not https (one-click unsubscribe needs it).
         :raises InvalidRecipient: no recipient while ``unsubscribe`` is true, or as for
             :meth:`instrument`.

@@ -19,8 +19,11 @@ key    meaning                                     kinds
 =====  ==========================================  ==================
 
 Nothing else is accepted in a payload, so a token can carry nothing the event store must
-not hold. Open and click tokens verify for :data:`TRACKING_MAX_AGE` (400 days) after the
-send; unsubscribe tokens never expire (an old mail's unsubscribe link must keep working).
+not hold. Open and click tokens count for :data:`TRACKING_MAX_AGE` (400 days) after the
+send: an older one raises :class:`~sdk.errors.ExpiredToken`, which still carries its
+verified content (the collector follows an old link's target without counting the
+click); unsubscribe tokens never expire (an old mail's unsubscribe link must keep
+working).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, BadPayload, TimestampSigner, URLSafeTimedSerializer
 
-from .errors import ConfigError, InvalidRecipient, InvalidToken, finite_number
+from .errors import ConfigError, ExpiredToken, InvalidRecipient, InvalidToken, finite_number
 from .keys import key_list
 from .naming import MAX_NAME_LENGTH, _shape_problem, check_campaign_name
 from .pseudonym import MAX_RECIPIENT_LENGTH, check_recipient
@@ -51,7 +54,8 @@ CLICK_SALT: Final = "cleargif.click"
 #: Salt of unsubscribe tokens (``/u/<token>``).
 UNSUBSCRIBE_SALT: Final = "cleargif.unsubscribe"
 
-#: Open and click tokens verify this many seconds after the send time (400 days).
+#: Open and click tokens count this many seconds after the send time (400 days); older
+#: ones raise :class:`~sdk.errors.ExpiredToken`.
 TRACKING_MAX_AGE: Final = 400 * 24 * 60 * 60
 #: How far, in seconds, a send time may lie ahead of the verifier's clock.
 MAX_CLOCK_SKEW: Final = 15 * 60
@@ -63,6 +67,8 @@ MIN_KEY_LENGTH: Final = 16
 MAX_FIELD_LENGTH: Final = MAX_NAME_LENGTH
 
 _KINDS: Final = {OPEN_SALT: "open", CLICK_SALT: "click", UNSUBSCRIBE_SALT: "unsubscribe"}
+_EXPIRED: Final = ("The {kind} token has expired: it was sent more than 400 days ago, and "
+                   "is no longer counted.")
 _BASE_KEYS: Final = frozenset({"c", "l"})
 _TOKEN_CHARS: Final = re.compile(r"[A-Za-z0-9_\-.]+")
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
@@ -267,30 +273,40 @@ class TokenCodec:
         """Verify an open token and return its content.
 
         :param now: the POSIX time to check expiry against; the current time if ``None``.
+        :raises ExpiredToken: (an :class:`InvalidToken`) the token was sent more than
+            :data:`TRACKING_MAX_AGE` before ``now``; it carries the content.
         :raises InvalidToken: the token is empty, too long, altered, signed with a key
-            no longer listed or for another kind, expired, dated in the future, or
-            carries a payload of the wrong shape.
+            no longer listed or for another kind, dated in the future, or carries a
+            payload of the wrong shape.
         :raises ValueError: ``now`` is not a finite number or ``None``.
         """
-        payload, sent_at = self._load(OPEN_SALT, token, now)
+        payload, sent_at, expired = self._load(OPEN_SALT, token, now)
         _check_shape(payload, required=_BASE_KEYS, kind="open")
-        return OpenToken(payload["c"], payload["l"], _storable(payload.get("r")), sent_at)
+        opened = OpenToken(payload["c"], payload["l"], _storable(payload.get("r")), sent_at)
+        if expired:
+            raise ExpiredToken(_EXPIRED.format(kind="open"), opened)
+        return opened
 
     def load_click(self, token: str, *, now: float | None = None) -> ClickToken:
         """Verify a click token and return its content; see :meth:`load_open`.
 
+        :raises ExpiredToken: as :meth:`load_open`; its ``token`` is the
+            :class:`ClickToken`, whose target the signature still vouches for.
         :raises InvalidToken: as :meth:`load_open`, and when the target is not an
             absolute http(s) URL.
         """
-        payload, sent_at = self._load(CLICK_SALT, token, now)
+        payload, sent_at, expired = self._load(CLICK_SALT, token, now)
         _check_shape(payload, required=_BASE_KEYS | {"k", "u"}, kind="click")
         problem = _target_problem(payload["u"])
         if problem:
             raise InvalidToken(f"The click token is not valid: its target {problem}.")
-        return ClickToken(
+        clicked = ClickToken(
             payload["c"], payload["l"], _storable(payload.get("r")), payload["k"], payload["u"],
             sent_at,
         )
+        if expired:
+            raise ExpiredToken(_EXPIRED.format(kind="click"), clicked)
+        return clicked
 
     def load_unsubscribe(self, token: str, *, now: float | None = None) -> UnsubscribeToken:
         """Verify an unsubscribe token and return its content. It never expires.
@@ -299,7 +315,7 @@ class TokenCodec:
         :raises InvalidToken: as :meth:`load_open`, except expiry.
         """
         _check_now(now)
-        payload, sent_at = self._load(UNSUBSCRIBE_SALT, token, None)
+        payload, sent_at, _ = self._load(UNSUBSCRIBE_SALT, token, None)
         _check_shape(payload, required=_BASE_KEYS, kind="unsubscribe")
         return UnsubscribeToken(payload["c"], payload["l"], payload.get("r"), sent_at)
 
@@ -324,7 +340,11 @@ class TokenCodec:
             )
         return token
 
-    def _load(self, salt: str, token: str, now: float | None) -> tuple[dict[str, Any], datetime]:
+    def _load(self, salt: str, token: str,
+              now: float | None) -> tuple[dict[str, Any], datetime, bool]:
+        """The verified payload, the send time, and whether it is past
+        :data:`TRACKING_MAX_AGE` (open and click tokens; the caller raises once it has
+        checked the payload, so that an expired token carries genuine content)."""
         kind = _KINDS[salt]
         clock = _check_now(now)
         if not isinstance(token, str) or not token:
@@ -346,18 +366,16 @@ class TokenCodec:
             # Only a validly signed token with an absurd timestamp gets here (itsdangerous
             # converts it to a datetime after checking the signature).
             raise InvalidToken(f"The {kind} token's send time cannot be read.") from exc
+        expired = False
         if salt != UNSUBSCRIBE_SALT:
             # The age is checked here rather than with itsdangerous's max_age, which also
             # refuses a send time even a second ahead of this clock: a sender whose clock
             # runs slightly fast would lose the first opens of every campaign.
             age = (time.time() if clock is None else clock) - signed_at.timestamp()
-            if age > TRACKING_MAX_AGE:
-                raise InvalidToken(
-                    f"The {kind} token has expired: it was sent more than 400 days ago."
-                )
+            expired = age > TRACKING_MAX_AGE
             if age < -MAX_CLOCK_SKEW:
                 raise InvalidToken(f"The {kind} token's send time lies in the future.")
-        return payload, signed_at
+        return payload, signed_at, expired
 
 
 def _check_now(now: object) -> float | None:

@@ -337,3 +337,81 @@ def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="'open' or 'click'"):
         classify_fetch(kind="view", user_agent=CHROME_WIN, method="GET", headers={},
                        seconds_since_send=HOUR)
+
+
+# Real User-Agents of link scanners, mail image proxies and mail clients, as they reach a
+# collector: (User-Agent, verdict on an open, verdict on a click), an hour after the send.
+REAL_FETCHERS = [
+    # Security gateways and link checkers that name themselves.
+    ("TMUFE", "scanner", "scanner"),  # Trend Micro's URL filtering engine, nothing more
+    ("Barracuda Sentinel (EE)", "scanner", "scanner"),
+    ("Microsoft Office Existence Discovery", "scanner", "scanner"),
+    (EDGE_12, "scanner", "scanner"),  # Defender and Gmail's sampler pose as Edge 12
+    ("Mozilla/5.0 (compatible; Google-Safety)", "scanner", "scanner"),
+    ("Cisco-IronPort-WSA/14.0", "scanner", "scanner"),
+    ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "scanner", "scanner"),
+    ("LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+     "scanner", "scanner"),
+    (FACEBOOK_HIT, "scanner", "scanner"),
+    (GOOGLEBOT, "scanner", "scanner"),
+    (HEADLESS, "scanner", "scanner"),
+    ("curl/8.4.0", "scanner", "scanner"),
+    ("Wget/1.21.4", "scanner", "scanner"),
+    ("python-requests/2.31.0", "scanner", "scanner"),
+    ("Go-http-client/1.1", "scanner", "scanner"),
+    # Image proxies fetch on a person's open; they never follow links for one.
+    (GMAIL_PROXY, "google_proxy", "google_proxy"),
+    (GMAIL_PROXY_OLD, "google_proxy", "google_proxy"),
+    (YAHOO_PROXY, "yahoo_proxy", "yahoo_proxy"),
+    # Apple Mail Privacy Protection fetches images on delivery; it never clicks.
+    (APPLE_MPP_UA, "apple_mpp", "scanner"),
+    # Mail clients and the browsers links open in.
+    (OUTLOOK_DESKTOP, "human", "human"),
+    (OUTLOOK_WORD_ENGINE, "human", "human"),
+    ("Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; .NET4.0C; .NET4.0E; Microsoft "
+     "Outlook 16.0.5356; ms-office; MSOffice 16)", "human", "human"),
+    (THUNDERBIRD, "human", "human"),
+    (APPLE_MAIL, "human", "human"),
+    (IOS_MAIL, "human", "human"),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A.240205.004; wv) AppleWebKit/537.36 "
+     "(KHTML, like Gecko) Version/4.0 Chrome/121.0.6167.178 Mobile Safari/537.36",
+     "human", "human"),  # the Gmail app's web view
+    (CHROME_WIN, "human", "human"),
+    (EDGE_WIN, "human", "human"),
+    (FIREFOX_WIN, "human", "human"),
+    (SAFARI_MAC, "human", "human"),
+    (IPHONE_SAFARI, "human", "human"),
+    (SAMSUNG, "human", "human"),
+    # No User-Agent (curl -H 'User-Agent:'), or none anyone can recognise: neither.
+    (None, "unknown", "unknown"),
+    ("", "unknown", "unknown"),
+    ("x", "unknown", "unknown"),
+    ("-", "unknown", "unknown"),
+    ("Mozilla/4.0", "unknown", "unknown"),
+    ("MyNameIsJohnSmith/1.0", "unknown", "unknown"),
+]
+
+
+@pytest.mark.parametrize(("ua", "on_open", "on_click"), REAL_FETCHERS,
+                         ids=[f"{i}-{f[1]}-{f[2]}" for i, f in enumerate(REAL_FETCHERS)])
+def test_real_fetchers(ua: str | None, on_open: str, on_click: str) -> None:
+    verdicts = [classify_fetch(kind=kind, user_agent=ua, method="GET", headers={},
+                               seconds_since_send=HOUR) for kind in ("open", "click")]
+    assert verdicts == [on_open, on_click]
+
+
+@pytest.mark.parametrize(("kind", "seconds", "windows", "verdict"), [
+    ("click", 3.0, {}, "scanner"),  # the defaults: 10 s for clicks, 2 s for opens
+    ("click", 11.0, {}, "human"),
+    ("open", 1.0, {}, "prefetch"),
+    ("click", 3.0, {"click_too_soon": 0}, "human"),  # 0 turns the rule off
+    ("click", -30.0, {"click_too_soon": 0}, "human"),
+    ("open", 1.0, {"open_too_soon": 0}, "human"),
+    ("click", 25.0, {"click_too_soon": 30}, "scanner"),
+    ("open", 5.0, {"open_too_soon": 10}, "prefetch"),
+    ("open", 5.0, {"click_too_soon": 30}, "human"),  # each window is its kind's
+])
+def test_too_soon_windows(kind: str, seconds: float, windows: dict[str, float],
+                          verdict: str) -> None:
+    assert classify_fetch(kind=kind, user_agent=CHROME_WIN, method="GET", headers={},
+                          seconds_since_send=seconds, **windows) == verdict

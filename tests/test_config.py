@@ -62,7 +62,9 @@ BAD = [
     ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": ["cg_consent"]}]),
     ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": [""]}]),
     ("SERVICES", [{"name": "x", "purpose": "marketing", "cookies": ["a b"]}]),
-    ("K_MIN", "9" * 5000),
+    ("K_MIN", "9" * 5000), ("EMAIL_CLICK_TOO_SOON_SECONDS", -1),
+    ("EMAIL_CLICK_TOO_SOON_SECONDS", 86_401), ("EMAIL_OPEN_TOO_SOON_SECONDS", 2.5),
+    ("EMAIL_OPEN_TOO_SOON_SECONDS", "soon"),
 ]
 
 

@@ -19,7 +19,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from collector.ingest.records import build_email_event
 from collector.mail import campaigns
 from sdk import InvalidRecipient, Mailer, TokenCodec
-from tests.conftest import TOKEN, events, make_app, make_config, seed, sql
+from tests.conftest import TOKEN, error_line, events, make_app, make_config, seed, sql
 
 BASE = "https://stats.example.com"
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -108,7 +108,7 @@ def test_round_trip_report(app: Any, client: Any, mailer: Mailer) -> None:
                             "machine": None, "unknown": 0}
     assert rep["unique_human_opens"] == 6 and rep["open_rate"] == 0.75
     assert rep["clicks"] == [{"link": "spring", "clicks": 6, "unique_clicks": 6,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
     assert rep["unsubscribes"] is None
     assert rep["suppressed"] == ["opens_human_via_proxy", "opens_apple_mpp", "opens_machine",
                                  "unsubscribes"]
@@ -124,23 +124,32 @@ def test_round_trip_report(app: Any, client: Any, mailer: Mailer) -> None:
     assert exact["unsubscribes"] == 1 and exact["suppressed"] == []
 
 
-def test_aggregate_mode_rate_is_per_send(app: Any, client: Any, mailer: Mailer) -> None:
+def test_aggregate_mode_rate_is_an_upper_bound(app: Any, client: Any, mailer: Mailer) -> None:
+    """Aggregate mails name nobody: with no individual mails to measure re-opens on, each
+    open counts as one person, never more people than sends (not 300%)."""
     pixel = mailer.open_url("c1", "news", mode="aggregate", sent_at=time.time() - 600)
     assert pixel is not None
     col = app.extensions["cleargif"]
     for _ in range(3):
         client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
-    campaigns.record_sends(col.events, "c1", 10, "news", 0)
+    campaigns.record_sends(col.events, "c1", 10, "news", 0, "aggregate")
     rep = campaigns.report(col.events, col.identity, "c1", 5)
     # 3 opens (no recipients, so opens are the measure): under k, rate and all.
     assert rep["opens"]["human"] is None and rep["open_rate"] is None
-    assert {"opens_human", "open_rate"} <= set(rep["suppressed"])
+    assert {"opens_human", "open_rate_aggregate", "open_rate"} <= set(rep["suppressed"])
     for _ in range(2):
         client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
     rep = campaigns.report(col.events, col.identity, "c1", 5)
     assert rep["unique_human_opens"] is None and rep["open_rate"] == 0.5
     assert rep["opens"]["human"] == 5 and rep["suppressed"] == []
-    assert rep["open_rate_is"].startswith("human opens per send")
+    aggregate = rep["open_rate_parts"]["aggregate"]
+    assert aggregate == {"sends": 10, "human_opens": 5, "opens_per_person": 1.0,
+                         "per_person_measured": False, "people_estimated": 5.0, "rate": 0.5}
+    for _ in range(25):
+        client.get(path_of(pixel), headers={"User-Agent": CHROME}, base_url=BASE)
+    rep = campaigns.report(col.events, col.identity, "c1", 5)
+    assert rep["opens"]["human"] == 30 and rep["open_rate"] == 1.0  # 30 opens, 10 mails
+    assert "an upper bound" in campaigns.report_text(rep)
     assert all(e["recipient"] is None for e in events(app))
 
 
@@ -153,6 +162,25 @@ def test_head_and_quick_clicks_are_machines(app: Any, client: Any, mailer: Maile
     client.get(path_of(click), headers={"User-Agent": CHROME}, base_url=BASE)
     agents = [(e["kind"], e["agent"]) for e in events(app)]
     assert agents == [("open", "scanner"), ("click", "scanner")]
+
+
+def test_too_soon_windows_are_settings(tmp_path: Path, mailer: Mailer) -> None:
+    """A click 30 s after sent_at is a person's by default, a scanner's under a wider
+    window; sent_at is the delivery time the sender passed."""
+    sent_at = time.time() - 30
+    click = mailer.click_url("c2", "news", "cta", "https://shop.example.com/", sent_at=sent_at)
+    pixel = str(mailer.open_url("c2", "news", sent_at=sent_at))
+    verdicts = []
+    for i, windows in enumerate(({}, {"EMAIL_CLICK_TOO_SOON_SECONDS": 60,
+                                     "EMAIL_OPEN_TOO_SOON_SECONDS": 60})):
+        app = make_app(make_config(tmp_path / str(i), **windows))
+        client = app.test_client()
+        for url in (click, pixel):
+            client.get(path_of(url), headers={"User-Agent": CHROME}, base_url=BASE)
+        verdicts.append([(e["kind"], e["agent"]) for e in events(app)])
+        app.extensions["cleargif"].close()
+    assert verdicts == [[("click", "human"), ("open", "human")],
+                        [("click", "scanner"), ("open", "prefetch")]]
 
 
 def flip(token: str) -> str:
@@ -218,8 +246,10 @@ def test_key_rotation_and_expiry(tmp_path: Path) -> None:
     client = app.test_client()
     client.get(path_of(str(tokens["open"])), base_url=BASE)
     client.get(path_of(str(tokens["expired_open"])), base_url=BASE)
-    assert client.get(path_of(str(tokens["expired_click"])), base_url=BASE).status_code == 400
-    assert len(events(app)) == 1  # the old key verifies while listed; expired ones do not
+    # A 401-day-old link still leads where its signature says; it is not counted.
+    r = client.get(path_of(str(tokens["expired_click"])), base_url=BASE)
+    assert r.status_code == 302 and r.headers["Location"] == "https://e.example/"
+    assert len(events(app)) == 1  # the old key verifies while listed; expired ones count not
     assert client.post(path_of(str(tokens["old_unsub"])), base_url=BASE).status_code == 200
     dropped = make_app(make_config(tmp_path / "b", TOKEN_KEYS=[new])).test_client()
     assert dropped.post(path_of(str(tokens["old_unsub"])),
@@ -314,6 +344,18 @@ def test_api_campaigns_and_suppressions(app: Any, client: Any, mailer: Mailer) -
     assert r.status_code == 200 and r.json == {"campaign": "c5", "sends": 100}
     assert client.post("/api/v1/campaigns/c5/sends", json={"count": -1},
                        headers=hs).status_code == 400
+    # Names the SDK refuses are refused here too, never echoed nor stored as ":email".
+    for name, list_id in (("jane@example.com", "news"), ("welcome-4155550132", "news"),
+                          ("c5", "subscribers 203.0.113.9")):
+        r = client.post(f"/api/v1/campaigns/{name}/sends", json={"count": 1, "list": list_id},
+                        headers=hs)
+        assert r.status_code == 400 and r.json["error"].startswith("The "), name
+        assert name not in r.get_data(as_text=True) and list_id not in r.get_data(as_text=True)
+    assert sql(app, "events", "SELECT campaign, list, count FROM campaign_sends") == [
+        ("c5", "news", 100)]
+    r = client.post("/api/v1/suppressions", json={"suppressions": [
+        {"list": "news", "recipient": "r-1", "campaign": "jane@example.com"}]}, headers=hs)
+    assert r.status_code == 400 and "email address" in r.json["error"]
     assert client.post("/api/v1/campaigns/c5/sends", json={"count": 1},
                        headers=ha).status_code == 403
     assert client.get("/api/v1/campaigns/c5", headers=ha).json["sends"] == 100
@@ -447,16 +489,17 @@ def test_ids_from_other_senders_code_are_scrubbed(tmp_path: Path) -> None:
     assert {(e["campaign"], e["list"]) for e in stored} == {("welcome :email", "list :ip")}
     # The address goes, and the card number glued to it with it.
     assert {e["link"] for e in stored if e["kind"] == "click"} == {"::token"}
-    # Sends recorded under the sender's own name land where the events are.
+    # Sends are refused under such a name, as the SDK refuses it; the report finds the
+    # events under the sender's own name.
     runner = app.test_cli_runner()
     out = runner.invoke(args=["campaign", "sent", CAMPAIGN_PII, "10", "--list", LIST_PII])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 2 and "email address" in error_line(out.stderr)
     rep = json.loads(runner.invoke(args=["campaign", "report", CAMPAIGN_PII, "--format",
                                          "json"]).stdout)
     assert rep["campaign"] == "welcome :email"
-    assert rep["sends"] == 10 and rep["opens"]["human"] == 5 and rep["open_rate"] == 0.5
+    assert rep["sends"] == 0 and rep["opens"]["human"] == 5
     assert rep["clicks"] == [{"link": "::token", "clicks": 5, "unique_clicks": None,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
     app.extensions["cleargif"].close()
     blob = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
     for needle in (b"jane.doe", b"example.org", b"203.0.113.9", b"4111111111111111"):
@@ -507,26 +550,31 @@ def test_report_suppresses_counts_from_fewer_than_k_recipients(app: Any) -> None
     campaigns.suppress(col.identity, "news", "r1", "small", 0)
     campaigns.suppress(col.identity, "news", "r2", "small", 0)
 
-    rep = campaigns.report(col.events, col.identity, "small", 5)
+    # Every event here is stamped the same second, so r0's open and six clicks would be a
+    # scanner's burst; bursts are tested on their own.
+    rep = campaigns.report(col.events, col.identity, "small", 5, burst_seconds=0)
     assert rep["sends"] == 100  # the sender's own number is never suppressed
     assert rep["opens"] == {"human": None, "human_via_proxy": 0, "apple_mpp": 5,
                             "machine": None, "unknown": 0}
     assert rep["unique_human_opens"] is None and rep["open_rate"] is None
     assert rep["clicks"] == [{"link": "big", "clicks": 5, "unique_clicks": 5,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
     assert rep["folded_links"] == 5 and rep["other_suppressed"] is True
     assert rep["unsubscribes"] is None
+    # The rate's individual part is four readers; (other) holds one reader's clicks, so
+    # the total of human clicks would give it away by subtraction.
     assert rep["suppressed"] == ["opens_human", "opens_machine", "unique_human_opens",
-                                 "open_rate", "unsubscribes"]
+                                 "open_rate_individual", "open_rate",
+                                 "click_totals.human_clicks", "unsubscribes"]
     assert any("does not resist differencing" in note for note in rep["notes"])
 
     # Under k=4 the four readers show; the small links (one reader) still fold away.
-    four = campaigns.report(col.events, col.identity, "small", 4)
+    four = campaigns.report(col.events, col.identity, "small", 4, burst_seconds=0)
     assert four["opens"]["human"] == 10 and four["unique_human_opens"] == 4
     assert four["open_rate"] == 0.04 and four["unsubscribes"] is None
     assert [row["link"] for row in four["clicks"]] == ["big"]
     # Under k=1 nothing is held back.
-    one = campaigns.report(col.events, col.identity, "small", 1)
+    one = campaigns.report(col.events, col.identity, "small", 1, burst_seconds=0)
     assert one["unsubscribes"] == 2 and one["opens"]["machine"] == 1
     assert [row["link"] for row in one["clicks"]] == ["big", "l1", "l2", "l3", "l4", "l5"]
     assert one["suppressed"] == [] and one["folded_links"] == 0
@@ -559,7 +607,7 @@ def test_other_row_counts_distinct_recipients_exactly(app: Any) -> None:
     assert rep["clicks"] == [] and rep["other_suppressed"] is True
     rep = campaigns.report(col.events, col.identity, "small", 4)
     assert rep["clicks"] == [{"link": "(other)", "clicks": 6, "unique_clicks": 4,
-                              "machine_clicks": 0}]
+                              "machine_clicks": 0, "unknown_clicks": 0}]
 
 
 def test_unique_clicks_are_unknown_without_recipients(app: Any) -> None:
@@ -567,12 +615,15 @@ def test_unique_clicks_are_unknown_without_recipients(app: Any) -> None:
     seed(app, [email_event("click", None, link="cta") for _ in range(6)]
          + [email_event("click", None, "scanner", link="cta")])
     rep = campaigns.report(col.events, col.identity, "small", 5)
+    # One scanner click is under k: suppressed, even though no person made it.
     assert rep["clicks"] == [{"link": "cta", "clicks": 6, "unique_clicks": None,
-                              "machine_clicks": 1}]
-    assert "cta                  6 / - / 1" in campaigns.report_text(rep)
+                              "machine_clicks": None, "unknown_clicks": 0}]
+    assert "cta                  6 / - / ? / 0" in campaigns.report_text(rep)
     assert "unique_clicks[cta]," in "\n".join(
         f"{row['metric']},{'' if row['value'] is None else row['value']}"
         for row in campaigns.report_rows(rep))
+    one = campaigns.report(col.events, col.identity, "small", 1)
+    assert one["clicks"][0]["machine_clicks"] == 1
 
 
 # -- the suppression list's cursor --------------------------------------------------------

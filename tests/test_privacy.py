@@ -154,7 +154,9 @@ def test_email_endpoints_ignore_the_remember_cookie(tmp_path: Any) -> None:
     # A pixel answers the GIF whatever the method (DESIGN 3); POST /o/ records nothing.
     assert answers == {("o", "GET"): 200, ("o", "POST"): 200, ("c", "GET"): 302,
                        ("c", "POST"): 405, ("u", "GET"): 200, ("u", "POST"): 200}
-    assert [e["kind"] for e in events(app)] == ["open", "click"]
+    # GET /u/ of a recipient tracked individually is recorded for burst detection.
+    assert [(e["kind"], e["name"]) for e in events(app)] == [
+        ("open", "open"), ("click", "click"), ("click", "unsubscribe_page")]
     assert sql(app, "identity",
         "SELECT list, recipient FROM suppressions") == [("news", "r-1")]
     app.extensions["cleargif"].close()

@@ -150,6 +150,18 @@ def test_record_sends(client: AdminClient, server: Server) -> None:
     assert seen.headers["Accept"] == "application/json"
     client.record_sends("spring", 0)
     assert json.loads(server.seen[-1].body) == {"count": 0}
+    client.record_sends("spring", 10, list="news", mode="individual")
+    assert json.loads(server.seen[-1].body) == {"count": 10, "list": "news",
+                                                "mode": "individual"}
+
+
+@pytest.mark.parametrize("mode", ["", "Individual", "per-recipient", 1, ["none"]])
+def test_record_sends_refuses_a_mode_it_does_not_know(
+        client: AdminClient, server: Server, mode: Any) -> None:
+    with pytest.raises(ValueError, match=r"^The tracking mode must be individual, aggregate "
+                                         r"or none .+\.$"):
+        client.record_sends("spring", 5, mode=mode)
+    assert server.seen == []
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from sdk.errors import CleargifError, ConfigError, InvalidRecipient, InvalidToken
+from sdk.errors import CleargifError, ConfigError, ExpiredToken, InvalidRecipient, InvalidToken
 from sdk.pseudonym import check_recipient, pseudonym
 from sdk.tokens import (
     CLICK_SALT,
@@ -451,6 +451,22 @@ def test_open_and_click_tokens_expire_after_400_days(codec: TokenCodec, kind: st
         load(codec, kind, token, now=T0 + 400 * DAY + 1)
     with pytest.raises(InvalidToken, match="expired"):
         load(codec, kind, token, now=T0 + 3 * 365 * DAY)
+
+
+def test_an_expired_token_carries_its_verified_content(codec: TokenCodec) -> None:
+    token = codec.dump_click("c", "l", "cta", "https://shop.example.com/a?b=1",
+                             recipient="u_42", sent_at=SENT)
+    with pytest.raises(ExpiredToken, match="no longer counted") as info:
+        codec.load_click(token, now=T0 + 401 * DAY)
+    assert info.value.token == codec.load_click(token, now=T0)
+    with pytest.raises(ExpiredToken) as opened:
+        codec.load_open(codec.dump_open("c", "l", sent_at=SENT), now=T0 + 401 * DAY)
+    assert opened.value.token.campaign == "c"
+    # Tampered or foreign tokens are no expired ones, however old.
+    with pytest.raises(InvalidToken) as forged:
+        codec.load_click(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"),
+                         now=T0 + 401 * DAY)
+    assert not isinstance(forged.value, ExpiredToken)
 
 
 @pytest.mark.parametrize("kind", ["open", "click"])

@@ -70,8 +70,9 @@ def seed(app: Flask, client: Any) -> dict[str, Any]:
                                     recipient=RECIPIENT, agent="human", ts=1_770_000_000 + i))
     col.events.add_event(record(kind="open", name="open", campaign="spring", list="news",
                                 recipient=OTHER_RECIPIENT, agent="human"))
-    sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, campaign, created_at) "
-                         "VALUES (?, ?, ?, ?)", ("news", RECIPIENT, "spring", 1_770_000_100))
+    sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, campaign, created_at, "
+                         "reason) VALUES (?, ?, ?, ?, 'unsubscribe')",
+              ("news", RECIPIENT, "spring", 1_770_000_100))
     sql_write(app, "identity", "INSERT INTO suppressions (list, recipient, campaign, created_at) "
                          "VALUES (?, ?, ?, ?)", ("*", OTHER_RECIPIENT, None, 1_770_000_100))
     with RememberStore(app.config["IDENTITY_URL"], keys=["k" * 32]) as remember:
@@ -133,7 +134,7 @@ def test_export_erase_export_again(app: Flask, client: Any, tmp_path: Path) -> N
     assert {e["recipient"] for e in by_recipient["events"]} == {RECIPIENT}
     assert by_recipient["suppressions"] == [{
         "list": "news", "recipient": RECIPIENT, "all_mail": False, "campaign": "spring",
-        "created_at": "2026-02-02T02:41:40Z"}]
+        "reason": "unsubscribe", "created_at": "2026-02-02T02:41:40Z"}]
     by_account = export(app, "--account", ACCOUNT)
     tokens = by_account["remember_me_tokens"]
     assert len(tokens) == 2 and set(tokens[0]) == {"kind", "created_at", "expires_at",

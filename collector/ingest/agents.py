@@ -245,9 +245,11 @@ VERDICTS: Final = frozenset(
     {HUMAN, GOOGLE_PROXY, YAHOO_PROXY, APPLE_MPP, PREFETCH, SCANNER, UNKNOWN}
 )
 
-#: A click this soon after the send is a security gateway opening every link on arrival.
+#: A click this soon after the send is a security gateway opening every link on arrival
+#: (the default of the ``EMAIL_CLICK_TOO_SOON_SECONDS`` setting).
 CLICK_SCANNER_SECONDS: Final = 10.0
-#: An open this soon after the send is a fetch on delivery, not a reading.
+#: An open this soon after the send is a fetch on delivery, not a reading (the default of
+#: ``EMAIL_OPEN_TOO_SOON_SECONDS``).
 OPEN_PREFETCH_SECONDS: Final = 2.0
 
 # Apple's Mail Privacy Protection fetches every image on delivery with exactly this.
@@ -275,7 +277,8 @@ FETCH_RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"Barracuda", re.I), SCANNER),
     (re.compile(r"IronPort|Cisco[ -]?Secure[ -]?Email", re.I), SCANNER),
     (re.compile(r"Symantec|Broadcom|MessageLabs", re.I), SCANNER),
-    (re.compile(r"Trend ?Micro", re.I), SCANNER),
+    # Trend Micro's URL filtering engine names itself "TMUFE", nothing more.
+    (re.compile(r"Trend ?Micro|\bTMUFE\b", re.I), SCANNER),
     (re.compile(r"Sophos", re.I), SCANNER),
     (re.compile(r"Forcepoint|Websense", re.I), SCANNER),
     (re.compile(r"FireEye|Trellix", re.I), SCANNER),
@@ -295,6 +298,8 @@ def classify_fetch(
     method: str,
     headers: Mapping[str, str],
     seconds_since_send: float | None,
+    click_too_soon: float = CLICK_SCANNER_SECONDS,
+    open_too_soon: float = OPEN_PREFETCH_SECONDS,
 ) -> str:
     """Say who fetched an email open pixel or followed an email link (DESIGN 5).
 
@@ -302,8 +307,8 @@ def classify_fetch(
     ``Purpose``, ``X-Moz``, ``X-Purpose``) make a prefetch; a User-Agent of exactly
     ``Mozilla/5.0`` is Apple Mail Privacy Protection on an open (on a click it is a
     scanner: MPP never follows links); a :data:`FETCH_RULES` scanner or a bot per
-    :func:`parse_agent` is a scanner; a click within :data:`CLICK_SCANNER_SECONDS` of
-    the send is a scanner and an open within :data:`OPEN_PREFETCH_SECONDS` a prefetch;
+    :func:`parse_agent` is a scanner; a click within ``click_too_soon`` seconds of the
+    send is a scanner and an open within ``open_too_soon`` a prefetch;
     then the Google and Yahoo image proxies; a known browser or mail client is a human;
     anything else, an empty User-Agent included, is unknown.
 
@@ -314,7 +319,13 @@ def classify_fetch(
         ``.items()`` is used, so Werkzeug's ``request.headers`` works at run time (for
         mypy, pass ``dict(request.headers)`` or cast).
     :param seconds_since_send: seconds from the token's send timestamp to now; a
-        negative value (a sender clock ahead of ours) counts as immediate.
+        negative value (a sender clock ahead of ours) counts as immediate. The send time
+        is what the sender's ``sent_at`` said: the time the mail was handed over for
+        delivery, else when it was prepared.
+    :param click_too_soon: seconds after the send within which a click is a scanner
+        (``EMAIL_CLICK_TOO_SOON_SECONDS``; 0 turns the rule off).
+    :param open_too_soon: seconds after the send within which an open is a prefetch
+        (``EMAIL_OPEN_TOO_SOON_SECONDS``; 0 turns the rule off).
     :returns: one of :data:`VERDICTS`.
     :raises ValueError: for a ``kind`` other than ``open`` or ``click``.
     """
@@ -338,9 +349,9 @@ def classify_fetch(
     if proxy is None and agent.device == "bot":
         return SCANNER
     if seconds_since_send is not None:
-        if kind == "click" and seconds_since_send < CLICK_SCANNER_SECONDS:
+        if kind == "click" and click_too_soon > 0 and seconds_since_send < click_too_soon:
             return SCANNER
-        if kind == "open" and seconds_since_send < OPEN_PREFETCH_SECONDS:
+        if kind == "open" and open_too_soon > 0 and seconds_since_send < open_too_soon:
             return PREFETCH
     if proxy is not None:
         return proxy

@@ -252,12 +252,22 @@ def build_pageview(inp: PageInput, *, now: float, site: str, purposes: list[str]
     return record
 
 
+#: The name of the record of a fetch of an unsubscribe page (``GET /u/…``): a click that
+#: is no link's, kept only so that reports can tell a scanner's burst.
+UNSUBSCRIBE_PAGE = "unsubscribe_page"
+
+
 def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
                       recipient: str | None, agent_verdict: str, user_agent: str | None,
                       accept_language: str | None, link: str | None = None,
                       target: str | None = None,
-                      patterns: PathPatterns | None = None) -> dict[str, Any]:
+                      patterns: PathPatterns | None = None,
+                      name: str | None = None) -> dict[str, Any]:
     """The record of an email open or click (DESIGN 5).
+
+    ``name`` is the kind, but for the fetch of an unsubscribe page (kind ``click``,
+    name :data:`UNSUBSCRIBE_PAGE`, no link): reports count it in no open or click, only
+    in telling a scanner's burst.
 
     ``recipient`` is given only for mails sent with per-recipient tracking. A click keeps
     its link id, the target's host (in ``site``, by :func:`target_site`: ``:ip`` for an
@@ -268,7 +278,8 @@ def build_email_event(*, kind: str, now: float, campaign: str, list_id: str,
     agent = parse_agent(user_agent)
     record = empty_record()
     record.update(
-        ts=int(now), kind=kind, name=kind, campaign=clean_id(campaign), list=clean_id(list_id),
+        ts=int(now), kind=kind, name=name or kind, campaign=clean_id(campaign),
+        list=clean_id(list_id),
         recipient=recipient, agent=agent_verdict, browser=agent.browser,
         browser_major=agent.browser_major, os=agent.os, device=agent.device,
         lang=primary_lang(accept_language), purposes="",

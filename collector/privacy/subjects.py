@@ -185,7 +185,7 @@ def _body(text: str) -> dict[str, Any]:
 def suppressions_of(identity: IdentityStore, recipient: str) -> list[dict[str, Any]]:
     """A recipient's suppression entries, oldest first."""
     return [{"list": row.list, "recipient": row.recipient, "all_mail": row.list == ALL_MAIL,
-             "campaign": row.campaign, "created_at": iso(row.created_at)}
+             "campaign": row.campaign, "reason": row.reason, "created_at": iso(row.created_at)}
             for row in identity.suppressions_of(recipient)]
 
 

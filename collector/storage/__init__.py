@@ -25,6 +25,7 @@ from .protocols import (
     GENESIS,
     GROUPABLE,
     AuditRow,
+    Burst,
     CellCounts,
     CellQuery,
     EmailCount,
@@ -78,7 +79,7 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
             open_identity(config["IDENTITY_URL"], sync=config["SYNC"]))
 
 
-__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "CellCounts", "CellQuery", "EmailCount",
+__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "Burst", "CellCounts", "CellQuery", "EmailCount",
            "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
            "SuppressionRow", "TokenRow", "TombstoneSealer", "day_label", "day_number",
            "open_events", "open_identity", "stores_for"]

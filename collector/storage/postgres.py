@@ -26,11 +26,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
+from . import mailsql
 from .cellsql import CellSQL, counts, rolled_up, rollup_counts
 from .migrations import migrations, too_new
 from .protocols import (
     GENESIS,
     AuditRow,
+    Burst,
     CellCounts,
     CellQuery,
     EmailCount,
@@ -609,15 +611,23 @@ class PostgresEvents(_Store):
                            (before,))
 
     # --- campaigns ---------------------------------------------------------------------
-    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int,
+                  mode: str | None = None) -> None:
         """Record sends."""
         self._write(f"INSERT INTO {EVENTS}.campaign_sends (campaign, list, count, "
-                    "recorded_at) VALUES (%s, %s, %s, %s)", (campaign, list_id, count, now))
+                    "recorded_at, mode) VALUES (%s, %s, %s, %s, %s)",
+                    (campaign, list_id, count, now, mode))
 
     def sends_of(self, campaign: str) -> int:
         """All sends recorded for a campaign."""
         return int(self._one(f"SELECT COALESCE(SUM(count), 0) FROM {EVENTS}.campaign_sends "
                              "WHERE campaign = %s", (campaign,)))
+
+    def sends_by_mode(self, campaign: str) -> dict[str | None, int]:
+        """Sends summed by mode."""
+        return {mode: int(n) for mode, n in self._rows(
+            f"SELECT mode, SUM(count) FROM {EVENTS}.campaign_sends WHERE campaign = %s "
+            "GROUP BY mode", (campaign,))}
 
     def campaign_names(self) -> list[str]:
         """Campaign names from sends and email events."""
@@ -632,38 +642,36 @@ class PostgresEvents(_Store):
                                "LIMIT 1", (campaign, campaign)))
 
     @staticmethod
-    def _agents(agents: Sequence[str] | None, exclude: Sequence[str]) -> tuple[str, list[Any]]:
-        where, params = "", []
-        if agents is not None:
-            where += " AND agent = ANY(%s)"
-            params.append(list(agents))
-        if exclude:
-            where += " AND (agent IS NULL OR NOT agent = ANY(%s))"
-            params.append(list(exclude))
-        return where, params
+    def _flagged(campaign: str, burst: Burst | None) -> tuple[str, list[Any]] | None:
+        """The ids of the campaign's fetches in a burst, as a subquery found anew by each
+        count (the pool's connections share no temporary table)."""
+        if burst is None:
+            return None
+        return mailsql.burst_ids("%s", f"{EVENTS}.events", campaign, burst)
 
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
-                     links: Sequence[str] | None = None) -> EmailCount:
+                     links: Sequence[str] | None = None,
+                     burst: Burst | None = None) -> EmailCount:
         """Email events of a campaign, kind and agents (and links)."""
-        where, params = self._agents(agents, exclude)
-        if links is not None:
-            where += " AND COALESCE(link, '(none)') = ANY(%s)"
-            params.append(list(links))
-        n, distinct, with_recipient = self._rows(
-            "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM "
-            f"{EVENTS}.events WHERE campaign = %s AND kind = %s{where}",
-            (campaign, kind, *params))[0]
+        n, distinct, with_recipient = self._rows(*mailsql.email_counts(
+            "%s", f"{EVENTS}.events", campaign, kind, agents, exclude, links,
+            self._flagged(campaign, burst)))[0]
         return EmailCount(int(n), int(distinct), int(with_recipient))
 
     def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
-                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+                          exclude: Sequence[str] = (),
+                          burst: Burst | None = None) -> dict[str, EmailCount]:
         """Clicks per link id."""
-        where, params = self._agents(agents, exclude)
         return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
-            "SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
-            f"COUNT(recipient) FROM {EVENTS}.events WHERE campaign = %s AND kind = 'click'"
-            f"{where} GROUP BY 1 ORDER BY 1", (campaign, *params))}
+            *mailsql.link_counts("%s", f"{EVENTS}.events", campaign, agents, exclude,
+                                 self._flagged(campaign, burst)))}
+
+    def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
+        """An open or click of the campaign and list names the recipient."""
+        return bool(self._rows(
+            f"SELECT 1 FROM {EVENTS}.events WHERE recipient = %s AND campaign = %s AND "
+            "list = %s AND kind IN ('open', 'click') LIMIT 1", (recipient, campaign, list_id)))
 
     # --- subjects ----------------------------------------------------------------------
     _SESSIONS = (f"SELECT session_id FROM {EVENTS}.events WHERE visitor_id = %s AND "
@@ -813,8 +821,9 @@ class PostgresIdentity(_Store):
             for entry in entries:
                 added += conn.execute(
                     f"INSERT INTO {IDENTITY}.suppressions (list, recipient, campaign, "
-                    "created_at) VALUES (%s, %s, %s, %s) ON CONFLICT (list, recipient) "
-                    "DO NOTHING", (entry.list, entry.recipient, entry.campaign, now)).rowcount
+                    "created_at, reason) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (list, "
+                    "recipient) DO NOTHING",
+                    (entry.list, entry.recipient, entry.campaign, now, entry.reason)).rowcount
         return added
 
     def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
@@ -822,12 +831,13 @@ class PostgresIdentity(_Store):
         return bool(self._rows(f"SELECT 1 FROM {IDENTITY}.suppressions WHERE recipient = %s "
                                "AND list IN (%s, %s) LIMIT 1", (recipient, list_id, all_mail)))
 
-    _SUPPRESSION = f"SELECT list, recipient, campaign, created_at, id FROM {IDENTITY}.suppressions"
+    _SUPPRESSION = (f"SELECT list, recipient, campaign, created_at, id, reason FROM "
+                    f"{IDENTITY}.suppressions")
 
     @staticmethod
     def _suppression(row: Sequence[Any]) -> SuppressionRow:
-        lst, rec, camp, ts, ident = row
-        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(ident)))
+        lst, rec, camp, ts, ident, reason = row
+        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(ident)), reason)
 
     def suppressions_since(self, since: int, after: tuple[int, int] | None,
                            limit: int) -> list[SuppressionRow]:
@@ -847,9 +857,15 @@ class PostgresIdentity(_Store):
             (recipient,))]
 
     def unsubscribes_of(self, campaign: str) -> int:
-        """Entries whose provenance is ``campaign``."""
+        """Unsubscribes whose provenance is ``campaign``."""
         return int(self._one(f"SELECT COUNT(*) FROM {IDENTITY}.suppressions WHERE "
-                             "campaign = %s", (campaign,)))
+                             "campaign = %s AND reason = 'unsubscribe'", (campaign,)))
+
+    def suppressions_by_reason(self, campaign: str) -> dict[str, int]:
+        """Entries whose provenance is ``campaign``, by reason."""
+        return {reason: int(n) for reason, n in self._rows(
+            f"SELECT reason, COUNT(*) FROM {IDENTITY}.suppressions WHERE campaign = %s "
+            "GROUP BY reason ORDER BY reason", (campaign,))}
 
     def count_suppressions_before(self, before: int) -> int:
         """Entries created before ``before``."""

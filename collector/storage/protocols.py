@@ -113,22 +113,39 @@ class EmailCount(NamedTuple):
     with_recipient: int
 
 
+class Burst(NamedTuple):
+    """How reports tell a scanner's burst (:meth:`EventStore.email_counts`): fetches of
+    one message (campaign, list and recipient) that reach ``targets`` different things of
+    it (its open pixel, each link id, its unsubscribe page) within ``seconds`` seconds,
+    first to last (``ts`` are whole seconds: ``last - first <= seconds``). Every fetch of
+    such a group counts under the verdict ``burst``, whatever its stored agent. Fetches
+    that name no recipient cannot be grouped by message and are never in a burst."""
+
+    seconds: int
+    targets: int
+
+
 class SuppressionRow(NamedTuple):
-    """One suppression entry; ``cursor`` orders entries for paging."""
+    """One suppression entry; ``cursor`` orders entries for paging; ``reason`` is why it
+    was made (``unsubscribe``, ``bounce``, ``complaint``, ``manual``)."""
 
     list: str
     recipient: str
     campaign: str | None
     created_at: int
     cursor: tuple[int, int]
+    reason: str = "unsubscribe"
 
 
 class Suppression(NamedTuple):
-    """A suppression to add: ``list`` (``*`` for all mail), recipient, campaign."""
+    """A suppression to add: ``list`` (``*`` for all mail), recipient, campaign (the
+    provenance), and why: ``unsubscribe`` (unless said), ``bounce``, ``complaint`` or
+    ``manual``."""
 
     list: str
     recipient: str
     campaign: str | None
+    reason: str = "unsubscribe"
 
 
 class TokenRow(NamedTuple):
@@ -295,11 +312,17 @@ class EventStore(Store, Protocol):
         """Delete campaign sends recorded before ``before``."""
 
     # --- campaigns ---------------------------------------------------------------------
-    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
-        """Record sends of a campaign."""
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int,
+                  mode: str | None = None) -> None:
+        """Record sends of a campaign, made in tracking ``mode`` (``individual``,
+        ``aggregate``, ``none``; None when the sender did not say)."""
 
     def sends_of(self, campaign: str) -> int:
         """All sends recorded for a campaign."""
+
+    def sends_by_mode(self, campaign: str) -> dict[str | None, int]:
+        """A campaign's sends summed by tracking mode (None: recorded without one); modes
+        without sends are left out."""
 
     def campaign_names(self) -> list[str]:
         """Every campaign name known from sends, opens or clicks."""
@@ -309,15 +332,26 @@ class EventStore(Store, Protocol):
 
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
-                     links: Sequence[str] | None = None) -> EmailCount:
-        """Email events of a campaign and kind (``open``, ``click``) whose agent is in
+                     links: Sequence[str] | None = None,
+                     burst: Burst | None = None) -> EmailCount:
+        """Email events of a campaign and kind (``open``, ``click``: events whose name is
+        the kind, so a click is not an unsubscribe page fetch) whose agent is in
         ``agents`` (any agent when None) and not in ``exclude`` (a None agent is never
-        excluded), optionally only on the given link ids (``(none)`` for no link)."""
+        excluded), optionally only on the given link ids (``(none)`` for no link).
+
+        With ``burst``, an event in a burst (see :class:`Burst`; the groups are found
+        among all the campaign's opens, clicks and unsubscribe page fetches) has the
+        agent ``burst`` for this count instead of its own."""
 
     def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
-                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+                          exclude: Sequence[str] = (),
+                          burst: Burst | None = None) -> dict[str, EmailCount]:
         """Click counts per link id (``(none)`` for clicks without one), agents chosen as
         for :meth:`email_counts`."""
+
+    def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
+        """Whether an open or click of ``campaign`` and ``list_id`` names ``recipient``:
+        the recipient's mail was sent with per-recipient tracking."""
 
     # --- subjects ----------------------------------------------------------------------
     def subject_events(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
@@ -364,7 +398,7 @@ class IdentityStore(Store, Protocol):
     # --- suppressions ------------------------------------------------------------------
     def suppress(self, entries: Iterable[Suppression], now: int) -> int:
         """Add entries in one transaction (existing ones are kept as they are, so the
-        first campaign stays as provenance); returns how many were new."""
+        first campaign and reason stay as provenance); returns how many were new."""
 
     def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
         """Whether an entry for ``list_id`` or ``all_mail`` names ``recipient``."""
@@ -377,7 +411,11 @@ class IdentityStore(Store, Protocol):
         """A recipient's entries, oldest first."""
 
     def unsubscribes_of(self, campaign: str) -> int:
-        """Entries whose provenance is ``campaign``."""
+        """Entries whose provenance is ``campaign`` and whose reason is ``unsubscribe``."""
+
+    def suppressions_by_reason(self, campaign: str) -> dict[str, int]:
+        """Entries whose provenance is ``campaign``, counted by reason (reasons without
+        entries left out)."""
 
     def count_suppressions_before(self, before: int) -> int:
         """Entries created before ``before``."""
@@ -434,5 +472,3 @@ class IdentityStore(Store, Protocol):
 
     def oldest_remember_token(self, expiring_from: float) -> float | None:
         """The issue time of the oldest token expiring at or after ``expiring_from``."""
-
-

@@ -27,11 +27,13 @@ from sdk.sqlite import SQLiteFile
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
+from . import mailsql
 from .cellsql import CellSQL, counts, rolled_up, rollup_counts
 from .migrations import migrations, too_new
 from .protocols import (
     GENESIS,
     AuditRow,
+    Burst,
     CellCounts,
     CellQuery,
     EmailCount,
@@ -516,15 +518,22 @@ class SQLiteEvents(_Store):
         return self._write("DELETE FROM campaign_sends WHERE recorded_at < ?", (before,))
 
     # --- campaigns ---------------------------------------------------------------------
-    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int) -> None:
+    def add_sends(self, campaign: str, list_id: str | None, count: int, now: int,
+                  mode: str | None = None) -> None:
         """Record sends."""
-        self._write("INSERT INTO campaign_sends (campaign, list, count, recorded_at) VALUES "
-                    "(?, ?, ?, ?)", (campaign, list_id, count, now))
+        self._write("INSERT INTO campaign_sends (campaign, list, count, recorded_at, mode) "
+                    "VALUES (?, ?, ?, ?, ?)", (campaign, list_id, count, now, mode))
 
     def sends_of(self, campaign: str) -> int:
         """All sends recorded for a campaign."""
         return int(self._one("SELECT COALESCE(SUM(count), 0) FROM campaign_sends WHERE "
                              "campaign = ?", (campaign,)))
+
+    def sends_by_mode(self, campaign: str) -> dict[str | None, int]:
+        """Sends summed by mode."""
+        return {mode: int(n) for mode, n in self._rows(
+            "SELECT mode, SUM(count) FROM campaign_sends WHERE campaign = ? GROUP BY mode",
+            (campaign,))}
 
     def campaign_names(self) -> list[str]:
         """Campaign names from sends and email events."""
@@ -538,38 +547,56 @@ class SQLiteEvents(_Store):
                                "SELECT 1 FROM events WHERE campaign = ? LIMIT 1",
                                (campaign, campaign)))
 
-    @staticmethod
-    def _agents(agents: Sequence[str] | None, exclude: Sequence[str]) -> tuple[str, list[Any]]:
-        where, params = "", []
-        if agents is not None:
-            where += f" AND agent IN ({_placeholders(agents) or 'NULL'})"
-            params += list(agents)
-        if exclude:
-            where += f" AND (agent IS NULL OR agent NOT IN ({_placeholders(exclude)}))"
-            params += list(exclude)
-        return where, params
+    def _flagged(self, campaign: str,
+                 burst: Burst | None) -> tuple[str, list[Any]] | None:
+        """The ids of the campaign's fetches in a burst, as a subquery: this connection's
+        ``temp.burst_flags``, filled unless it holds them already for the same campaign,
+        rule and events (a report asks a dozen questions of one campaign; the bursts are
+        found once). The events are told apart by the campaign's newest id, its number of
+        events and of events with a recipient, so new events, a purge and an erasure
+        (which deletes events or strips their recipient) all find the bursts again."""
+        if burst is None:
+            return None
+        conn = self.conn
+        try:
+            state = (campaign, burst, *conn.execute(
+                "SELECT MAX(id), COUNT(*), COUNT(recipient) FROM events WHERE campaign = ?",
+                (campaign,)).fetchone())
+            if getattr(self._local, "bursts_of", None) != state:
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS burst_flags (id INTEGER "
+                             "PRIMARY KEY)")
+                conn.execute("DELETE FROM temp.burst_flags")
+                sql, params = mailsql.burst_ids("?", "events", campaign, burst)
+                conn.execute(f"INSERT INTO temp.burst_flags {sql}", params)
+                self._local.bursts_of = state
+        except sqlite3.Error as exc:
+            self._local.bursts_of = None
+            raise StorageError(f"Reading {self.path} failed: {exc}.") from exc
+        return "SELECT id FROM temp.burst_flags", []
 
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
-                     links: Sequence[str] | None = None) -> EmailCount:
+                     links: Sequence[str] | None = None,
+                     burst: Burst | None = None) -> EmailCount:
         """Email events of a campaign, kind and agents (and links)."""
-        where, params = self._agents(agents, exclude)
-        if links is not None:
-            where += f" AND COALESCE(link, '(none)') IN ({_placeholders(links) or 'NULL'})"
-            params += list(links)
-        n, distinct, with_recipient = self._rows(
-            "SELECT COUNT(*), COUNT(DISTINCT recipient), COUNT(recipient) FROM events "
-            f"WHERE campaign = ? AND kind = ?{where}", (campaign, kind, *params))[0]
+        n, distinct, with_recipient = self._rows(*mailsql.email_counts(
+            "?", "events", campaign, kind, agents, exclude, links,
+            self._flagged(campaign, burst)))[0]
         return EmailCount(int(n), int(distinct), int(with_recipient))
 
     def email_link_counts(self, campaign: str, agents: Sequence[str] | None,
-                          exclude: Sequence[str] = ()) -> dict[str, EmailCount]:
+                          exclude: Sequence[str] = (),
+                          burst: Burst | None = None) -> dict[str, EmailCount]:
         """Clicks per link id."""
-        where, params = self._agents(agents, exclude)
         return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
-            "SELECT COALESCE(link, '(none)'), COUNT(*), COUNT(DISTINCT recipient), "
-            f"COUNT(recipient) FROM events WHERE campaign = ? AND kind = 'click'{where} "
-            "GROUP BY 1 ORDER BY 1", (campaign, *params))}
+            *mailsql.link_counts("?", "events", campaign, agents, exclude,
+                                 self._flagged(campaign, burst)))}
+
+    def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
+        """An open or click of the campaign and list names the recipient."""
+        return bool(self._rows(
+            "SELECT 1 FROM events WHERE recipient = ? AND campaign = ? AND list = ? AND "
+            "kind IN ('open', 'click') LIMIT 1", (recipient, campaign, list_id)))
 
     # --- subjects ----------------------------------------------------------------------
     # The sessions in which a visitor id was seen: hits of the same browser without the
@@ -703,9 +730,9 @@ class SQLiteIdentity(_Store):
         with self._writing() as conn:
             for entry in entries:
                 added += conn.execute(
-                    "INSERT INTO suppressions (list, recipient, campaign, created_at) VALUES "
-                    "(?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
-                    (entry.list, entry.recipient, entry.campaign, now)).rowcount
+                    "INSERT INTO suppressions (list, recipient, campaign, created_at, reason) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (list, recipient) DO NOTHING",
+                    (entry.list, entry.recipient, entry.campaign, now, entry.reason)).rowcount
         return added
 
     def is_suppressed(self, list_id: str, recipient: str, all_mail: str) -> bool:
@@ -713,12 +740,13 @@ class SQLiteIdentity(_Store):
         return bool(self._rows("SELECT 1 FROM suppressions WHERE recipient = ? AND list IN "
                                "(?, ?) LIMIT 1", (recipient, list_id, all_mail)))
 
-    _SUPPRESSION = "SELECT list, recipient, campaign, created_at, rowid FROM suppressions"
+    _SUPPRESSION = ("SELECT list, recipient, campaign, created_at, rowid, reason FROM "
+                    "suppressions")
 
     @staticmethod
     def _suppression(row: Sequence[Any]) -> SuppressionRow:
-        lst, rec, camp, ts, rowid = row
-        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(rowid)))
+        lst, rec, camp, ts, rowid, reason = row
+        return SuppressionRow(lst, rec, camp, int(ts), (int(ts), int(rowid)), reason)
 
     def suppressions_since(self, since: int, after: tuple[int, int] | None,
                            limit: int) -> list[SuppressionRow]:
@@ -738,9 +766,15 @@ class SQLiteIdentity(_Store):
             (recipient,))]
 
     def unsubscribes_of(self, campaign: str) -> int:
-        """Entries whose provenance is ``campaign``."""
-        return int(self._one("SELECT COUNT(*) FROM suppressions WHERE campaign = ?",
-                             (campaign,)))
+        """Unsubscribes whose provenance is ``campaign``."""
+        return int(self._one("SELECT COUNT(*) FROM suppressions WHERE campaign = ? AND "
+                             "reason = 'unsubscribe'", (campaign,)))
+
+    def suppressions_by_reason(self, campaign: str) -> dict[str, int]:
+        """Entries whose provenance is ``campaign``, by reason."""
+        return {reason: int(n) for reason, n in self._rows(
+            "SELECT reason, COUNT(*) FROM suppressions WHERE campaign = ? GROUP BY reason "
+            "ORDER BY reason", (campaign,))}
 
     def count_suppressions_before(self, before: int) -> int:
         """Entries created before ``before``."""

@@ -12,6 +12,7 @@ from collector.errors import StorageError
 from collector.storage import EventStore, IdentityStore, open_events, open_identity
 from tests.pgserver import TempPostgres
 from tests.storage import test_contract as contract
+from tests.storage import test_mail as mail
 
 pytestmark = pytest.mark.postgres
 _numbers = itertools.count()
@@ -56,6 +57,18 @@ class TestPostgresEventStore(contract.TestEventStore):
 
 class TestPostgresIdentityStore(contract.TestIdentityStore):
     """The identity store's contract on PostgreSQL."""
+
+
+class TestPostgresMailStorage(mail.TestMailStorage):
+    """Campaign sends and email counts on PostgreSQL."""
+
+
+class TestPostgresBurstStorage(mail.TestBurstStorage):
+    """Burst detection on PostgreSQL."""
+
+
+class TestPostgresSuppressionStorage(mail.TestSuppressionStorage):
+    """Suppression reasons on PostgreSQL."""
 
 
 def test_the_events_role_cannot_read_the_identity_schema(postgres: TempPostgres) -> None:

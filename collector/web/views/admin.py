@@ -116,7 +116,8 @@ def _body(max_bytes: int) -> tuple[Any, Response | None]:
 @bp.post("/campaigns/<campaign>/sends")
 @require("sender")
 def campaign_sends(campaign: str) -> Response:
-    """Record sends: ``{"count": N, "list": "…"}``."""
+    """Record sends: ``{"count": N, "list": "…", "mode": "individual" | "aggregate" |
+    "none"}`` (``list`` and ``mode`` optional)."""
     col = ext()
     body, problem = _body(MAX_SENDS_BODY)
     if problem is not None:
@@ -125,7 +126,7 @@ def campaign_sends(campaign: str) -> Response:
         return json_error('Send a JSON object such as {"count": 1200, "list": "news"}.', 400)
     try:
         total = campaigns.record_sends(col.events, campaign, body["count"], body.get("list"),
-                                       int(clock.now()))
+                                       int(clock.now()), body.get("mode"))
     except CleargifError as exc:
         return json_error(str(exc), 400)
     return jsonify(campaign=campaign, sends=total)
@@ -140,7 +141,7 @@ def campaign_report(campaign: str) -> Response:
         if not campaigns.known(col.events, col.identity, campaign):
             return json_error(campaigns.unknown_message(col.events, campaign), 404)
         return jsonify(campaigns.report(col.events, col.identity, campaign,
-                                        col.config["K_MIN"]))
+                                        col.config["K_MIN"], col.config["EMAIL_BURST_SECONDS"]))
     except CleargifError as exc:
         return json_error(str(exc), 400)
 
@@ -168,7 +169,9 @@ def suppressions() -> Response:
 @require("sender")
 def add_suppressions() -> Response:
     """Add entries the sender learned elsewhere (bounces, complaints):
-    ``{"suppressions": [{"list": "news" | "*", "recipient": "…"}]}``."""
+    ``{"suppressions": [{"list": "news" | "*", "recipient": "…", "campaign": "…",
+    "reason": "bounce"}]}`` (``campaign`` optional; ``reason`` one of
+    :data:`~collector.mail.campaigns.REASONS`, ``manual`` when left out)."""
     from sdk.errors import InvalidRecipient
     from sdk.pseudonym import check_recipient
 
@@ -190,10 +193,11 @@ def add_suppressions() -> Response:
             recipient = check_recipient(item.get("recipient", ""))
             campaign = item.get("campaign")
             if campaign is not None:
-                campaigns.check_id(campaign, "campaign")
+                campaigns.check_name(campaign, "campaign")
+            reason = campaigns.check_reason(item.get("reason", "manual"))
         except (CleargifError, InvalidRecipient) as exc:
             return json_error(str(exc), 400)
-        entries.append((list_id, recipient, campaign))
+        entries.append((list_id, recipient, campaign, reason))
     # Every entry was checked first: a bad one leaves nothing half-written.
     added = campaigns.suppress_many(col.identity, entries, int(clock.now()))
     return jsonify(added=added)

@@ -11,11 +11,14 @@ import contextlib
 
 from flask import Blueprint, Response, render_template, request
 
+from sdk.pseudonym import check_recipient
+from sdk.tokens import ClickToken, UnsubscribeToken
+
 from ... import clock
-from ...errors import InvalidToken, StorageError
+from ...errors import CleargifError, ExpiredToken, InvalidToken, StorageError
 from ...extension import ext
 from ...ingest.agents import classify_fetch
-from ...ingest.records import build_email_event
+from ...ingest.records import UNSUBSCRIBE_PAGE, build_email_event, clean_id
 from ...mail import campaigns
 from ..requests import read_form
 from ..responses import gif_response
@@ -37,9 +40,12 @@ def page(title: str, message: str, status: int = 200, form: bool = False) -> Res
 
 
 def _verdict(kind: str, sent_at: float) -> str:
+    config = ext().config
     return classify_fetch(kind=kind, user_agent=request.headers.get("User-Agent"),
                           method=request.method, headers=dict(request.headers),
-                          seconds_since_send=clock.now() - sent_at)
+                          seconds_since_send=clock.now() - sent_at,
+                          click_too_soon=config["EMAIL_CLICK_TOO_SOON_SECONDS"],
+                          open_too_soon=config["EMAIL_OPEN_TOO_SOON_SECONDS"])
 
 
 @bp.route("/o/<token>.gif", methods=["GET", "HEAD"])
@@ -62,13 +68,24 @@ def open_pixel(token: str) -> Response:
     return gif_response()
 
 
+def _redirect(target: str) -> Response:
+    return Response(status=302, headers={"Location": target, "Cache-Control": "no-store",
+                                         "Referrer-Policy": "no-referrer"})
+
+
 @bp.route("/c/<token>", methods=["GET", "HEAD"])
 def click(token: str) -> Response:
-    """A tracked link: 302 to the signed http(s) target; a bad token never redirects."""
+    """A tracked link: 302 to the signed http(s) target; a bad token never redirects.
+
+    A token past its 400 days still leads to its target, uncounted: the signature proves
+    the target as well as ever, and an old mail's link should not break.
+    """
     col = ext()
     try:
         clicked = col.token_codec.load_click(token, now=clock.now())
-    except InvalidToken:
+    except InvalidToken as exc:
+        if isinstance(exc, ExpiredToken) and isinstance(exc.token, ClickToken):
+            return _redirect(exc.token.target)
         return page("This link is broken", "The link is damaged or too old to follow. Copy "
                     "the address from the email again, or visit the sender's site directly.",
                     400)
@@ -82,9 +99,32 @@ def click(token: str) -> Response:
     # The reader still gets where they meant to go if the store fails; the click is lost.
     with contextlib.suppress(StorageError):
         col.events.add_event(record)
-    return Response(status=302, headers={"Location": clicked.target,
-                                         "Cache-Control": "no-store",
-                                         "Referrer-Policy": "no-referrer"})
+    return _redirect(clicked.target)
+
+
+def _record_page_fetch(unsub: UnsubscribeToken) -> None:
+    """Record that the unsubscribe page of a mail was fetched, for reports to tell a
+    scanner's burst (a scanner fetches the pixel, every link and this page at once).
+
+    Only for a recipient whose opens or clicks of this campaign and list are already
+    recorded: an unsubscribe link names its recipient in every tracking mode, but the
+    event store may hold a recipient only for mails tracked individually. The record
+    changes nothing else, and is lost rather than the page when the store fails.
+    """
+    col = ext()
+    campaign, list_id = clean_id(unsub.campaign), clean_id(unsub.list)
+    try:
+        recipient = check_recipient(str(unsub.recipient))
+        if not col.events.recipient_tracked(campaign, list_id, recipient):
+            return
+        col.events.add_event(build_email_event(
+            kind="click", name=UNSUBSCRIBE_PAGE, now=clock.now(), campaign=unsub.campaign,
+            list_id=unsub.list, recipient=recipient,
+            agent_verdict=_verdict("click", unsub.sent_at.timestamp()),
+            user_agent=request.headers.get("User-Agent"),
+            accept_language=request.headers.get("Accept-Language")))
+    except CleargifError:  # a recipient the event store may not hold, or a store failure
+        return
 
 
 @bp.route("/u/<token>", methods=["GET", "HEAD", "POST"])
@@ -103,6 +143,7 @@ def unsubscribe(token: str) -> Response:
                     "without a recipient, so it cannot unsubscribe anyone. Reply to the "
                     "email and ask to be removed.", 400)
     if request.method != "POST":
+        _record_page_fetch(unsub)
         return page("Unsubscribe?", f"Stop receiving the list “{unsub.list}” at this "
                     "address. Nothing changes until you confirm.", form=True)
     try:
@@ -111,7 +152,7 @@ def unsubscribe(token: str) -> Response:
         everything = False
     try:
         campaigns.suppress(col.identity, campaigns.ALL_MAIL if everything else unsub.list,
-                           unsub.recipient, unsub.campaign, int(clock.now()))
+                           unsub.recipient, unsub.campaign, int(clock.now()), "unsubscribe")
     except StorageError:
         resp = page("Please try again", "We could not record your request just now. Please "
                     "try again in a minute.", 503)
