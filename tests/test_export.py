@@ -14,7 +14,6 @@ import pytest
 from collector.analytics.query import (
     DIMENSIONS,
     OTHER,
-    Cell,
     Query,
     QueryError,
     fold,
@@ -97,37 +96,54 @@ def test_the_size_of_a_cell(raw: CellCounts | None, rolled: CellCounts | None,
 
 
 def test_fold_counts_other_exactly_through_the_store() -> None:
-    small = [Cell((f"/rare-{i}",), raw=counts(identified=2, key=(f"/rare-{i}",)))
-             for i in range(4)]
-    popular = Cell(("/popular",), raw=counts(identified=1, anonymous=99, key=("/popular",)))
+    small = [counts(identified=2, key=(f"/rare-{i}",)) for i in range(4)]
+    popular = counts(identified=1, anonymous=99, key=("/popular",))
     asked: list[tuple[list[tuple[Any, ...]], bool]] = []
 
     def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
         asked.append((keys, excluding))
         return counts(identified=3)  # the same 3 people visited all four rare pages
 
-    result = fold([*small, popular], ("path",), 5, union)
+    result = fold(iter([*small, popular]), (), ("path",), 5, union)  # one pass
     assert [r["path"] for r in result.rows] == ["/popular"]  # 8 by a sum, 3 in truth
     assert result.other_suppressed and result.suppressed_cells == 4
     # One kept cell against four small ones: the store is sent the shorter list.
     assert asked == [([("/popular",)], True)]
-    result = fold([*small, popular], ("path",), 5, lambda keys, excluding: counts(identified=6))
+    result = fold([*small, popular], (), ("path",), 5,
+                  lambda keys, excluding: counts(identified=6))
     assert [r["path"] for r in result.rows] == ["/popular", OTHER]
 
 
 def test_fold_names_the_small_cells_when_they_are_fewer() -> None:
-    kept = [Cell((f"/popular-{i}",), raw=counts(anonymous=9, key=(f"/popular-{i}",)))
-            for i in range(3)]
-    small = [Cell((f"/rare-{i}",), raw=counts(identified=1, key=(f"/rare-{i}",)))
-             for i in range(2)]
+    kept = [counts(anonymous=9, key=(f"/popular-{i}",)) for i in range(3)]
+    small = [counts(identified=1, key=(f"/rare-{i}",)) for i in range(2)]
     asked: list[tuple[list[tuple[Any, ...]], bool]] = []
 
     def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
         asked.append((keys, excluding))
         return counts(identified=2)
 
-    fold([*kept, *small], ("path",), 5, union)
+    fold([*kept, *small], (), ("path",), 5, union)
     assert asked == [([c.key for c in small], False)]
+
+
+def test_fold_merges_roll_ups_by_key() -> None:
+    raw = [counts(identified=2, key=("/a",)), counts(identified=1, key=("/b",))]
+    rolled = [counts(identified=4, most=4, key=("/a",)), counts(anonymous=7, key=("/c",)),
+              counts(anonymous=1, key=("/d",))]
+    asked: list[tuple[list[tuple[Any, ...]], bool]] = []
+
+    def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
+        asked.append((keys, excluding))
+        return counts(identified=3)
+
+    result = fold(raw, rolled, ("path",), 5, union)
+    # /a: 2 people raw, at least 4 in roll-ups: 4; /b: 1; /c: 7 hits without ids; /d: 1.
+    assert result.suppressed_cells == 3
+    # No raw cell is kept, so "every raw cell but none" is the shorter question; (other)
+    # holds at least 3 raw people or 4 of a roll-up row, plus 1 hit without ids: 5.
+    assert asked == [([], True)]
+    assert [r["path"] for r in result.rows] == ["/c", OTHER]
 
 
 def test_bots_included_on_request(app: Any) -> None:

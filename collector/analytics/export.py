@@ -9,7 +9,7 @@ from typing import Any
 
 from ..storage import CellQuery, EventStore
 from . import rollups
-from .query import Query, Result, cell_query, fold, merge
+from .query import Query, Result, cell_query, fold
 
 
 def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any], Result]:
@@ -26,14 +26,13 @@ def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any]
     since, until = query.since.isoformat(), query.until.isoformat()
     rolled = events.rolled_up_days(since, until)
     raw_query = cell_query(query, skip_days=rolled)
-    raw = list(events.cells(raw_query)) if raw_query else []
+    raw = events.cells(raw_query) if raw_query else iter(())
     grouping = raw_query or CellQuery(by=query.by, ranges=(), where=query.filters,
                                       revision=query.revision,
                                       include_bots=query.include_bots)
-    from_rollups = list(events.rollup_cells(grouping, since, until)) if rolled else []
-    result = fold(merge(raw, from_rollups), query.by, k_min,
-                  lambda keys, excluding: events.union(grouping, keys,
-                                                           excluding=excluding))
+    from_rollups = events.rollup_cells(grouping, since, until) if rolled else iter(())
+    result = fold(raw, from_rollups, query.by, k_min,
+                  lambda keys, excluding: events.union(grouping, keys, excluding=excluding))
     meta = query.describe(k_min)
     meta["suppressed_cells"] = result.suppressed_cells
     meta["other_suppressed"] = result.other_suppressed

@@ -212,17 +212,6 @@ class Result:
     other_suppressed: bool
 
 
-def merge(raw: Iterable[CellCounts], rolled: Iterable[CellCounts]) -> list[Cell]:
-    """The cells of a query from its raw and roll-up parts, by key."""
-    cells: dict[tuple[Any, ...], Cell] = {}
-    for counts in raw:
-        cells[counts.key] = Cell(counts.key, raw=counts)
-    for counts in rolled:
-        cell = cells.setdefault(counts.key, Cell(counts.key))
-        cell.rolled = counts
-    return list(cells.values())
-
-
 def rolled_together(parts: Iterable[CellCounts]) -> CellCounts | None:
     """Roll-up parts of several cells as one: sums, and the largest single row's people
     (a lower bound: distinct counts of roll-ups cannot be merged)."""
@@ -234,39 +223,59 @@ def rolled_together(parts: Iterable[CellCounts]) -> CellCounts | None:
                       sum(c.anonymous for c in found), max(c.most_identified for c in found))
 
 
-def fold(cells: Sequence[Cell], by: Sequence[str], k_min: int,
-         union: Callable[[list[tuple[Any, ...]], bool], CellCounts]) -> Result:
-    """Suppress the cells under ``k_min`` and fold them into ``(other)``; rows sorted by
-    hits, largest first.
+def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[str],
+         k_min: int, union: Callable[[list[tuple[Any, ...]], bool], CellCounts]) -> Result:
+    """Merge a query's raw cells and roll-up cells by key, suppress the cells under
+    ``k_min`` and fold them into ``(other)``; rows sorted by hits, largest first.
+
+    The roll-up cells are read first and held; the raw cells stream past them once, and
+    of a suppressed cell only the key is kept.
 
     :param union: ``union(keys, excluding) -> CellCounts``, the raw parts of several
         cells counted together by the store (exact distinct counts): of the cells of
         ``keys``, or with ``excluding`` of every cell but those. Called only when two or
         more cells with raw parts fold, with the shorter list.
     """
-    kept = [c for c in cells if c.size >= k_min]
-    small = [c for c in cells if c.size < k_min]
-    kept.sort(key=lambda c: (-c.hits, tuple(str(v) for v in c.key)))
+    waiting = {counts.key: counts for counts in rolled}
+    kept: list[Cell] = []
+    small = 0
+    small_raw: list[tuple[Any, ...]] = []
+    last_raw: CellCounts | None = None
+    small_rolled: list[CellCounts] = []
+    for counts in raw:
+        part = waiting.pop(counts.key, None) if waiting else None
+        size = counts.identified + counts.anonymous if part is None else size_of(counts, part)
+        if size >= k_min:
+            kept.append(Cell(counts.key, raw=counts, rolled=part))
+            continue
+        small += 1
+        small_raw.append(counts.key)
+        last_raw = counts
+        if part is not None:
+            small_rolled.append(part)
+    for part in waiting.values():  # cells of roll-up days only
+        if size_of(None, part) >= k_min:
+            kept.append(Cell(part.key, rolled=part))
+        else:
+            small += 1
+            small_rolled.append(part)
     rows = [_row(by, c.key, c) for c in kept]
+    rows.sort(key=lambda row: (-row["hits"], tuple(str(row[d]) for d in by)))
     other_suppressed = False
     if small:
-        raw_parts = [c for c in small if c.raw is not None]
-        raw: CellCounts | None
-        if len(raw_parts) > 1:
-            raw_kept = [c.key for c in kept if c.raw is not None]
-            if len(raw_kept) < len(raw_parts):
-                raw = union(raw_kept, True)
+        folded: CellCounts | None = last_raw
+        if len(small_raw) > 1:
+            kept_raw = [c.key for c in kept if c.raw is not None]
+            if len(kept_raw) < len(small_raw):
+                folded = union(kept_raw, True)
             else:
-                raw = union([c.key for c in raw_parts], False)
-        else:
-            raw = raw_parts[0].raw if raw_parts else None
-        other = Cell(tuple(OTHER for _ in by), raw=raw,
-                     rolled=rolled_together(c.rolled for c in small if c.rolled))
+                folded = union(small_raw, False)
+        other = Cell(tuple(OTHER for _ in by), raw=folded, rolled=rolled_together(small_rolled))
         if other.size >= k_min:
             rows.append(_row(by, other.key, other))
         else:
             other_suppressed = True
-    return Result(rows, len(small), other_suppressed)
+    return Result(rows, small, other_suppressed)
 
 
 def _row(by: Sequence[str], key: tuple[Any, ...], cell: Cell) -> dict[str, Any]:

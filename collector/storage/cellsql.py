@@ -8,7 +8,7 @@ a row's local day is computed from its own ``ts`` and the zone's UTC offsets
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -35,8 +35,8 @@ def raw_counts(prefix: str = "") -> str:
 
 
 def counts(key: tuple[Any, ...], values: Sequence[Any]) -> CellCounts:
-    """A cell from the five values of :func:`raw_counts`."""
-    hits, visits, visitors, lone_sessions, anonymous = (int(v or 0) for v in values)
+    """A cell from the five values of :func:`raw_counts` (counts: ints, never NULL)."""
+    hits, visits, visitors, lone_sessions, anonymous = values
     identified = visitors + lone_sessions
     return CellCounts(key, hits, visits, visitors, identified, anonymous, identified)
 
@@ -168,10 +168,17 @@ class CellSQL:
                 row += [value is None, "" if value is None else str(value)]
         return tuple(row)
 
-    def cell_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        """A grouped row's key as the caller sees it: days as ``YYYY-MM-DD``."""
-        return tuple(day_label(v) if column == "day" else v
-                     for column, v in zip(self.query.by, values, strict=True))
+    def cells(self, rows: Iterable[Sequence[Any]]) -> Iterator[CellCounts]:
+        """The cells of the rows :meth:`grouped` answers, days as ``YYYY-MM-DD``."""
+        width = len(self.query.by)
+        day = self.query.by.index("day") if "day" in self.query.by else -1
+        for row in rows:
+            if not row[width]:
+                continue
+            key = tuple(row[:width])
+            if day >= 0:
+                key = (*key[:day], day_label(key[day]), *key[day + 1:])
+            yield counts(key, row[width:])
 
 
 def rollup_counts() -> str:

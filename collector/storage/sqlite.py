@@ -418,10 +418,7 @@ class SQLiteEvents(_Store):
         """The raw events of ``query`` grouped and counted by SQLite in one pass over
         its ranges of ``ts``, streamed."""
         cell = CellSQL(query, "?", self._source(query))
-        width = len(query.by)
-        for row in self._read(*cell.grouped()):
-            if row[width]:
-                yield counts(cell.cell_key(row[:width]), row[width:])
+        yield from cell.cells(self._read(*cell.grouped()))
 
     def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
               excluding: bool = False) -> CellCounts:
