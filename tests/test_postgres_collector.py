@@ -196,5 +196,7 @@ def test_two_collectors_share_one_database(tmp_path: Any, urls: tuple[str, str])
         conn.close()
         assert body["rows"] and body["rows"][0]["hits"] == len(stored), body
     finally:
-        second.stop()
+        log = second.stop()
         first.stop()
+    # The start-up line names where the hits go, not a data folder they never reach.
+    assert "stores postgresql://" in log and "data in" not in log, log

@@ -54,6 +54,10 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
             click.echo(f"Applied schema migration{'s' if len(applied) > 1 else ''} "
                        f"{', '.join(map(str, applied))} to the {name} store.", err=True)
     factory = col.factory
+    where = (f"data in {os.path.abspath(config['DATA_DIR'])}"
+             if config["EVENTS_URL"].startswith("sqlite:") and
+             config["IDENTITY_URL"].startswith("sqlite:")
+             else f"stores {col.events.location} and {col.identity.location}")
     col.close()
     overrides: dict[str, Any] = {}
     if dev:
@@ -64,8 +68,8 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         # The demo page is a site of its own; count it.
         overrides["SITES"] = [*config["SITES"], "127.0.0.1", "localhost", host.strip("[]")]
     shown_host = f"[{host}]" if ":" in host else host
-    click.echo(f"cleargif collector on http://{shown_host}:{port}/ (data in "
-               f"{os.path.abspath(config['DATA_DIR'])}; access log off)", err=True)
+    click.echo(f"cleargif collector on http://{shown_host}:{port}/ ({where}; access log "
+               "off)", err=True)
     if overrides.get("DEMO"):
         click.echo(f"Open http://{shown_host}:{port}/ for the demo page.", err=True)
     if host not in LOOPBACK and not dev and config["COOKIE_SECURE"]:

@@ -37,9 +37,10 @@ class TableCopy:
         return self.destination == self.source
 
     def line(self) -> str:
-        """``events: 1200 rows copied; 1200 here, 1200 there``."""
+        """``events: 1200 rows copied; source 1200, destination 1200 (complete)``."""
         verdict = "complete" if self.complete else "COUNTS DIFFER"
-        return (f"{self.table}: {self.copied} rows copied; source {self.source}, "
+        rows = "row" if self.copied == 1 else "rows"
+        return (f"{self.table}: {self.copied} {rows} copied; source {self.source}, "
                 f"destination {self.destination} ({verdict})")
 
 
