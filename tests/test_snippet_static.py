@@ -26,7 +26,8 @@ BUDGET = 6 * 1024
 SNIPPET = "/static/js/cleargif.js"
 JS = Path(__file__).resolve().parents[1] / "static" / "js"
 #: The served file, its readable source, and the script that makes one from the other.
-SERVED, SOURCE, BUILD = JS / "cleargif.js", JS / "src" / "cleargif.js", JS / "build.py"
+SERVED, SOURCE = JS / "cleargif.js", JS / "src" / "cleargif.js"
+BUILD = JS.parents[1] / "tools" / "build_snippet.py"
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_snippet_and_its_styles_fit_the_budget(client: FlaskClient, snippet: str
 
 
 def build_module() -> ModuleType:
-    """``static/js/build.py``, which makes the served snippet from its readable source."""
+    """``tools/build_snippet.py``, which makes the served snippet from its readable source."""
     spec = importlib.util.spec_from_file_location("snippet_build", BUILD)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -90,7 +91,7 @@ def test_served_snippet_is_built_from_the_readable_source() -> None:
     build = build_module_with_tool()
     built = build.build(SOURCE.read_text(encoding="utf-8"))
     assert SERVED.read_text(encoding="utf-8") == built, (
-        "static/js/cleargif.js is stale: run python static/js/build.py and commit it")
+        "static/js/cleargif.js is stale: run python tools/build_snippet.py and commit it")
     # The header that says what it sends survives the build; the source's notes do not.
     assert built.startswith("/*! cleargif.js:") and "readable source" not in built
     # The same check from the command line, as a contributor runs it.

@@ -4,7 +4,7 @@
  * origin; event name). No ids. After "Reject all" nothing, unless the site counts "always".
  * Keeps the choice (no ids) in localStorage.
  */
-// The readable source. The collector serves ../cleargif.js, which `python static/js/build.py`
+// The readable source. The collector serves ../cleargif.js, which `python tools/build_snippet.py`
 // makes from this file (terser: no comments or white space, short local names); run it
 // after every change and commit both.
 (function (window, document) {

@@ -1,7 +1,7 @@
 """Build the served snippet ``static/js/cleargif.js`` from its readable source.
 
-``python static/js/build.py`` rewrites the served file from ``static/js/src/cleargif.js``;
-``python static/js/build.py --check`` changes nothing and exits 1 when the served file is
+``python tools/build_snippet.py`` rewrites the served file from ``static/js/src/cleargif.js``;
+``python tools/build_snippet.py --check`` changes nothing and exits 1 when the served file is
 not what the source builds (the test suite runs the same check).
 
 It runs terser, pinned in ``package.json`` and ``package-lock.json``: install it once with
@@ -19,10 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-SOURCE = HERE / "src" / "cleargif.js"
-OUTPUT = HERE / "cleargif.js"
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "static" / "js" / "src" / "cleargif.js"
+OUTPUT = REPO / "static" / "js" / "cleargif.js"
 TERSER = REPO / "node_modules" / "terser" / "bin" / "terser"
 #: Keep the /*! header; the source is ES2020 (?., ??), so is the output.
 TERSER_OPTIONS = ["--mangle", "--comments", "/^!/", "--ecma", "2020"]
@@ -62,7 +61,7 @@ def main(argv: list[str]) -> int:
     """Write the served file, or with ``--check`` only compare it; the exit status."""
     check = argv == ["--check"]
     if argv and not check:
-        print("usage: python static/js/build.py [--check]", file=sys.stderr)
+        print("usage: python tools/build_snippet.py [--check]", file=sys.stderr)
         return 2
     try:
         built = build(SOURCE.read_text(encoding="utf-8"))
@@ -72,7 +71,7 @@ def main(argv: list[str]) -> int:
     current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else None
     if check:
         if current != built:
-            print(f"{OUTPUT.name} is stale: run python static/js/build.py and commit it.",
+            print(f"{OUTPUT.name} is stale: run python tools/build_snippet.py and commit it.",
                   file=sys.stderr)
             return 1
         return 0
