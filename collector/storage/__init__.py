@@ -1,12 +1,13 @@
 """Storage: two stores kept apart (DESIGN 6), and the only place that speaks SQL.
 
 The **event store** holds event records, counters, campaign sends and daily roll-ups; the
-**identity store** holds consent receipts, the suppression list, API tokens and the
-PII-access audit log. The rest of the collector asks them questions in its own words
-through the two protocols below; :func:`open_events` and :func:`open_identity` pick the
-backend from the URL. Each backend is one module (:mod:`.sqlite`), with its schema as
-numbered migrations under ``migrations/<backend>/<store>/``; the contract tests in
-``tests/storage/`` run against the protocols, so every backend passes the same suite.
+**identity store** holds consent receipts, the suppression list, API tokens, the
+PII-access audit log and the dashboard's accounts. The rest of the collector asks them
+questions in its own words through the two protocols below; :func:`open_events` and
+:func:`open_identity` pick the backend from the URL. Each backend is one module
+(:mod:`.sqlite`), with its schema as numbered migrations under
+``migrations/<backend>/<store>/``; the contract tests in ``tests/storage/`` run against
+the protocols, so every backend passes the same suite.
 
 Every write is committed before the method returns (durable, DESIGN 6). A store that
 cannot be used raises :class:`~collector.errors.StorageError` with a message that names
@@ -146,6 +147,35 @@ class AuditRow(NamedTuple):
     detail: str | None
 
 
+class UserRow(NamedTuple):
+    """A dashboard account as listed (never its password hash)."""
+
+    name: str
+    created_at: int
+    last_login_at: int | None
+
+
+class ConsentCounts(NamedTuple):
+    """Consent decisions (receipts that still have a body) of one local day, or of several
+    days together.
+
+    :ivar key: the day's label, or None for several days counted together.
+    :ivar decisions: receipts, one per decision.
+    :ivar subjects: distinct subject ids among them (browsers that decided): the people a
+        count may single out.
+    :ivar granted: per purpose asked for, in that order, the decisions that granted it.
+    :ivar gpc: decisions made while the browser sent Global Privacy Control.
+    :ivar dnt: decisions made while the browser sent Do Not Track.
+    """
+
+    key: str | None
+    decisions: int
+    subjects: int
+    granted: tuple[int, ...]
+    gpc: int
+    dnt: int
+
+
 class Store(Protocol):
     """What both stores offer."""
 
@@ -274,6 +304,10 @@ class EventStore(Store, Protocol):
         """Click counts per link id (``(none)`` for clicks without one), agents chosen as
         for :meth:`email_counts`."""
 
+    def active_campaigns(self, start: int, end: int, limit: int) -> list[str]:
+        """The campaigns with opens or clicks stamped in ``[start, end)``, those with the
+        most such events first (ties by name), at most ``limit`` of them."""
+
     # --- subjects ----------------------------------------------------------------------
     def subject_events(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
         """The events of a ``visitor`` (with the sessions it was seen in) or a
@@ -376,6 +410,35 @@ class IdentityStore(Store, Protocol):
     def oldest_audit(self, since: int) -> int | None:
         """The time of the oldest live entry at or after ``since``."""
 
+    # --- consent decisions, counted ----------------------------------------------------
+    def consent_decisions(self, days: Sequence[tuple[str, int, int]],
+                          purposes: Sequence[str], by_day: bool = True) -> list[ConsentCounts]:
+        """Count the receipts with a body made in the given local days.
+
+        :param days: ``(label, start, end)`` of each day, ``[start, end)`` in Unix seconds
+            of ``created_at``, as :class:`CellQuery` has them.
+        :param purposes: the purposes to count grants of (a receipt grants a purpose when
+            its body's ``granted`` list names it).
+        :param by_day: one row per day that has receipts, in day order; else one row
+            (``key`` None) for all the days together, or none when they have no receipt.
+        """
+
+    # --- dashboard accounts ------------------------------------------------------------
+    def add_user(self, name: str, password_hash: str, now: int) -> bool:
+        """Add an account; False (and nothing changed) when the name is taken."""
+
+    def remove_user(self, name: str) -> bool:
+        """Remove an account; False when there was none of that name."""
+
+    def user_password_hash(self, name: str) -> str | None:
+        """The stored password hash of an account, or None when there is no such account."""
+
+    def users(self) -> list[UserRow]:
+        """Every account, by name."""
+
+    def record_login(self, name: str, now: int) -> None:
+        """Note the time of an account's latest sign-in."""
+
     # --- remember-me (the SDK's tables) ------------------------------------------------
     def has_remember_tables(self) -> bool:
         """Whether a host app ever used remember-me here (the SDK creates its tables)."""
@@ -416,7 +479,7 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
             open_identity(config["IDENTITY_URL"], sync=config["SYNC"]))
 
 
-__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "CellCounts", "CellQuery", "EmailCount",
-           "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
-           "SuppressionRow", "TokenRow", "TombstoneSealer", "open_events", "open_identity",
-           "stores_for"]
+__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "CellCounts", "CellQuery", "ConsentCounts",
+           "EmailCount", "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store",
+           "Suppression", "SuppressionRow", "TokenRow", "TombstoneSealer", "UserRow",
+           "open_events", "open_identity", "stores_for"]

@@ -31,6 +31,7 @@ from . import (
     AuditRow,
     CellCounts,
     CellQuery,
+    ConsentCounts,
     EmailCount,
     ReceiptRow,
     ReceiptSigner,
@@ -38,6 +39,7 @@ from . import (
     SuppressionRow,
     TokenRow,
     TombstoneSealer,
+    UserRow,
 )
 from .migrations import migrations, too_new
 
@@ -547,6 +549,13 @@ class SQLiteEvents(_Store):
             f"COUNT(recipient) FROM events WHERE campaign = ? AND kind = 'click'{where} "
             "GROUP BY 1 ORDER BY 1", (campaign, *params))}
 
+    def active_campaigns(self, start: int, end: int, limit: int) -> list[str]:
+        """Campaigns with opens or clicks in ``[start, end)``, the busiest first."""
+        return [name for (name,) in self._rows(
+            "SELECT campaign FROM events WHERE ts >= ? AND ts < ? AND campaign IS NOT NULL "
+            "AND kind IN ('open', 'click') GROUP BY campaign ORDER BY COUNT(*) DESC, "
+            "campaign LIMIT ?", (start, end, int(limit)))]
+
     # --- subjects ----------------------------------------------------------------------
     # The sessions in which a visitor id was seen: hits of the same browser without the
     # visitor id (before its cookie, or with personalization off) belong to the subject.
@@ -806,6 +815,63 @@ class SQLiteIdentity(_Store):
         ts = self._one("SELECT MIN(ts) FROM audit WHERE action != 'tombstone' AND ts >= ?",
                        (since,))
         return None if ts is None else int(ts)
+
+    # --- consent decisions, counted ----------------------------------------------------
+    def consent_decisions(self, days: Sequence[tuple[str, int, int]],
+                          purposes: Sequence[str], by_day: bool = True) -> list[ConsentCounts]:
+        """Receipts of the days counted with SQLite's JSON functions: a purpose is granted
+        when the body's ``granted`` array holds it; GPC and DNT are the body's booleans."""
+        if not days:
+            return []
+        values = ", ".join("(?, ?, ?)" for _ in days)
+        params: list[Any] = [value for day in days for value in day]
+        grants = "".join(
+            ", COALESCE(SUM(EXISTS (SELECT 1 FROM json_each(r.body, '$.granted') g WHERE "
+            "g.value = ?)), 0)" for _ in purposes)
+        label = "d.label" if by_day else "NULL"
+        sql = (f"WITH d(label, start, stop) AS (VALUES {values}) SELECT {label}, COUNT(*), "
+               f"COUNT(DISTINCT r.subject_id){grants}, "
+               "COALESCE(SUM(json_extract(r.body, '$.gpc') = 1), 0), "
+               "COALESCE(SUM(json_extract(r.body, '$.dnt') = 1), 0) FROM d JOIN receipts r "
+               "ON r.created_at >= d.start AND r.created_at < d.stop WHERE r.body IS NOT NULL")
+        if by_day:
+            sql += " GROUP BY d.label ORDER BY d.label"
+        width = len(purposes)
+        out = []
+        # The days' values come first in the text, then one purpose per grant count.
+        for row in self._rows(sql, [*params, *purposes]):
+            key, decisions, subjects = row[0], int(row[1]), int(row[2])
+            if decisions:
+                out.append(ConsentCounts(key, decisions, subjects,
+                                         tuple(int(n) for n in row[3:3 + width]),
+                                         int(row[3 + width]), int(row[4 + width])))
+        return out
+
+    # --- dashboard accounts ------------------------------------------------------------
+    def add_user(self, name: str, password_hash: str, now: int) -> bool:
+        """Insert the account unless the name is taken (one statement: no race)."""
+        return self._write("INSERT INTO users (name, password_hash, created_at) VALUES "
+                           "(?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                           (name, password_hash, now)) > 0
+
+    def remove_user(self, name: str) -> bool:
+        """Delete the account."""
+        return self._write("DELETE FROM users WHERE name = ?", (name,)) > 0
+
+    def user_password_hash(self, name: str) -> str | None:
+        """The account's password hash."""
+        rows = self._rows("SELECT password_hash FROM users WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        """Every account, by name."""
+        return [UserRow(name, int(created), None if last is None else int(last))
+                for name, created, last in self._rows(
+                    "SELECT name, created_at, last_login_at FROM users ORDER BY name")]
+
+    def record_login(self, name: str, now: int) -> None:
+        """Note the latest sign-in."""
+        self._write("UPDATE users SET last_login_at = ? WHERE name = ?", (now, name))
 
     # --- remember-me (the SDK's tables) ------------------------------------------------
     def has_remember_tables(self) -> bool:

@@ -1,0 +1,3 @@
+-- Reserved for the email work's identity migration, which is written on another branch;
+-- it replaces this file when the branches are merged. Migrations are numbered without
+-- gaps, so the users table (0003) needs a step 2 to exist meanwhile. It changes nothing.
