@@ -8,9 +8,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app.cli``."""
-    from . import campaign, export, keys, migrate, privacy, purge, serve, tokens
+    from . import campaign, export, keys, migrate, privacy, purge, serve, tokens, users
 
     for command in (keys.keys_group, serve.serve, migrate.migrate, export.export_command,
                     tokens.token_group, campaign.campaign_group, purge.purge,
-                    privacy.consent_group, privacy.subject_group, privacy.audit_command):
+                    privacy.consent_group, privacy.subject_group, privacy.audit_command,
+                    users.user_group):
         app.cli.add_command(command)
