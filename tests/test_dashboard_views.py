@@ -390,7 +390,7 @@ def test_nothing_to_show_says_why(dash: Flask) -> None:
     seed(dash, visitors("/pricing", 2))
     page = signed_in(dash).get("/dashboard/").text
     assert "Nothing can be shown for this period yet" in page
-    assert "CLEARGIF_K_MIN=1" in page
+    assert '<code dir="ltr">CLEARGIF_K_MIN=1</code>' in page
 
 
 def test_a_row_filters_the_other_panels(dash: Flask) -> None:

@@ -26,7 +26,7 @@ TEXTS: dict[str, dict[str, str]] = {
         # sign-in
         "login_title": "Sign in",
         "login_intro": "Sign in to see your sites' statistics.",
-        "login_help": "Accounts are made on the server with cleargif user add NAME.",
+        "login_help": "Accounts are made on the server with {command}.",
         "username": "User name",
         "password": "Password",
         "remember": "Remember me on this device for {days} days",
@@ -195,14 +195,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "about_differencing": "Held-back numbers can sometimes be worked out by comparing "
                               "overlapping periods or filters; the rule keeps single people "
                               "out of a view, not out of every calculation.",
-        "about_same": "Each table is the same aggregate as cleargif export, and its CSV is "
-                      "what that command writes.",
+        "about_same": "Each table is the same aggregate as {command}, and its CSV is what "
+                      "that command writes.",
         "about_rolled": "Some days are read from daily roll-ups: their visits are sums of "
                         "daily counts.",
         "empty_k": "Nothing can be shown for this period yet: every number comes from at least "
                    "{k} people (K_MIN), and fewer came. Trying cleargif on your own? Open the "
                    "demo page in a few private windows, or start the collector with "
-                   "CLEARGIF_K_MIN=1 on this machine.",
+                   "{setting} on this machine.",
         # errors
         "bad_request": "That view cannot be shown",
         "back": "Back to the last 30 days",
@@ -230,7 +230,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "languages": "Sprache",
         "login_title": "Anmelden",
         "login_intro": "Melden Sie sich an, um die Statistik Ihrer Websites zu sehen.",
-        "login_help": "Konten werden auf dem Server mit cleargif user add NAME angelegt.",
+        "login_help": "Konten werden auf dem Server mit {command} angelegt.",
         "username": "Benutzername",
         "password": "Passwort",
         "remember": "Auf diesem Gerät {days} Tage angemeldet bleiben",
@@ -392,15 +392,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "about_differencing": "Zurückgehaltene Zahlen lassen sich manchmal aus überlappenden "
                               "Zeiträumen oder Filtern errechnen; die Regel hält einzelne "
                               "Personen aus einer Ansicht heraus, nicht aus jeder Rechnung.",
-        "about_same": "Jede Tabelle ist dasselbe Aggregat wie cleargif export, und ihre CSV "
-                      "ist, was dieser Befehl schreibt.",
+        "about_same": "Jede Tabelle ist dasselbe Aggregat wie {command}, und ihre CSV ist, "
+                      "was dieser Befehl schreibt.",
         "about_rolled": "Manche Tage werden aus täglichen Zusammenfassungen gelesen: ihre "
                         "Besuche sind Summen von Tageswerten.",
         "empty_k": "Für diesen Zeitraum lässt sich noch nichts zeigen: Jede Zahl stammt von "
                    "mindestens {k} Personen (K_MIN), und es kamen weniger. Sie probieren "
                    "cleargif allein aus? Öffnen Sie die Demoseite in einigen privaten "
                    "Fenstern, oder starten Sie den Collector auf diesem Rechner mit "
-                   "CLEARGIF_K_MIN=1.",
+                   "{setting}.",
         "bad_request": "Diese Ansicht lässt sich nicht zeigen",
         "back": "Zurück zu den letzten 30 Tagen",
         "no_sites": "Keine Website eingerichtet: Setzen Sie ALLOWED_ORIGINS (oder SITES) und "
@@ -431,7 +431,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "languages": "اللغة",
         "login_title": "تسجيل الدخول",
         "login_intro": "سجّل الدخول لرؤية إحصاءات مواقعك.",
-        "login_help": "تُنشأ الحسابات على الخادم بالأمر cleargif user add NAME.",
+        "login_help": "تُنشأ الحسابات على الخادم بالأمر {command}.",
         "username": "اسم المستخدم",
         "password": "كلمة المرور",
         "remember": "تذكّرني على هذا الجهاز لمدة {days} يومًا",
@@ -584,13 +584,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "about_differencing": "قد يمكن أحيانًا استنتاج الأرقام المحجوبة بمقارنة فترات أو "
                               "عوامل تصفية متداخلة؛ فالقاعدة تُبقي الأفراد خارج العرض، لا "
                               "خارج كل حساب.",
-        "about_same": "كل جدول هو التجميع نفسه الذي يُخرجه cleargif export، وملف CSV الخاص "
-                      "به هو ما يكتبه ذلك الأمر.",
+        "about_same": "كل جدول هو التجميع نفسه الذي يُخرجه {command}، وملف CSV الخاص به "
+                      "هو ما يكتبه ذلك الأمر.",
         "about_rolled": "تُقرأ بعض الأيام من ملخّصات يومية: زياراتها مجاميع لأعداد يومية.",
         "empty_k": "لا يمكن عرض شيء لهذه الفترة بعد: كل رقم يأتي من {k} أشخاص على الأقل "
                    "(K_MIN)، وقد جاء عدد أقل. هل تجرّب cleargif وحدك؟ افتح الصفحة "
                    "التجريبية في بضع نوافذ خاصة، أو شغّل الجامع على هذا الجهاز مع "
-                   "CLEARGIF_K_MIN=1.",
+                   "{setting}.",
         "bad_request": "لا يمكن عرض هذه الصفحة",
         "back": "العودة إلى آخر 30 يومًا",
         "no_sites": "لا يوجد موقع مُعدّ: اضبط ALLOWED_ORIGINS (أو SITES) وأعد تشغيل الجامع.",

@@ -116,6 +116,11 @@ def day(value: object) -> Markup:
     return Markup('<bdi dir="ltr">{}</bdi>').format(shown)
 
 
+def code(text: str) -> Markup:
+    """A command or setting inside a sentence: code, left to right whatever the language."""
+    return Markup('<code dir="ltr">{}</code>').format(text)
+
+
 def language() -> Language:
     """The language of this request: ``?lang=``, else ``Accept-Language``, else
     ``DEFAULT_LANG``."""
@@ -148,7 +153,7 @@ def _language_links(lang: Language) -> list[tuple[str, str, str, bool]]:
 def _page(template: str, status: int = 200, **values: Any) -> Response:
     lang = values.pop("lang", None) or language()
     col = ext()
-    return Response(render_template(f"dashboard/{template}", lang=lang, day=day,
+    return Response(render_template(f"dashboard/{template}", lang=lang, day=day, code=code,
                                     user=auth.current_user(col.identity),
                                     csrf_token=auth.csrf_token,
                                     languages=_language_links(lang), **values),
