@@ -201,24 +201,26 @@ class Consent:
     suppressed_days: int
 
 
-def consent_row(label: str, counts: ConsentCounts) -> ConsentRow:
-    """A row from the store's counts: grants as shares of the decisions."""
-    n = counts.decisions or 1
-    return ConsentRow(label, counts.decisions, tuple(g / n for g in counts.granted),
-                      counts.gpc, counts.dnt, counts.granted)
+def consent_row(label: str, days: Sequence[ConsentCounts]) -> ConsentRow:
+    """A row of one day, or of several days summed (decisions add up; people do not, and
+    are counted apart): grants as shares of the decisions."""
+    decisions = sum(c.decisions for c in days)
+    granted = tuple(sum(c.granted[i] for c in days) for i in range(len(PURPOSES)))
+    return ConsentRow(label, decisions, tuple(g / (decisions or 1) for g in granted),
+                      sum(c.gpc for c in days), sum(c.dnt for c in days), granted)
 
 
 def small_days(by_day: Iterable[ConsentCounts], k_min: int) -> list[str]:
     """Days on which fewer than ``k_min`` browsers decided: folded, as small cells are."""
-    return [c.key for c in by_day if c.subjects < k_min and c.key is not None]
+    return [c.key for c in by_day if c.subjects < k_min]
 
 
-def shape_consent(period: Period, by_day: Sequence[ConsentCounts],
-                  other: ConsentCounts | None, total: ConsentCounts | None,
-                  k_min: int) -> Consent:
+def shape_consent(period: Period, by_day: Sequence[ConsentCounts], other_subjects: int,
+                  total_subjects: int, k_min: int) -> Consent:
     """The panel, by the export's rule: a day of fewer than ``k_min`` deciding browsers is
-    folded into ``(other)``, shown only when its browsers together reach ``k_min``; the
-    totals likewise."""
+    folded into ``(other)``, shown only when its browsers together reach ``k_min``
+    (``other_subjects``, counted across those days); the totals likewise
+    (``total_subjects``)."""
     shown = [c for c in by_day if c.subjects >= k_min]
     small = [c for c in by_day if c.subjects < k_min]
     days = [d.isoformat() for d in period.each_day()]
@@ -227,16 +229,15 @@ def shape_consent(period: Period, by_day: Sequence[ConsentCounts],
     for i, purpose in enumerate(PURPOSES):
         shares[purpose] = [index[d].granted[i] / index[d].decisions if d in index else None
                            for d in days]
-    rows = [consent_row(str(c.key), c) for c in shown]
+    rows = [consent_row(c.key, [c]) for c in shown]
     other_suppressed = False
     if small:
-        if other is not None and other.subjects >= k_min:
-            rows.append(consent_row(OTHER, other))
+        if other_subjects >= k_min:
+            rows.append(consent_row(OTHER, small))
         else:
             other_suppressed = True
-    shown_total = consent_row("", total) if total is not None and \
-        total.subjects >= k_min else None
-    return Consent(days, shares, rows, shown_total, other_suppressed, len(small))
+    total = consent_row("", by_day) if by_day and total_subjects >= k_min else None
+    return Consent(days, shares, rows, total, other_suppressed, len(small))
 
 
 @dataclass(frozen=True, slots=True)

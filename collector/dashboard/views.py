@@ -356,16 +356,15 @@ def _days(col: Collector, choices: Choices) -> list[tuple[str, int, int]]:
 
 
 def consent_panel(col: Collector, choices: Choices) -> panels.Consent:
-    """Decisions by day, the small days together, and all days together."""
+    """Decisions by day, with the browsers of the small days and of all days counted
+    apart (a browser deciding on two days is one)."""
     k = col.config["K_MIN"]
     days = _days(col, choices)
     by_day = col.identity.consent_decisions(days, panels.PURPOSES)
     small = set(panels.small_days(by_day, k))
-    other = col.identity.consent_decisions([d for d in days if d[0] in small],
-                                           panels.PURPOSES, by_day=False) if small else []
-    total = col.identity.consent_decisions(days, panels.PURPOSES, by_day=False)
-    return panels.shape_consent(choices.period, by_day, other[0] if other else None,
-                                total[0] if total else None, k)
+    other = col.identity.deciding_subjects([d for d in days if d[0] in small]) if small else 0
+    total = col.identity.deciding_subjects(days) if by_day else 0
+    return panels.shape_consent(choices.period, by_day, other, total, k)
 
 
 def campaign_panel(col: Collector, choices: Choices) -> list[panels.CampaignRow]:

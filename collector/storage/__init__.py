@@ -156,19 +156,18 @@ class UserRow(NamedTuple):
 
 
 class ConsentCounts(NamedTuple):
-    """Consent decisions (receipts that still have a body) of one local day, or of several
-    days together.
+    """Consent decisions (receipts that still have a body) of one local day.
 
-    :ivar key: the day's label, or None for several days counted together.
+    :ivar key: the day's label.
     :ivar decisions: receipts, one per decision.
-    :ivar subjects: distinct subject ids among them (browsers that decided): the people a
-        count may single out.
+    :ivar subjects: distinct subject ids among them (browsers that decided): the people the
+        day's counts may single out.
     :ivar granted: per purpose asked for, in that order, the decisions that granted it.
     :ivar gpc: decisions made while the browser sent Global Privacy Control.
     :ivar dnt: decisions made while the browser sent Do Not Track.
     """
 
-    key: str | None
+    key: str
     decisions: int
     subjects: int
     granted: tuple[int, ...]
@@ -412,16 +411,19 @@ class IdentityStore(Store, Protocol):
 
     # --- consent decisions, counted ----------------------------------------------------
     def consent_decisions(self, days: Sequence[tuple[str, int, int]],
-                          purposes: Sequence[str], by_day: bool = True) -> list[ConsentCounts]:
-        """Count the receipts with a body made in the given local days.
+                          purposes: Sequence[str]) -> list[ConsentCounts]:
+        """Count the receipts with a body made in each of the given local days: one row per
+        day that has any, in day order.
 
         :param days: ``(label, start, end)`` of each day, ``[start, end)`` in Unix seconds
             of ``created_at``, as :class:`CellQuery` has them.
         :param purposes: the purposes to count grants of (a receipt grants a purpose when
             its body's ``granted`` list names it).
-        :param by_day: one row per day that has receipts, in day order; else one row
-            (``key`` None) for all the days together, or none when they have no receipt.
         """
+
+    def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
+        """The distinct subject ids of the receipts with a body made in the given days,
+        counted once across them (days are given as for :meth:`consent_decisions`)."""
 
     # --- dashboard accounts ------------------------------------------------------------
     def add_user(self, name: str, password_hash: str, now: int) -> bool:

@@ -551,8 +551,11 @@ class SQLiteEvents(_Store):
 
     def active_campaigns(self, start: int, end: int, limit: int) -> list[str]:
         """Campaigns with opens or clicks in ``[start, end)``, the busiest first."""
+        # Read through the campaign index (email events only, kept at most
+        # RETENTION_DAYS_EVENTS), not the ts index: a year of page views is far larger than
+        # every email event the store holds (0.05 s against 0.5 s for a million events).
         return [name for (name,) in self._rows(
-            "SELECT campaign FROM events WHERE ts >= ? AND ts < ? AND campaign IS NOT NULL "
+            "SELECT campaign FROM events WHERE +ts >= ? AND +ts < ? AND campaign IS NOT NULL "
             "AND kind IN ('open', 'click') GROUP BY campaign ORDER BY COUNT(*) DESC, "
             "campaign LIMIT ?", (start, end, int(limit)))]
 
@@ -817,35 +820,45 @@ class SQLiteIdentity(_Store):
         return None if ts is None else int(ts)
 
     # --- consent decisions, counted ----------------------------------------------------
+    @staticmethod
+    def _days_table(days: Sequence[tuple[str, int, int]]) -> tuple[str, list[Any]]:
+        """``WITH d(label, start, stop) AS (VALUES …)`` of the days, and its parameters."""
+        values = ", ".join("(?, ?, ?)" for _ in days)
+        return (f"WITH d(label, start, stop) AS (VALUES {values})",
+                [value for day in days for value in day])
+
     def consent_decisions(self, days: Sequence[tuple[str, int, int]],
-                          purposes: Sequence[str], by_day: bool = True) -> list[ConsentCounts]:
-        """Receipts of the days counted with SQLite's JSON functions: a purpose is granted
-        when the body's ``granted`` array holds it; GPC and DNT are the body's booleans."""
+                          purposes: Sequence[str]) -> list[ConsentCounts]:
+        """Receipts of each day counted with SQLite's JSON functions: a purpose is granted
+        when the body's ``granted`` array holds it; GPC and DNT are the body's booleans.
+        Each body is parsed once per field (the inner select), not once per purpose."""
         if not days:
             return []
-        values = ", ".join("(?, ?, ?)" for _ in days)
-        params: list[Any] = [value for day in days for value in day]
-        grants = "".join(
-            ", COALESCE(SUM(EXISTS (SELECT 1 FROM json_each(r.body, '$.granted') g WHERE "
-            "g.value = ?)), 0)" for _ in purposes)
-        label = "d.label" if by_day else "NULL"
-        sql = (f"WITH d(label, start, stop) AS (VALUES {values}) SELECT {label}, COUNT(*), "
-               f"COUNT(DISTINCT r.subject_id){grants}, "
-               "COALESCE(SUM(json_extract(r.body, '$.gpc') = 1), 0), "
-               "COALESCE(SUM(json_extract(r.body, '$.dnt') = 1), 0) FROM d JOIN receipts r "
-               "ON r.created_at >= d.start AND r.created_at < d.stop WHERE r.body IS NOT NULL")
-        if by_day:
-            sql += " GROUP BY d.label ORDER BY d.label"
+        with_days, params = self._days_table(days)
+        grants = "".join(", COALESCE(SUM(EXISTS (SELECT 1 FROM json_each(x.granted) g WHERE "
+                         "g.value = ?)), 0)" for _ in purposes)
+        sql = (f"{with_days} SELECT x.label, COUNT(*), COUNT(DISTINCT x.subject_id){grants}, "
+               "COALESCE(SUM(x.gpc = 1), 0), COALESCE(SUM(x.dnt = 1), 0) FROM (SELECT d.label "
+               "AS label, r.subject_id AS subject_id, json_extract(r.body, '$.granted') AS "
+               "granted, json_extract(r.body, '$.gpc') AS gpc, json_extract(r.body, '$.dnt') "
+               "AS dnt FROM d JOIN receipts r ON r.created_at >= d.start AND r.created_at < "
+               "d.stop WHERE r.body IS NOT NULL) x GROUP BY x.label ORDER BY x.label")
         width = len(purposes)
-        out = []
         # The days' values come first in the text, then one purpose per grant count.
-        for row in self._rows(sql, [*params, *purposes]):
-            key, decisions, subjects = row[0], int(row[1]), int(row[2])
-            if decisions:
-                out.append(ConsentCounts(key, decisions, subjects,
-                                         tuple(int(n) for n in row[3:3 + width]),
-                                         int(row[3 + width]), int(row[4 + width])))
-        return out
+        return [ConsentCounts(str(row[0]), int(row[1]), int(row[2]),
+                              tuple(int(n) for n in row[3:3 + width]), int(row[3 + width]),
+                              int(row[4 + width]))
+                for row in self._rows(sql, [*params, *purposes])]
+
+    def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
+        """Distinct subjects of the days' receipts (no JSON read: the index on created_at
+        and the subject id column)."""
+        if not days:
+            return 0
+        with_days, params = self._days_table(days)
+        return int(self._one(f"{with_days} SELECT COUNT(DISTINCT r.subject_id) FROM d JOIN "
+                             "receipts r ON r.created_at >= d.start AND r.created_at < d.stop "
+                             "WHERE r.body IS NOT NULL", params))
 
     # --- dashboard accounts ------------------------------------------------------------
     def add_user(self, name: str, password_hash: str, now: int) -> bool:

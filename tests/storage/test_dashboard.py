@@ -84,11 +84,13 @@ class TestConsentDecisionsStorage:
             ConsentCounts("2026-03-03", 2, 2, (1, 2, 0), 1, 1),
         ]
 
-    def test_together_counts_subjects_once(self, identity_store: IdentityStore) -> None:
+    def test_deciding_subjects_counts_each_browser_once(
+            self, identity_store: IdentityStore) -> None:
         self._seed(identity_store)
-        assert identity_store.consent_decisions(DAYS, PURPOSES, by_day=False) == [
-            ConsentCounts(None, 5, 3, (3, 2, 1), 2, 2)]
-        assert identity_store.consent_decisions(DAYS[1:2], PURPOSES, by_day=False) == []
+        assert identity_store.deciding_subjects(DAYS) == 3  # s1 decided on two days
+        assert identity_store.deciding_subjects(DAYS[2:]) == 2
+        assert identity_store.deciding_subjects(DAYS[1:2]) == 0
+        assert identity_store.deciding_subjects([]) == 0
         assert identity_store.consent_decisions([], PURPOSES) == []
 
     def test_purposes_in_the_order_asked(self, identity_store: IdentityStore) -> None:
@@ -104,6 +106,7 @@ class TestConsentDecisionsStorage:
             ConsentCounts("2026-03-01", 1, 1, (0, 0, 0), 0, 1),
             ConsentCounts("2026-03-03", 1, 1, (0, 1, 0), 1, 1),
         ]
+        assert identity_store.deciding_subjects(DAYS) == 2
 
     def test_a_purpose_named_in_denied_only_is_not_granted(
             self, identity_store: IdentityStore) -> None:
