@@ -157,3 +157,28 @@ def test_sqlite_reads_a_filtered_range_by_its_days(tmp_path: Path) -> None:
     plan = " | ".join(row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
     store.close()
     assert "USING INDEX events_ts" in plan and "AUTOMATIC" not in plan, plan
+
+
+def test_sqlite_campaign_reports_read_only_the_email_index(tmp_path: Path) -> None:
+    """A campaign report (and the dashboard's email panel) counts from the email index
+    alone: no statement of it scans the events or reads their rows."""
+    from collector.mail import campaigns
+    from collector.storage import open_identity
+
+    store = open_events(f"sqlite:///{tmp_path}/events.db")
+    identity = open_identity(f"sqlite:///{tmp_path}/identity.db")
+    assert isinstance(store, SQLiteEvents)
+    store.migrate()
+    identity.migrate()
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    campaigns.report(store, identity, "spring", 5)
+    store.conn.set_trace_callback(None)
+    counts = [s for s in statements if s.lstrip().upper().startswith("SELECT") and
+              "FROM events" in s and "campaign_sends" not in s]
+    assert counts
+    for sql in counts:
+        plan = " | ".join(row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "COVERING INDEX events_email" in plan, (sql, plan)
+    store.close()
+    identity.close()

@@ -1,0 +1,4 @@
+-- Reserved for the aggregate work's event-store migration, which is written on another
+-- branch; it replaces this file when the branches are merged. Migrations are numbered
+-- without gaps, so the email index (0005) needs a step 4 to exist meanwhile. It changes
+-- nothing.
