@@ -454,6 +454,15 @@ def test_tabs_and_the_whole_list(dash: Flask) -> None:
     assert pages.count('class="text"') == 14 and "Only the top 10" in pages
 
 
+def test_nothing_before_is_zero_not_held_back(dash: Flask) -> None:
+    seed(dash, visitors("/a", 6))
+    page = signed_in(dash).get("/dashboard/").text
+    assert "none in the period before" in page and "was 0" in page
+    empty = signed_in(dash).get("/dashboard/?period=custom&since=2025-01-01"
+                                "&until=2025-01-31").text
+    assert re.search(r'class="value">0<', empty) and 'class="held"' not in empty
+
+
 def test_comparison_with_the_period_before(dash: Flask) -> None:
     seed(dash, visitors("/a", 10) + visitors("/a", 5, TODAY - timedelta(days=31)))
     page = signed_in(dash).get("/dashboard/").text

@@ -126,8 +126,11 @@ class Totals:
 
 
 def shape_totals(result: Result) -> Totals:
-    """The one cell of a totals export, or held back (under k)."""
+    """The one cell of a totals export: zero when there were no hits at all (no cell),
+    held back when the cell was under k."""
     if not result.rows:
+        if not result.suppressed_cells:
+            return Totals(0, 0, 0)
         return Totals(None, None, None)
     row = result.rows[0]
     return Totals(row["hits"], row["visits"], row["returning_visitors"])
