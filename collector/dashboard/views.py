@@ -49,6 +49,7 @@ from .choices import (
     PERIODS,
     ChoiceError,
     Choices,
+    Period,
     parse,
     query_string,
     recent_months,
@@ -125,9 +126,9 @@ def language() -> Language:
     """The language of this request: ``?lang=``, else ``Accept-Language``, else
     ``DEFAULT_LANG``."""
     asked = request.args.get("lang")
-    code = texts.pick(asked, request.headers.get("Accept-Language"),
-                      current_app.config["DEFAULT_LANG"])
-    return Language(code, asked in texts.LANGUAGES)
+    chosen = texts.pick(asked, request.headers.get("Accept-Language"),
+                        current_app.config["DEFAULT_LANG"])
+    return Language(chosen, asked in texts.LANGUAGES)
 
 
 def _headers(resp: Response) -> Response:
@@ -142,11 +143,11 @@ def _headers(resp: Response) -> Response:
 def _language_links(lang: Language) -> list[tuple[str, str, str, bool]]:
     """``(code, name, link, current)`` of each language: this very page in it."""
     links = []
-    for code in texts.LANGUAGES:
-        params = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
-        links.append((code, texts.NATIVE[code],
-                      f"{request.path}?{urlencode([*params, ('lang', code)])}",
-                      code == lang.code))
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    for other in texts.LANGUAGES:
+        links.append((other, texts.NATIVE[other],
+                      f"{request.path}?{urlencode([*params, ('lang', other)])}",
+                      other == lang.code))
     return links
 
 
@@ -309,7 +310,7 @@ class View:
     series: panels.Series
     totals: panels.Totals
     before: panels.Totals | None
-    before_period: Any
+    before_period: Period | None
     tables: dict[str, panels.Table]
     dropped: panels.Dropped
     consent: panels.Consent
@@ -412,15 +413,6 @@ class Links:
     def csv_url(self, table: str) -> str:
         """The CSV download of a table."""
         return self.url(".csv_download") + "&" + urlencode({"table": table})
-
-    def lang_url(self, code: str) -> str:
-        """This view in another language."""
-        params = [(k, v) for k, v in query_string(self.c) if k != "lang"] + [("lang", code)]
-        return f"{url_for('.index')}?{urlencode(params)}"
-
-    def site_url(self, site: str) -> str:
-        """This view of another site (filters dropped: they name the other site's pages)."""
-        return self.url(site=site, filters=())
 
     def dim(self, name: str) -> str:
         """A dimension's name."""
