@@ -594,6 +594,16 @@ def test_consent_panel_counts_receipts(dash: Flask) -> None:
     assert body[1:] == ["2026-03-15,6,5,2,2,1,1", "all,6,5,2,2,1,1"]
 
 
+def test_consent_of_too_few_browsers_is_held_back(dash: Flask) -> None:
+    for _ in range(3):
+        dash.test_client().post("/consent", json={"purposes": {"analytics": True}},
+                                headers={"Origin": SITE})
+    page = signed_in(dash).get("/dashboard/").text
+    consent = page[page.index('id="panel-consent"'):page.index('id="panel-campaigns"')]
+    assert "Fewer than 5 browsers decided in this period" in consent
+    assert "Decisions</dt>" not in consent
+
+
 def test_consent_days_under_k_are_folded(dash: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     for day, n in ((TODAY - timedelta(days=2), 3), (TODAY - timedelta(days=1), 3), (TODAY, 6)):
         monkeypatch.setattr(clock, "now", lambda d=day: at(d))

@@ -166,6 +166,8 @@ TEXTS: dict[str, dict[str, str]] = {
                          "{until}",
         "consent_total": "All days",
         "no_decisions": "No consent decisions in this period.",
+        "decisions_held": "Fewer than {k} browsers decided in this period, so their "
+                          "decisions are held back.",
         "consent_note": "Decisions from the banner on every site of this collector (a "
                         "receipt does not name its site). Days on which fewer than {k} "
                         "browsers decided are gathered in (other), or held back. GPC and DNT "
@@ -363,6 +365,8 @@ TEXTS: dict[str, dict[str, str]] = {
                          "{since} bis {until}",
         "consent_total": "Alle Tage",
         "no_decisions": "In diesem Zeitraum keine Entscheidungen.",
+        "decisions_held": "In diesem Zeitraum entschieden weniger als {k} Browser; ihre "
+                          "Entscheidungen werden zurückgehalten.",
         "consent_note": "Entscheidungen im Banner aller Websites dieses Collectors (ein Beleg "
                         "nennt seine Website nicht). Tage, an denen weniger als {k} Browser "
                         "entschieden, sind unter (andere) zusammengefasst oder zurückgehalten. "
@@ -560,6 +564,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "consent_chart": "حصة القرارات التي تسمح بكل غرض في اليوم، من {since} إلى {until}",
         "consent_total": "كل الأيام",
         "no_decisions": "لا قرارات موافقة في هذه الفترة.",
+        "decisions_held": "قرّر أقل من {k} متصفحات في هذه الفترة، لذا تُحجب قراراتهم.",
         "consent_note": "قرارات من الشريط في كل مواقع هذا الجامع (لا يذكر الإيصال موقعه). "
                         "الأيام التي قرّر فيها أقل من {k} متصفحات تُجمع في (أخرى) أو تُحجب. "
                         "GPC وDNT إشارتان من المتصفح ترفضان التسويق، والتحليلات والتخصيص.",
