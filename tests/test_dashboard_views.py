@@ -416,7 +416,7 @@ def test_a_row_filters_the_other_panels(dash: Flask) -> None:
     assert chrome
     both = client.get(chrome.group(1).replace("&amp;", "&")).text
     assert both.count('class="chip"') == 2 and "Clear all filters" in both
-    remove = re.search(r'<a href="([^"]+)" data-nav aria-label="Remove the filter Page is '
+    remove = re.search(r'<a href="([^"]+)" data-nav title="Remove the filter Page is '
                        r'/pricing"', both)
     assert remove
     assert client.get(remove.group(1).replace("&amp;", "&")).text.count('class="chip"') == 1

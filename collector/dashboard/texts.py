@@ -148,6 +148,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unsubscribes": "Unsubscribes",
         "clicks_per_link": "Clicks per link, {campaign}",
         "no_campaigns": "No email campaign had opens or clicks in this period.",
+        "campaigns_table": "Opens, clicks and unsubscribes per campaign",
         "campaigns_note": "Campaigns with opens or clicks in this period, from every sender "
                           "of this collector; each shows its whole life. Apple Mail Privacy "
                           "Protection opens every mail on delivery, so its opens say nothing "
@@ -347,6 +348,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unsubscribes": "Abmeldungen",
         "clicks_per_link": "Klicks pro Link, {campaign}",
         "no_campaigns": "Keine E-Mail-Kampagne hatte in diesem Zeitraum Öffnungen oder Klicks.",
+        "campaigns_table": "Öffnungen, Klicks und Abmeldungen je Kampagne",
         "campaigns_note": "Kampagnen mit Öffnungen oder Klicks in diesem Zeitraum, von allen "
                           "Absendern dieses Collectors; jede über ihre ganze Laufzeit. Apple "
                           "Mail Privacy Protection öffnet jede Mail bei der Zustellung; diese "
@@ -548,6 +550,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unsubscribes": "إلغاءات الاشتراك",
         "clicks_per_link": "النقرات لكل رابط، {campaign}",
         "no_campaigns": "لم تُفتح أي حملة بريدية ولم يُنقر عليها في هذه الفترة.",
+        "campaigns_table": "الفتحات والنقرات وإلغاءات الاشتراك لكل حملة",
         "campaigns_note": "الحملات التي فُتحت أو نُقر عليها في هذه الفترة، من كل مرسلي هذا "
                           "الجامع؛ وتُعرض كل حملة طوال عمرها. تفتح ميزة حماية الخصوصية في "
                           "بريد Apple كل رسالة عند تسليمها، فلا تدل فتحاتها على القراءة ولا "
