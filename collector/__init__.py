@@ -33,7 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     :raises ConfigError: a configuration value is invalid; the message names the key.
     """
-    from . import extension, web
+    from . import dashboard, extension, web
     from .cli import commands
     from .config import load_config
     from .ingest.fastpath import PixelFastPath
@@ -53,5 +53,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     web.init_app(app)
+    dashboard.init_app(app)
     commands.init_app(app)
     return app

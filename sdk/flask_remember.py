@@ -94,6 +94,9 @@ class Remember:
         store revoke every token of ``account``; warn its owner from there.
     :param clock: the time source of the stores (tests replace :attr:`clock`).
     :param grace_seconds: see :class:`~sdk.remember.RememberStore`.
+    :param secret_keys: ``secret_keys() -> keys``, where the keys come from when the app
+        does not keep them in ``app.config["SECRET_KEYS"]`` (the collector reads them from
+        a key file).
     """
 
     #: The cookie's name.
@@ -104,7 +107,8 @@ class Remember:
                  is_logged_in: Callable[[], bool] | None = None,
                  on_theft: Callable[[str], Any] | None = None,
                  clock: Callable[[], float] = time.time,
-                 grace_seconds: int = MIN_GRACE_SECONDS) -> None:
+                 grace_seconds: int = MIN_GRACE_SECONDS,
+                 secret_keys: Callable[[], Any] | None = None) -> None:
         #: Logs an account in; see the class docstring.
         self.login_loader = login_loader
         #: Says whether the request already has a login; see the class docstring.
@@ -115,16 +119,25 @@ class Remember:
         self.clock = clock
         #: Seconds the previous validator stays valid after a rotation (60 or more).
         self.grace_seconds = grace_seconds
+        #: Gives the key list when ``SECRET_KEYS`` is not in the app's configuration.
+        self.secret_keys = secret_keys
         self._stores: dict[tuple[Any, ...], RememberStore] = {}
         self._lock = threading.Lock()
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> None:
-        """Register the recall hook (before each request) and the cookie hook (after)."""
+    def init_app(self, app: Flask, *, blueprint: str | None = None) -> None:
+        """Register the recall hook (before each request) and the cookie hook (after).
+
+        :param blueprint: the name of a blueprint of ``app``: only the requests it handles
+            then read, rotate or expire the cookie, and the rest of the app never touches
+            it (the collector keeps it to its dashboard, away from its hit paths).
+        """
         app.extensions["cg_remember"] = self
-        app.before_request(self._before_request)
-        app.after_request(self._after_request)
+        # Flask keeps hooks by blueprint name (None: every request), as a blueprint's own
+        # before_request does; registered here, they need no blueprint object.
+        app.before_request_funcs.setdefault(blueprint, []).append(self._before_request)
+        app.after_request_funcs.setdefault(blueprint, []).append(self._after_request)
 
     # --- configuration and store ---------------------------------------------------------
 
@@ -133,7 +146,8 @@ class Remember:
         """The token store of the current app, built from its configuration."""
         config = current_app.config
         url = config.get("IDENTITY_URL") or ""  # RememberStore says how to set it
-        keys = parse_secret_keys(config.get("SECRET_KEYS"))
+        keys = parse_secret_keys(self.secret_keys() if self.secret_keys is not None
+                                 else config.get("SECRET_KEYS"))
         days = config.get("REMEMBER_DAYS", 30)
         if isinstance(days, str):
             text = days.strip()
@@ -177,8 +191,10 @@ class Remember:
 
     def _before_request(self) -> None:
         value = request.cookies.get(COOKIE_NAME)
-        # Static files never need a login; the page that loads them already did the work.
-        if value is None or request.endpoint == "static":
+        # Static files (the app's or a blueprint's) never need a login; the page that loads
+        # them already did the work.
+        endpoint = request.endpoint or ""
+        if value is None or endpoint == "static" or endpoint.endswith(".static"):
             return
         if self.is_logged_in is None or self.login_loader is None:
             raise ConfigError("login_loader", "Remember needs login_loader and is_logged_in "

@@ -401,3 +401,33 @@ def test_filters_narrow_every_dimension(app: Any) -> None:
     assert export(events, query, 5)[1].rows[0]["path"] == "/popular"
     with pytest.raises(QueryError, match="Cannot filter by"):
         Query(since=date(2026, 3, 1), until=date(2026, 3, 1), filters=(("visitor_id", "x"),))
+
+
+def test_filters_on_the_command_line_and_the_api(app: Any, client: Any) -> None:
+    """``--filter dimension:value`` (repeatable; empty value: none) and the API's
+    ``filter``: the same query the dashboard's panels run."""
+    seed(app, big_site() + [record(path="/popular", browser="Chrome", session=f"{i:032x}",
+                                   referrer_host="news.example.org") for i in range(5)])
+    out = run(app.test_cli_runner(), "--since", "2026-03-01", "--until", "2026-03-01",
+              "--by", "browser", "--format", "json", "--filter", "path:/popular",
+              "--filter", "site:www.example.com")
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.stdout)
+    assert {r["browser"]: r["hits"] for r in body["rows"]} == {"Firefox": 12, "Chrome": 5}
+    assert body["meta"]["filters"] == {"path": "/popular", "site": "www.example.com"}
+    out = run(app.test_cli_runner(), "--since", "2026-03-01", "--until", "2026-03-01",
+              "--by", "", "--format", "json", "--filter", "referrer_host:")
+    assert json.loads(out.stdout)["rows"][0]["hits"] == 18  # all but the five referred
+    for bad in ("path", "ip:1.2.3.4", ":x"):
+        out = run(app.test_cli_runner(), "--since", "2026-03-01", "--until", "2026-03-01",
+                  "--filter", bad)
+        assert out.exit_code == 2 and "dimension:value" in out.stderr, (bad, out.stderr)
+    token = new_token(app, "aggregate", "analysts")
+    r = client.get("/api/v1/aggregate?since=2026-03-01&until=2026-03-01&by=browser"
+                   "&filter=path:/popular&filter=browser:Chrome",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.json["rows"] == [{"browser": "Chrome", "hits": 5, "visits": 5,
+                               "returning_visitors": 0}]
+    r = client.get("/api/v1/aggregate?since=2026-03-01&until=2026-03-01&filter=visitor_id:x",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 400 and "dimension:value" in r.json["error"]

@@ -465,6 +465,44 @@ def test_glue_ends_the_token_of_an_account_the_host_refuses(tmp_path: Path,
         assert store.recall(cookie).reason == "unknown"
 
 
+def test_glue_kept_to_one_blueprint(tmp_path: Path, clock: Clock) -> None:
+    """``init_app(app, blueprint=...)``: the rest of the app never reads the cookie, and the
+    keys may come from elsewhere than ``app.config``."""
+    from flask import Blueprint
+
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="bare-session-key-0000000000000",
+                      IDENTITY_URL=f"sqlite:///{tmp_path}/bp.db", COOKIE_SECURE=False)
+    area = Blueprint("area", __name__, url_prefix="/area")
+
+    @area.get("/me")
+    def area_me() -> Any:
+        return jsonify(user=session.get("user"))
+
+    @app.get("/elsewhere")
+    def elsewhere() -> Any:
+        return jsonify(user=session.get("user"))
+
+    app.register_blueprint(area)
+
+    def load(account: str) -> bool:
+        session["user"] = account
+        return True
+
+    remember = Remember(login_loader=load, is_logged_in=lambda: "user" in session,
+                        clock=clock, secret_keys=lambda: KEYS)
+    remember.init_app(app, blueprint="area")  # after the blueprint's registration too
+    with app.test_request_context("/area/me"):
+        cookie = remember.store.issue("carol").cookie_value
+
+    outside = browser(app, cookie)
+    response = outside.get("/elsewhere")
+    assert response.json == {"user": None} and not set_cookies(response, COOKIE_NAME)
+    inside = browser(app, cookie)
+    response = inside.get("/area/me")
+    assert response.json == {"user": "carol"} and the_cookie(response)["value"] != cookie
+
+
 def test_glue_needs_its_callbacks(tmp_path: Path) -> None:
     app = Flask(__name__)
     app.config.update(IDENTITY_URL=f"sqlite:///{tmp_path}/x.db", SECRET_KEYS=KEYS)

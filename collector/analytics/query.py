@@ -90,6 +90,16 @@ def parse_dimensions(text: str | Sequence[str] | None) -> tuple[str, ...]:
     return dims
 
 
+def parse_filter(text: str) -> tuple[str, str | None]:
+    """A filter written ``dimension:value`` (``path:/pricing``), the dimension from
+    :data:`FILTERABLE`; an empty value (``referrer_host:``) matches events without one."""
+    name, sep, value = text.partition(":")
+    if not sep or name.strip() not in FILTERABLE:
+        raise QueryError(f"A filter is written dimension:value, such as path:/pricing, with "
+                         f"a dimension from {', '.join(FILTERABLE)}; got {text[:60]!r}.")
+    return name.strip(), value if value != "" else None
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     """What to aggregate."""

@@ -82,23 +82,18 @@ def data_folder() -> str:
 def write_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str,
                meta: dict[str, Any], out: Any) -> None:
     """Rows as CSV (metadata to stderr), NDJSON (metadata to stderr) or one JSON object."""
-    import csv
     import json
+
+    from ..analytics.formats import meta_lines, write_csv
 
     if fmt == "json":
         json.dump({"meta": meta, "rows": rows}, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
-    for key, value in meta.items():
-        if key != "notes":
-            shown = ",".join(map(str, value)) if isinstance(value, list) else value
-            click.echo(f"# {key}: {shown}", err=True)
-    for note in meta.get("notes", []):
-        click.echo(f"# note: {note}", err=True)
+    for line in meta_lines(meta):
+        click.echo(line, err=True)
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        write_csv(rows, columns, out)
     else:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -25,17 +25,29 @@ from . import data_stores, errors_as_lines, fail, write_rows
 @click.option("--revision", type=click.IntRange(1, 2**31 - 1), default=None,
               help="Only events under this policy revision.")
 @click.option("--include-bots", is_flag=True, help="Count bots and crawlers too.")
+@click.option("--filter", "filters", multiple=True, metavar="DIMENSION:VALUE",
+              help="Only events with this value, such as site:www.example.com or "
+                   "kind:pageview (an empty value: events without one); repeat to combine. "
+                   "The dashboard's downloads name theirs.")
 @with_appcontext
 @errors_as_lines
 def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
-                   revision: int | None, include_bots: bool) -> None:
+                   revision: int | None, include_bots: bool, filters: tuple[str, ...]) -> None:
     """Export aggregate page views, with small cells suppressed."""
     from ..analytics.export import export
-    from ..analytics.query import METRICS, Query, QueryError, parse_day, parse_dimensions
+    from ..analytics.query import (
+        METRICS,
+        Query,
+        QueryError,
+        parse_day,
+        parse_dimensions,
+        parse_filter,
+    )
     try:
         query = Query(since=parse_day(since, "since"), until=parse_day(until, "until"),
                       by=parse_dimensions(by), revision=revision, include_bots=include_bots,
-                      timezone=current_app.config["TIMEZONE"])
+                      timezone=current_app.config["TIMEZONE"],
+                      filters=tuple(parse_filter(f) for f in filters))
     except QueryError as exc:
         fail(str(exc))
     col = data_stores("events")

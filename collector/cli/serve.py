@@ -72,6 +72,8 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
                "off)", err=True)
     if overrides.get("DEMO"):
         click.echo(f"Open http://{shown_host}:{port}/ for the demo page.", err=True)
+    click.echo(f"The dashboard is at http://{shown_host}:{port}/dashboard/ (add an account "
+               "with `cleargif user add NAME`).", err=True)
     if host not in LOOPBACK and not dev and config["COOKIE_SECURE"]:
         # Browsers accept Secure cookies over plain http only on loopback.
         click.echo("Cookies are Secure: serve the collector through HTTPS (see the README's "

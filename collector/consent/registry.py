@@ -39,6 +39,7 @@ CONSENT_COOKIE = "cg_consent"
 SESSION_COOKIE = "cg_sid"
 VISITOR_COOKIE = "cg_vid"
 REMEMBER_COOKIE = "cg_remember"
+DASHBOARD_COOKIE = "cg_dashboard"
 
 
 def own_cookies(consent_days: int, visitor_days: int, remember_days: int) -> list[CookieSpec]:
@@ -54,6 +55,9 @@ def own_cookies(consent_days: int, visitor_days: int, remember_days: int) -> lis
                    "(counted only with analytics too).", True),
         CookieSpec(REMEMBER_COOKIE, "necessary", "site login", f"{remember_days} days",
                    "Keeps you logged in, set only when you tick \"remember me\".", False),
+        CookieSpec(DASHBOARD_COOKIE, "necessary", "cleargif dashboard", "browser session",
+                   "Keeps the site's owner signed in to the statistics dashboard; set only "
+                   "on its sign-in page, never for visitors.", True),
     ]
 
 

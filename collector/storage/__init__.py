@@ -1,12 +1,13 @@
 """Storage: two stores kept apart (DESIGN 6), and the only place that speaks SQL.
 
 The **event store** holds event records, counters, campaign sends and daily roll-ups; the
-**identity store** holds consent receipts, the suppression list, API tokens and the
-PII-access audit log. The rest of the collector asks them questions in its own words
-through the two protocols below; :func:`open_events` and :func:`open_identity` pick the
-backend from the URL. Each backend is one module (:mod:`.sqlite`), with its schema as
-numbered migrations under ``migrations/<backend>/<store>/``; the contract tests in
-``tests/storage/`` run against the protocols, so every backend passes the same suite.
+**identity store** holds consent receipts, the suppression list, API tokens, the
+PII-access audit log and the dashboard's accounts. The rest of the collector asks them
+questions in its own words through the two protocols below; :func:`open_events` and
+:func:`open_identity` pick the backend from the URL. Each backend is one module
+(:mod:`.sqlite`), with its schema as numbered migrations under
+``migrations/<backend>/<store>/``; the contract tests in ``tests/storage/`` run against
+the protocols, so every backend passes the same suite.
 
 Every write is committed before the method returns (durable, DESIGN 6). A store that
 cannot be used raises :class:`~collector.errors.StorageError` with a message that names
@@ -28,6 +29,7 @@ from .protocols import (
     Burst,
     CellCounts,
     CellQuery,
+    ConsentCounts,
     EmailCount,
     EventStore,
     IdentityStore,
@@ -38,6 +40,7 @@ from .protocols import (
     SuppressionRow,
     TokenRow,
     TombstoneSealer,
+    UserRow,
     day_label,
     day_number,
 )
@@ -79,7 +82,8 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
             open_identity(config["IDENTITY_URL"], sync=config["SYNC"]))
 
 
-__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "Burst", "CellCounts", "CellQuery", "EmailCount",
-           "EventStore", "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
-           "SuppressionRow", "TokenRow", "TombstoneSealer", "day_label", "day_number",
-           "open_events", "open_identity", "stores_for"]
+__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "Burst", "CellCounts", "CellQuery",
+           "ConsentCounts", "EmailCount", "EventStore", "IdentityStore", "ReceiptRow",
+           "ReceiptSigner", "Store", "Suppression", "SuppressionRow", "TokenRow",
+           "TombstoneSealer", "UserRow", "day_label", "day_number", "open_events",
+           "open_identity", "stores_for"]

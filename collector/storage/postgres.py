@@ -35,6 +35,7 @@ from .protocols import (
     Burst,
     CellCounts,
     CellQuery,
+    ConsentCounts,
     EmailCount,
     ReceiptRow,
     ReceiptSigner,
@@ -42,6 +43,7 @@ from .protocols import (
     SuppressionRow,
     TokenRow,
     TombstoneSealer,
+    UserRow,
 )
 
 EVENTS = "cleargif_events"
@@ -52,6 +54,11 @@ ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os",
                "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
 #: Connections per process: a gunicorn worker answers one request at a time per thread.
 POOL_SIZE = 4
+
+
+def _day_arrays(days: Sequence[tuple[str, int, int]]) -> list[list[Any]]:
+    """Local days ``(label, start, end)`` as three arrays, for ``unnest``."""
+    return [[day[0] for day in days], [day[1] for day in days], [day[2] for day in days]]
 
 
 def safe_location(url: str) -> str:
@@ -676,6 +683,13 @@ class PostgresEvents(_Store):
             f"SELECT 1 FROM {EVENTS}.events WHERE recipient = %s AND campaign = %s AND "
             "list = %s AND kind IN ('open', 'click') LIMIT 1", (recipient, campaign, list_id)))
 
+    def active_campaigns(self, start: int, end: int, limit: int) -> list[str]:
+        """Campaigns with opens or clicks in ``[start, end)``, the busiest first."""
+        return [name for (name,) in self._rows(
+            f"SELECT campaign FROM {EVENTS}.events WHERE ts >= %s AND ts < %s AND campaign IS "
+            "NOT NULL AND kind IN ('open', 'click') GROUP BY campaign ORDER BY COUNT(*) DESC, "
+            "campaign COLLATE \"C\" LIMIT %s", (start, end, int(limit)))]
+
     # --- subjects ----------------------------------------------------------------------
     _SESSIONS = (f"SELECT session_id FROM {EVENTS}.events WHERE visitor_id = %s AND "
                  "session_id IS NOT NULL")
@@ -734,7 +748,7 @@ class PostgresIdentity(_Store):
     schema = IDENTITY
     copied = (("receipts", ("seq",), "seq"), ("suppressions", ("list", "recipient"), None),
               ("api_tokens", ("id",), "id"), ("audit", ("seq",), "seq"),
-              ("remember_accounts", ("account",), None),
+              ("users", ("name",), None), ("remember_accounts", ("account",), None),
               ("remember_tokens", ("selector",), None))
 
     # --- receipts ----------------------------------------------------------------------
@@ -961,6 +975,68 @@ class PostgresIdentity(_Store):
         ts = self._one(f"SELECT MIN(ts) FROM {IDENTITY}.audit WHERE action != 'tombstone' "
                        "AND ts >= %s", (since,))
         return None if ts is None else int(ts)
+
+    # --- consent decisions, counted ----------------------------------------------------
+    def consent_decisions(self, days: Sequence[tuple[str, int, int]],
+                          purposes: Sequence[str]) -> list[ConsentCounts]:
+        """Receipts of each day counted with PostgreSQL's JSON operators: a purpose is
+        granted when the body's ``granted`` array holds it; GPC and DNT are its booleans."""
+        if not days:
+            return []
+        grants = "".join(", COUNT(*) FILTER (WHERE x.body -> 'granted' ? %s)"
+                         for _ in purposes)
+        sql = (f"SELECT x.label, COUNT(*), COUNT(DISTINCT x.subject_id){grants}, "
+               "COUNT(*) FILTER (WHERE x.body -> 'gpc' = 'true'), "
+               "COUNT(*) FILTER (WHERE x.body -> 'dnt' = 'true') FROM (SELECT d.label, "
+               "r.subject_id, r.body::jsonb AS body FROM unnest(%s::text[], %s::bigint[], "
+               f"%s::bigint[]) AS d(label, start, stop) JOIN {IDENTITY}.receipts r ON "
+               "r.created_at >= d.start AND r.created_at < d.stop WHERE r.body IS NOT NULL) x "
+               "GROUP BY x.label ORDER BY x.label")
+        width = len(purposes)
+        # The purposes come first in the text, then the days' arrays.
+        return [ConsentCounts(str(row[0]), int(row[1]), int(row[2]),
+                              tuple(int(n) for n in row[3:3 + width]), int(row[3 + width]),
+                              int(row[4 + width]))
+                for row in self._rows(sql, [*purposes, *_day_arrays(days)])]
+
+    def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
+        """Distinct subjects of the days' receipts."""
+        if not days:
+            return 0
+        return int(self._one(
+            "SELECT COUNT(DISTINCT r.subject_id) FROM unnest(%s::text[], %s::bigint[], "
+            f"%s::bigint[]) AS d(label, start, stop) JOIN {IDENTITY}.receipts r ON "
+            "r.created_at >= d.start AND r.created_at < d.stop WHERE r.body IS NOT NULL",
+            _day_arrays(days)))
+
+    # --- dashboard accounts ------------------------------------------------------------
+    def add_user(self, name: str, password_hash: str, now: int) -> bool:
+        """Insert the account unless the name is taken (one statement: no race)."""
+        return self._write(f"INSERT INTO {IDENTITY}.users (name, password_hash, created_at) "
+                           "VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                           (name, password_hash, now)) > 0
+
+    def remove_user(self, name: str) -> bool:
+        """Delete the account."""
+        return self._write(f"DELETE FROM {IDENTITY}.users WHERE name = %s", (name,)) > 0
+
+    def user_password_hash(self, name: str) -> str | None:
+        """The account's password hash."""
+        rows = self._rows(f"SELECT password_hash FROM {IDENTITY}.users WHERE name = %s",
+                          (name,))
+        return str(rows[0][0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        """Every account, by name (in byte order, as on SQLite)."""
+        return [UserRow(name, int(created), None if last is None else int(last))
+                for name, created, last in self._rows(
+                    f"SELECT name, created_at, last_login_at FROM {IDENTITY}.users "
+                    "ORDER BY name COLLATE \"C\"")]
+
+    def record_login(self, name: str, now: int) -> None:
+        """Note the latest sign-in."""
+        self._write(f"UPDATE {IDENTITY}.users SET last_login_at = %s WHERE name = %s",
+                    (now, name))
 
     # --- remember-me (the SDK's tables) ------------------------------------------------
     def has_remember_tables(self) -> bool:

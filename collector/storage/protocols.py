@@ -169,6 +169,34 @@ class AuditRow(NamedTuple):
     detail: str | None
 
 
+class UserRow(NamedTuple):
+    """A dashboard account as listed (never its password hash)."""
+
+    name: str
+    created_at: int
+    last_login_at: int | None
+
+
+class ConsentCounts(NamedTuple):
+    """Consent decisions (receipts that still have a body) of one local day.
+
+    :ivar key: the day's label.
+    :ivar decisions: receipts, one per decision.
+    :ivar subjects: distinct subject ids among them (browsers that decided): the people the
+        day's counts may single out.
+    :ivar granted: per purpose asked for, in that order, the decisions that granted it.
+    :ivar gpc: decisions made while the browser sent Global Privacy Control.
+    :ivar dnt: decisions made while the browser sent Do Not Track.
+    """
+
+    key: str
+    decisions: int
+    subjects: int
+    granted: tuple[int, ...]
+    gpc: int
+    dnt: int
+
+
 class Store(Protocol):
     """What both stores offer."""
 
@@ -353,6 +381,10 @@ class EventStore(Store, Protocol):
         """Whether an open or click of ``campaign`` and ``list_id`` names ``recipient``:
         the recipient's mail was sent with per-recipient tracking."""
 
+    def active_campaigns(self, start: int, end: int, limit: int) -> list[str]:
+        """The campaigns with opens or clicks stamped in ``[start, end)``, those with the
+        most such events first (ties by name), at most ``limit`` of them."""
+
     # --- subjects ----------------------------------------------------------------------
     def subject_events(self, kind: str, subject_id: str) -> list[dict[str, Any]]:
         """The events of a ``visitor`` (with the sessions it was seen in) or a
@@ -458,6 +490,38 @@ class IdentityStore(Store, Protocol):
 
     def oldest_audit(self, since: int) -> int | None:
         """The time of the oldest live entry at or after ``since``."""
+
+    # --- consent decisions, counted ----------------------------------------------------
+    def consent_decisions(self, days: Sequence[tuple[str, int, int]],
+                          purposes: Sequence[str]) -> list[ConsentCounts]:
+        """Count the receipts with a body made in each of the given local days: one row per
+        day that has any, in day order.
+
+        :param days: ``(label, start, end)`` of each day, ``[start, end)`` in Unix seconds
+            of ``created_at``, as :class:`CellQuery` has them.
+        :param purposes: the purposes to count grants of (a receipt grants a purpose when
+            its body's ``granted`` list names it).
+        """
+
+    def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
+        """The distinct subject ids of the receipts with a body made in the given days,
+        counted once across them (days are given as for :meth:`consent_decisions`)."""
+
+    # --- dashboard accounts ------------------------------------------------------------
+    def add_user(self, name: str, password_hash: str, now: int) -> bool:
+        """Add an account; False (and nothing changed) when the name is taken."""
+
+    def remove_user(self, name: str) -> bool:
+        """Remove an account; False when there was none of that name."""
+
+    def user_password_hash(self, name: str) -> str | None:
+        """The stored password hash of an account, or None when there is no such account."""
+
+    def users(self) -> list[UserRow]:
+        """Every account, by name."""
+
+    def record_login(self, name: str, now: int) -> None:
+        """Note the time of an account's latest sign-in."""
 
     # --- remember-me (the SDK's tables) ------------------------------------------------
     def has_remember_tables(self) -> bool:

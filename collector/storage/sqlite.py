@@ -36,6 +36,7 @@ from .protocols import (
     Burst,
     CellCounts,
     CellQuery,
+    ConsentCounts,
     EmailCount,
     ReceiptRow,
     ReceiptSigner,
@@ -43,6 +44,7 @@ from .protocols import (
     SuppressionRow,
     TokenRow,
     TombstoneSealer,
+    UserRow,
 )
 
 PAGE_KINDS = ("pageview", "event")
@@ -595,6 +597,16 @@ class SQLiteEvents(_Store):
             "SELECT 1 FROM events WHERE recipient = ? AND campaign = ? AND list = ? AND "
             "kind IN ('open', 'click') LIMIT 1", (recipient, campaign, list_id)))
 
+    def active_campaigns(self, start: int, end: int, limit: int) -> list[str]:
+        """Campaigns with opens or clicks in ``[start, end)``, the busiest first."""
+        # Read through the campaign index (email events only, kept at most
+        # RETENTION_DAYS_EVENTS), not the ts index: a year of page views is far larger than
+        # every email event the store holds (0.05 s against 0.5 s for a million events).
+        return [name for (name,) in self._rows(
+            "SELECT campaign FROM events WHERE +ts >= ? AND +ts < ? AND campaign IS NOT NULL "
+            "AND kind IN ('open', 'click') GROUP BY campaign ORDER BY COUNT(*) DESC, "
+            "campaign LIMIT ?", (start, end, int(limit)))]
+
     # --- subjects ----------------------------------------------------------------------
     # The sessions in which a visitor id was seen: hits of the same browser without the
     # visitor id (before its cookie, or with personalization off) belong to the subject.
@@ -652,7 +664,8 @@ class SQLiteIdentity(_Store):
 
     kind = "identity"
     copied = (("receipts", "seq"), ("suppressions", None), ("api_tokens", "id"),
-              ("audit", "seq"), ("remember_accounts", None), ("remember_tokens", None))
+              ("audit", "seq"), ("users", None), ("remember_accounts", None),
+              ("remember_tokens", None))
 
     # --- receipts ----------------------------------------------------------------------
     def append_receipt(self, receipt_id: str, subject_id: str, created_at: int, body: str,
@@ -863,6 +876,73 @@ class SQLiteIdentity(_Store):
         ts = self._one("SELECT MIN(ts) FROM audit WHERE action != 'tombstone' AND ts >= ?",
                        (since,))
         return None if ts is None else int(ts)
+
+    # --- consent decisions, counted ----------------------------------------------------
+    @staticmethod
+    def _days_table(days: Sequence[tuple[str, int, int]]) -> tuple[str, list[Any]]:
+        """``WITH d(label, start, stop) AS (VALUES …)`` of the days, and its parameters."""
+        values = ", ".join("(?, ?, ?)" for _ in days)
+        return (f"WITH d(label, start, stop) AS (VALUES {values})",
+                [value for day in days for value in day])
+
+    def consent_decisions(self, days: Sequence[tuple[str, int, int]],
+                          purposes: Sequence[str]) -> list[ConsentCounts]:
+        """Receipts of each day counted with SQLite's JSON functions: a purpose is granted
+        when the body's ``granted`` array holds it; GPC and DNT are the body's booleans.
+        Each body is parsed once per field (the inner select), not once per purpose."""
+        if not days:
+            return []
+        with_days, params = self._days_table(days)
+        grants = "".join(", COALESCE(SUM(EXISTS (SELECT 1 FROM json_each(x.granted) g WHERE "
+                         "g.value = ?)), 0)" for _ in purposes)
+        sql = (f"{with_days} SELECT x.label, COUNT(*), COUNT(DISTINCT x.subject_id){grants}, "
+               "COALESCE(SUM(x.gpc = 1), 0), COALESCE(SUM(x.dnt = 1), 0) FROM (SELECT d.label "
+               "AS label, r.subject_id AS subject_id, json_extract(r.body, '$.granted') AS "
+               "granted, json_extract(r.body, '$.gpc') AS gpc, json_extract(r.body, '$.dnt') "
+               "AS dnt FROM d JOIN receipts r ON r.created_at >= d.start AND r.created_at < "
+               "d.stop WHERE r.body IS NOT NULL) x GROUP BY x.label ORDER BY x.label")
+        width = len(purposes)
+        # The days' values come first in the text, then one purpose per grant count.
+        return [ConsentCounts(str(row[0]), int(row[1]), int(row[2]),
+                              tuple(int(n) for n in row[3:3 + width]), int(row[3 + width]),
+                              int(row[4 + width]))
+                for row in self._rows(sql, [*params, *purposes])]
+
+    def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
+        """Distinct subjects of the days' receipts (no JSON read: the index on created_at
+        and the subject id column)."""
+        if not days:
+            return 0
+        with_days, params = self._days_table(days)
+        return int(self._one(f"{with_days} SELECT COUNT(DISTINCT r.subject_id) FROM d JOIN "
+                             "receipts r ON r.created_at >= d.start AND r.created_at < d.stop "
+                             "WHERE r.body IS NOT NULL", params))
+
+    # --- dashboard accounts ------------------------------------------------------------
+    def add_user(self, name: str, password_hash: str, now: int) -> bool:
+        """Insert the account unless the name is taken (one statement: no race)."""
+        return self._write("INSERT INTO users (name, password_hash, created_at) VALUES "
+                           "(?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                           (name, password_hash, now)) > 0
+
+    def remove_user(self, name: str) -> bool:
+        """Delete the account."""
+        return self._write("DELETE FROM users WHERE name = ?", (name,)) > 0
+
+    def user_password_hash(self, name: str) -> str | None:
+        """The account's password hash."""
+        rows = self._rows("SELECT password_hash FROM users WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        """Every account, by name."""
+        return [UserRow(name, int(created), None if last is None else int(last))
+                for name, created, last in self._rows(
+                    "SELECT name, created_at, last_login_at FROM users ORDER BY name")]
+
+    def record_login(self, name: str, now: int) -> None:
+        """Note the latest sign-in."""
+        self._write("UPDATE users SET last_login_at = ? WHERE name = ?", (now, name))
 
     # --- remember-me (the SDK's tables) ------------------------------------------------
     def has_remember_tables(self) -> bool:

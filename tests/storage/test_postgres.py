@@ -12,6 +12,7 @@ from collector.errors import StorageError
 from collector.storage import EventStore, IdentityStore, open_events, open_identity
 from tests.pgserver import TempPostgres
 from tests.storage import test_contract as contract
+from tests.storage import test_dashboard as dashboard
 from tests.storage import test_mail as mail
 
 pytestmark = pytest.mark.postgres
@@ -99,3 +100,15 @@ def test_an_unreachable_server_is_a_storage_error_without_the_password() -> None
         store.ping()
     assert "secret-pw" not in str(info.value) and "127.0.0.1:1" in str(info.value)
     store.close()
+
+
+class TestPostgresAccountsStorage(dashboard.TestAccountsStorage):
+    """Dashboard accounts on PostgreSQL."""
+
+
+class TestPostgresConsentDecisionsStorage(dashboard.TestConsentDecisionsStorage):
+    """Consent decisions counted by day on PostgreSQL."""
+
+
+class TestPostgresActiveCampaignsStorage(dashboard.TestActiveCampaignsStorage):
+    """Active campaigns on PostgreSQL."""

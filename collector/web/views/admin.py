@@ -14,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from ... import clock
 from ...analytics.export import export as aggregate_export
-from ...analytics.query import Query, QueryError, parse_day, parse_dimensions
+from ...analytics.query import Query, QueryError, parse_day, parse_dimensions, parse_filter
 from ...config import MAX_REVISION
 from ...errors import CleargifError, ConfigError
 from ...extension import ext
@@ -79,7 +79,8 @@ def flag(name: str) -> bool:
 @require("aggregate")
 def aggregate() -> Response:
     """The export's aggregates as JSON: ``since``, ``until``, ``by`` (``day`` unless
-    given, as in the CLI; empty for totals), ``revision``, ``include_bots``."""
+    given, as in the CLI; empty for totals), ``revision``, ``include_bots``, and
+    ``filter=dimension:value`` as often as needed."""
     col = ext()
     try:
         revision = request.args.get("revision")
@@ -87,7 +88,8 @@ def aggregate() -> Response:
                       until=parse_day(request.args.get("until"), "until"),
                       by=parse_dimensions(request.args.get("by", "day")),
                       revision=parse_revision(revision),
-                      include_bots=flag("include_bots"), timezone=col.settings.timezone)
+                      include_bots=flag("include_bots"), timezone=col.settings.timezone,
+                      filters=tuple(parse_filter(f) for f in request.args.getlist("filter")))
     except QueryError as exc:
         return json_error(str(exc).replace("--", ""), 400)
     except ValueError:
