@@ -1,0 +1,86 @@
+"""``GET /metrics`` in Prometheus' text format (DESIGN 3), off unless ``METRICS_TOKEN`` is
+set.
+
+Labels are closed lists chosen by the collector: a drop reason, a store's name, a Flask
+endpoint's name, a consent source. None holds a path, anything of a site's visitors, or an
+address.
+
+Under ``cleargif serve`` every worker counts on its own; ``serve`` gives them one folder
+(``PROMETHEUS_MULTIPROC_DIR``) where prometheus_client keeps their counts, and whichever
+worker answers ``/metrics`` adds them up.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from flask import Blueprint, Response, request
+
+#: Seconds a store commit may take, as the histogram's buckets (a commit on SQLite takes
+#: tens of microseconds; seconds mean a disk in trouble).
+COMMIT_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                  0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Where prometheus_client's multiprocess mode keeps the workers' counts.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+bp = Blueprint("metrics", __name__)
+
+
+class Metrics:
+    """The collector's counters and histogram, in a registry of their own (so that several
+    apps in one process, as in tests, never clash)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.hits = Counter("cleargif_hits_counted", "Hits stored as events.",
+                            registry=self.registry)
+        self.dropped = Counter("cleargif_hits_dropped", "Hits answered but not counted, by "
+                               "reason.", ["reason"], registry=self.registry)
+        self.commit = Histogram("cleargif_store_commit_seconds", "Time to commit one write, "
+                                "by store.", ["store"], buckets=COMMIT_BUCKETS,
+                                registry=self.registry)
+        self.errors = Counter("cleargif_http_5xx", "Answers with a 5xx status, by route "
+                              "(the endpoint's name, never its path).", ["route"],
+                              registry=self.registry)
+        self.decisions = Counter("cleargif_consent_decisions", "Consent decisions recorded, "
+                                 "by source.", ["source"], registry=self.registry)
+
+    def exposition(self) -> bytes:
+        """Every worker's counts (multiprocess mode) or this process's, as text."""
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """The metrics, for a request bearing ``METRICS_TOKEN``; 404 while it is unset."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from ..extension import ext
+    from .requests import over_limit
+    from .responses import json_error, too_many
+
+    col = ext()
+    token = col.config.get("METRICS_TOKEN")
+    if not token or col.metrics is None:
+        return json_error("Nothing here; /metrics is off until METRICS_TOKEN is set.", 404)
+    wait = over_limit("api")
+    if wait is not None:
+        return too_many(wait)
+    kind, _, given = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                           token.encode()):
+        resp = json_error("/metrics needs 'Authorization: Bearer <METRICS_TOKEN>'.", 401)
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="cleargif-metrics"'
+        return resp
+    resp = Response(col.metrics.exposition(), mimetype=None,
+                    headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
+    return resp
