@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 #: Seconds a failed hit write keeps ``/healthz`` failing while no write has succeeded
 #: since: a store whose small test commit passes may still refuse larger ones (a full
 #: disk with room left in SQLite's write-ahead log, say).
-FAILURE_MEMORY = 60.0
+FAILURE_MEMORY = 10.0
 
 
 @bp.get("/healthz")
@@ -34,7 +34,7 @@ def healthz() -> Response:
             continue
         last = col.failures.last_failure(name)
         if last is not None and now - last < FAILURE_MEMORY:
-            status[name] = "failing: writes failed in the last minute"
+            status[name] = "failing: writes failed in the last seconds"
         else:
             col.store_recovered(name)
             status[name] = "ok"
