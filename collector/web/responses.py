@@ -11,7 +11,8 @@ from flask import Response, jsonify
 GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00"
        b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 GIF_HEADERS = {"Content-Type": "image/gif", "Cache-Control": "no-store, max-age=0",
-               "Content-Length": str(len(GIF)), "X-Content-Type-Options": "nosniff"}
+               "Content-Length": str(len(GIF)), "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'"}
 
 #: Seconds a client is asked to wait before retrying a write that could not be stored.
 RETRY_AFTER = "30"
