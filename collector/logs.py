@@ -49,11 +49,20 @@ def scrub_line(text: str) -> str:
     return _QUERY.sub("?…", text)
 
 
+#: Pass ``extra=REVIEWED`` to log a line whose every part was chosen to hold no client
+#: data (such as a site's origin, which may be written as an IP address): it is written as
+#: it is.
+REVIEWED = {"cleargif_reviewed": True}
+
+
 class PrivacyFilter(logging.Filter):
-    """Scrub every record (message and traceback) before it is written."""
+    """Scrub every record (message and traceback) before it is written, but those logged
+    with :data:`REVIEWED`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite ``record`` in place; never drops it."""
+        if getattr(record, "cleargif_reviewed", False) and not record.exc_info:
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a record whose arguments do not fit its format

@@ -354,6 +354,14 @@ def test_app_log_records_are_scrubbed(tmp_path: Any, caplog: pytest.LogCaptureFi
     assert "192.0.2.44" not in text and "a@b.example" not in text and "2001:db8::5" not in text
 
 
+def test_a_refused_sites_origin_is_logged_as_it_is(tmp_path: Any,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    client = app_with(tmp_path).test_client()
+    with caplog.at_level(logging.WARNING, logger="cleargif"):
+        client.get("/consent", headers={"Origin": "http://192.0.2.80:8100"})
+    assert "Refused a cross-origin request from http://192.0.2.80:8100," in caplog.text
+
+
 # --- the worker's body deadline -------------------------------------------------------
 
 def test_a_body_that_does_not_arrive_in_time_is_a_timeout() -> None:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import Request, Response, request
 
 from ..extension import Settings
+from ..logs import REVIEWED
 
 log = logging.getLogger("cleargif")
 
@@ -74,7 +75,9 @@ def _log_refused(origin: str) -> None:
 
     line = ext().refused_origins.notice(origin, time.monotonic())
     if line is not None:
-        log.warning("%s", line)
+        # A site's origin (http://192.0.2.5:8100 for a site served by address) is what the
+        # operator must add to ALLOWED_ORIGINS: written as it is, not as ":ip".
+        log.warning("%s", line, extra=REVIEWED)
 
 def cross_site_refusal(s: Settings, req: Request) -> str | None:
     """Why a consent-changing request must be refused, or None when it may proceed.
