@@ -148,6 +148,8 @@ def send_raw(port: int, data: bytes, source: str = CLIENT) -> bytes:
                                   source_address=(source, 0)) as sock:
         with contextlib.suppress(OSError):
             sock.sendall(data)
+            # All is sent: the server need not wait out its deadline for more.
+            sock.shutdown(socket.SHUT_WR)
         answer = b""
         with contextlib.suppress(OSError):
             while chunk := sock.recv(65536):

@@ -59,12 +59,16 @@ class PrivateLogger(Logger):
                 if not any(isinstance(f, PrivacyFilter) for f in handler.filters):
                     handler.addFilter(PrivacyFilter())
 
+    def refuse(self, error: str) -> None:
+        """Say that a request was refused for ``error`` (gunicorn's text, which may quote
+        the request: only the kind of problem is kept); a flood is one line a minute."""
+        line = refusal(error)
+        self.refused.failed(line, line, time.monotonic())
+
     def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
         """Rewrite gunicorn's "Invalid request from ip=…" lines, summarise a flood."""
         if isinstance(msg, str) and msg.startswith("Invalid request from ip="):
-            error = msg.split(": ", 1)[1] if ": " in msg else ""
-            line = refusal(error)
-            self.refused.failed(line, line, time.monotonic())
+            self.refuse(msg.split(": ", 1)[1] if ": " in msg else "")
             return
         super().warning(msg, *args, **kwargs)
 

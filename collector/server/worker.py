@@ -19,6 +19,7 @@ from typing import Any
 
 import gevent
 from gunicorn import util
+from gunicorn.http import errors as http_errors
 from gunicorn.workers.ggevent import GeventWorker
 
 #: Seconds a client has to send a request's line and headers: from the connection, or on
@@ -99,8 +100,36 @@ def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     util.write_nonblock(sock, head.encode("latin-1", "replace") + body)
 
 
+#: The status of a request gunicorn refused, by the kind of its error (the first match
+#: counts); any other parse error is a 400.
+REFUSED_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (http_errors.LimitRequestLine, 414, "URI Too Long"),
+    (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large"),
+    (http_errors.UnsupportedTransferCoding, 501, "Not Implemented"),
+    (http_errors.ForbiddenProxyRequest, 403, "Forbidden"),
+)
+
+
 class CollectorWorker(GeventWorker):
     """gunicorn's gevent worker with the deadlines above and cleargif's error answers."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """Answer a request gunicorn could not parse with a 4xx (or 501) and one line that
+        quotes nothing of it, whatever gunicorn's release: some answer an unsupported
+        Transfer-Encoding with a 500 and a traceback. Other errors go to gunicorn."""
+        if not isinstance(exc, http_errors.ParseException) or \
+                isinstance(exc, http_errors.ConfigurationProblem):
+            super().handle_error(req, client, addr, exc)
+            return
+        status, reason = next(((code, words) for kind, code, words in REFUSED_STATUS
+                               if isinstance(exc, kind)), (400, "Bad Request"))
+        refuse = getattr(self.log, "refuse", None)
+        if refuse is not None:
+            refuse(str(exc))
+        try:
+            util.write_error(client, status, reason, "")
+        except Exception:  # the client is gone: nothing to answer
+            self.log.debug("Failed to send error message.")
 
     def init_process(self) -> None:
         """Answer refused requests the cleargif way, then start as gevent's worker does."""
