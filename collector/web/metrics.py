@@ -35,7 +35,7 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry(auto_describe=True)
-        self.hits = Counter("cleargif_hits_counted", "Hits stored as events.",
+        self.hits = Counter("cleargif_hits_counted", "Page hits (/t.gif, /t) stored as events.",
                             registry=self.registry)
         self.dropped = Counter("cleargif_hits_dropped", "Hits answered but not counted, by "
                                "reason.", ["reason"], registry=self.registry)
