@@ -142,6 +142,15 @@ class CollectorWorker(GeventWorker):
         app: _WSGIApp = getattr(self, "wsgi")  # noqa: B009 (gunicorn sets it untyped)
         self.wsgi = BodyDeadline(app)
 
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+        """Serve one request, then let the other connections' greenlets run: a kept-alive
+        client whose next request is already in would otherwise be served again and again
+        while the others wait (gevent only switches when a read would block)."""
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            gevent.sleep(0)
+
     def timeout_ctx(self) -> gevent.Timeout:
         """The deadline for a request's line and headers (gunicorn reads them inside it,
         and closes the connection silently when it passes)."""
