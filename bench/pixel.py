@@ -9,10 +9,12 @@ personalization, so every hit is verified, scrubbed, classified and committed to
 (durable: ``synchronous=NORMAL`` in WAL) before it is answered.
 
 Run: ``python bench/pixel.py [--workers 1] [--seconds 10] [--rounds 3] [--model sync
---model gevent]``. It prints requests/s and p50/p99 latency per turn, then medians and the
-ratio collector/bare for each worker model. Not a test: these machines are shared and
-noisy, so read the medians and the ratios. The ``hits`` rate limit is set far above what
-wrk sends, so every hit pays for the limiter and none is dropped by it.
+--model gevent]``. It prints requests/s, p50/p99 latency and the workers' CPU time per
+request for each turn, then medians and the ratio collector/bare for each worker model,
+by requests/s and by CPU time per request (which other programs taking turns on a shared
+machine's cores disturb far less). Not a test: these machines are shared and noisy, so
+read the medians and the ratios. The ``hits`` rate limit is set far above what wrk
+sends, so every hit pays for the limiter and none is dropped by it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,23 @@ def start(app: str, port: int, workers: int, env: dict[str, str],
 def stop(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(30)
+
+
+def worker_cpu(master: int) -> float:
+    """CPU seconds (user and system, every thread) used so far by the gunicorn workers of
+    ``master``. Unlike requests/s, CPU time per request barely moves when other programs
+    take turns on a shared machine's cores."""
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True,
+                              check=False).stdout.split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def consent_cookies(port: int) -> str:
@@ -157,7 +176,9 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> dict[str
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    total = re.search(r"(\d+) requests in", out)
     return {"rps": rps, "p50": pct("50"), "p99": pct("99"),
+            "requests": float(total.group(1)) if total else 0.0,
             "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
             "errors": 1.0 if errors else 0.0}
 
@@ -180,6 +201,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         procs: list[subprocess.Popen[bytes]] = []
         ports: dict[tuple[str, str], int] = {}
+        masters: dict[tuple[str, str], int] = {}
         try:
             for model in models:
                 port_bare, port_col = free_port(), free_port()
@@ -192,8 +214,10 @@ def main() -> None:
                            CLEARGIF_RATE_LIMITS=json.dumps({"hits": "1000000/second"}),
                            PYTHONPATH=str(ROOT))
                 procs.append(start("bench.bare_app:app", port_bare, args.workers, env, model))
+                masters[(model, "bare")] = procs[-1].pid
                 procs.append(start("collector:create_app()", port_col, args.workers, env,
                                    model))
+                masters[(model, "collector")] = procs[-1].pid
                 ports[(model, "bare")], ports[(model, "collector")] = port_bare, port_col
             for (_model, name), port in ports.items():
                 wait_up(port, "/t.gif" if name == "bare" else "/healthz")
@@ -212,17 +236,23 @@ def main() -> None:
                     # fresh visit, as wrk cannot update them itself.
                     lua_script(script, consent_cookies(port_col), f"http://127.0.0.1:{port_col}")
                     for name in ("bare", "collector"):
+                        cpu = worker_cpu(masters[(model, name)])
                         r = run_wrk(ports[(model, name)], script, args.seconds,
                                     args.connections)
+                        r["cpu_us"] = ((worker_cpu(masters[(model, name)]) - cpu) * 1e6
+                                       / max(r["requests"], 1.0))
                         results[(model, name)].append(r)
                         print(f"round {rnd + 1} {model:6s} {name:9s} {r['rps']:8.0f} req/s  "
-                              f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  non-2xx "
-                              f"{r['non2xx']:.0f}", flush=True)
-            med = {k: {m: statistics.median(x[m] for x in rs) for m in ("rps", "p50", "p99")}
+                              f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+                              f"CPU {r['cpu_us']:5.0f} us/req  non-2xx {r['non2xx']:.0f}",
+                              flush=True)
+            med = {k: {m: statistics.median(x[m] for x in rs)
+                       for m in ("rps", "p50", "p99", "cpu_us")}
                    for k, rs in results.items()}
             for (model, name), m in med.items():
                 print(f"median    {model:6s} {name:9s} {m['rps']:8.0f} req/s  p50 "
-                      f"{m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms")
+                      f"{m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms  CPU {m['cpu_us']:5.0f} "
+                      "us/req")
             for model in models:
                 ratio = med[(model, "collector")]["rps"] / med[(model, "bare")]["rps"]
                 # Each round's two turns ran back to back, so their ratio sees one load on a
@@ -231,8 +261,10 @@ def main() -> None:
                     c["rps"] / b["rps"] for b, c in zip(results[(model, "bare")],
                                                         results[(model, "collector")],
                                                         strict=True))
+                cpu = med[(model, "bare")]["cpu_us"] / med[(model, "collector")]["cpu_us"]
                 print(f"ratio collector/bare under {model} (requests/s, medians): {ratio:.2f}"
-                      f"  (median of each round's ratio: {paired:.2f})")
+                      f"  (median of each round's ratio: {paired:.2f}; by worker CPU per "
+                      f"request, bare/collector: {cpu:.2f})")
             for model in models:
                 stored = _count(Path(tmp) / model / "data" / "events.db")
                 print(f"events stored by the collector under {model}: {stored}")
