@@ -290,21 +290,29 @@ def test_a_full_store_is_503_on_every_route_and_recovers(tmp_path: Path, how: st
         server = Server(data, workers=2, env=env, command=command)
         codec = TokenCodec([TOKEN])
         auth = {"Authorization": f"Bearer {token}"}
-        routes: list[tuple[str, str, Any, dict[str, str]]] = [
-            ("GET", "/t.gif?p=/full", None, {}),
-            ("POST", "/t", {"p": "/full"}, {}),
-            ("POST", "/consent", {"purposes": {"analytics": True}}, {}),
-            ("DELETE", "/consent", None, {}),
-            ("POST", f"/u/{codec.dump_unsubscribe('spring', 'news', recipient='r-1')}",
-             None, {}),
-            ("GET", f"/o/{codec.dump_open('spring', 'news')}.gif", None, {}),
-            ("POST", "/api/v1/suppressions",
-             {"suppressions": [{"list": "news", "recipient": "r-2"}]}, auth),
-            ("POST", "/api/v1/campaigns/spring/sends", {"count": 10, "list": "news"}, auth),
-            ("GET", "/healthz", None, {}),
-        ]
+        recipients = iter(range(10_000))
+
+        def routes() -> list[tuple[str, str, Any, dict[str, str]]]:
+            # A new recipient each time: suppressing one already suppressed writes nothing,
+            # so it rightly succeeds on a full disk.
+            unsub = codec.dump_unsubscribe("spring", "news", recipient=f"r-{next(recipients)}")
+            return [
+                ("GET", "/t.gif?p=/full", None, {}),
+                ("POST", "/t", {"p": "/full"}, {}),
+                ("POST", "/consent", {"purposes": {"analytics": True}}, {}),
+                ("DELETE", "/consent", None, {}),
+                ("POST", f"/u/{unsub}", None, {}),
+                ("GET", f"/o/{codec.dump_open('spring', 'news')}.gif", None, {}),
+                ("POST", "/api/v1/suppressions",
+                 {"suppressions": [{"list": "news", "recipient": f"s-{next(recipients)}"}]},
+                 auth),
+                ("POST", "/api/v1/campaigns/spring/sends", {"count": 10, "list": "news"},
+                 auth),
+                ("GET", "/healthz", None, {}),
+            ]
+
         try:
-            for method, path, body, headers in routes:  # all well, and every store warm
+            for method, path, body, headers in routes():  # all well, every store warm
                 status, _, _ = call(server.port, method, path, body, headers)
                 assert status in (200, 204), (method, path, status)
             fillers: list[Path] = []
@@ -314,8 +322,10 @@ def test_a_full_store_is_503_on_every_route_and_recovers(tmp_path: Path, how: st
                 for store in ("events.db", "identity.db"):
                     truncate_wal(data / store)
             for _ in range(2):  # both workers, whichever answers
-                for method, path, body, headers in routes:
+                for n in range(len(routes())):
                     for _attempt in range(4):
+                        # Each attempt a new write (a new recipient), as a retry would be.
+                        method, path, body, headers = routes()[n]
                         if not injected:
                             # SQLite frees a little room when it reopens a file after a
                             # failed write (its shared-memory file is cut and regrown), and
@@ -342,7 +352,7 @@ def test_a_full_store_is_503_on_every_route_and_recovers(tmp_path: Path, how: st
                 assert time.monotonic() < deadline, "/healthz did not recover"
                 time.sleep(1)
             for _ in range(2):
-                for method, path, body, headers in routes:
+                for method, path, body, headers in routes():
                     status = call(server.port, method, path, body, headers)[0]
                     assert status in (200, 204), (method, path, status)
         finally:
