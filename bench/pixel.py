@@ -1,14 +1,20 @@
 """Benchmark: the collector's pixel path against a bare Flask app answering the same GIF.
 
-Both run under gunicorn with the same settings on 127.0.0.1 and are driven in turns by
-wrk (Debian package ``wrk``) with a Zipf-weighted mix of real User-Agents from
+Both run under gunicorn with the same settings on 127.0.0.1, under each worker model side
+by side (the sync worker of before, and the gevent worker ``cleargif serve`` runs now,
+``collector.server.worker.CollectorWorker``), and are driven in turns by wrk (Debian
+package ``wrk``) with a Zipf-weighted mix of real User-Agents from
 ``tests/data/user-agents.txt`` and a consent cookie granting analytics and
 personalization, so every hit is verified, scrubbed, classified and committed to SQLite
 (durable: ``synchronous=NORMAL`` in WAL) before it is answered.
 
-Run: ``python bench/pixel.py [--workers 1] [--seconds 10] [--rounds 3]``. It prints
-requests/s and p50/p99 latency per turn, then medians and the ratio collector/bare.
-Not a test: these machines are shared and noisy, so read the medians and the ratio.
+Run: ``python bench/pixel.py [--workers 1] [--seconds 10] [--rounds 3] [--model sync
+--model gevent]``. It prints requests/s, p50/p99 latency and the workers' CPU time per
+request for each turn, then medians and the ratio collector/bare for each worker model,
+by requests/s and by CPU time per request (which other programs taking turns on a shared
+machine's cores disturb far less). Not a test: these machines are shared and noisy, so
+read the medians and the ratios. The ``hits`` rate limit is set far above what wrk
+sends, so every hit pays for the limiter and none is dropped by it.
 """
 
 from __future__ import annotations
@@ -53,16 +59,40 @@ def wait_up(port: int, path: str) -> None:
     raise SystemExit(f"server on port {port} did not start")
 
 
-def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # The same gunicorn settings for both: sync workers, no access log.
+#: gunicorn's worker class for each model: the collector and the bare app run under the
+#: same one (the gevent model is the worker of ``cleargif serve``).
+WORKER_CLASSES = {"sync": "sync", "gevent": "collector.server.worker.CollectorWorker"}
+
+
+def start(app: str, port: int, workers: int, env: dict[str, str],
+          model: str) -> subprocess.Popen[bytes]:
+    # The same gunicorn settings for both apps of a model, no access log.
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class",
-           "sync", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app]
+           WORKER_CLASSES[model], "--keep-alive", "10", "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", app]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(30)
+
+
+def worker_cpu(master: int) -> float:
+    """CPU seconds (user and system, every thread) used so far by the gunicorn workers of
+    ``master``. Unlike requests/s, CPU time per request barely moves when other programs
+    take turns on a shared machine's cores."""
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True,
+                              check=False).stdout.split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
 
 
 def consent_cookies(port: int) -> str:
@@ -146,7 +176,9 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> dict[str
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    total = re.search(r"(\d+) requests in", out)
     return {"rps": rps, "p50": pct("50"), "p99": pct("99"),
+            "requests": float(total.group(1)) if total else 0.0,
             "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
             "errors": 1.0 if errors else 0.0}
 
@@ -157,57 +189,88 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--model", action="append", choices=sorted(WORKER_CLASSES),
+                        help="worker model to measure (repeat for several; default both)")
     args = parser.parse_args()
+    models = args.model or ["sync", "gevent"]
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
     if not UA_FILE.exists():
         raise SystemExit(f"{UA_FILE} is missing")
 
     with tempfile.TemporaryDirectory() as tmp:
-        port_bare, port_col = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
-        env.update(CLEARGIF_DATA_DIR=str(Path(tmp) / "data"),
-                   CLEARGIF_SECRET_KEYS=json.dumps([secrets.token_urlsafe(32)]),
-                   CLEARGIF_TOKEN_KEYS=json.dumps([secrets.token_urlsafe(32)]),
-                   CLEARGIF_COOKIE_SECURE="false",
-                   CLEARGIF_ALLOWED_ORIGINS=f"http://127.0.0.1:{port_col}",
-                   PYTHONPATH=str(ROOT))
-        bare = start("bench.bare_app:app", port_bare, args.workers, env)
-        col = start("collector:create_app()", port_col, args.workers, env)
+        procs: list[subprocess.Popen[bytes]] = []
+        ports: dict[tuple[str, str], int] = {}
+        masters: dict[tuple[str, str], int] = {}
         try:
-            wait_up(port_bare, "/t.gif")
-            wait_up(port_col, "/healthz")
-            cookie = consent_cookies(port_col)
+            for model in models:
+                port_bare, port_col = free_port(), free_port()
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+                env.update(CLEARGIF_DATA_DIR=str(Path(tmp) / model / "data"),
+                           CLEARGIF_SECRET_KEYS=json.dumps([secrets.token_urlsafe(32)]),
+                           CLEARGIF_TOKEN_KEYS=json.dumps([secrets.token_urlsafe(32)]),
+                           CLEARGIF_COOKIE_SECURE="false",
+                           CLEARGIF_ALLOWED_ORIGINS=f"http://127.0.0.1:{port_col}",
+                           CLEARGIF_RATE_LIMITS=json.dumps({"hits": "1000000/second"}),
+                           PYTHONPATH=str(ROOT))
+                procs.append(start("bench.bare_app:app", port_bare, args.workers, env, model))
+                masters[(model, "bare")] = procs[-1].pid
+                procs.append(start("collector:create_app()", port_col, args.workers, env,
+                                   model))
+                masters[(model, "collector")] = procs[-1].pid
+                ports[(model, "bare")], ports[(model, "collector")] = port_bare, port_col
+            for (_model, name), port in ports.items():
+                wait_up(port, "/t.gif" if name == "bare" else "/healthz")
             script = Path(tmp) / "mix.lua"
-            lua_script(script, cookie, f"http://127.0.0.1:{port_col}")
-            results: dict[str, list[dict[str, float]]] = {"bare": [], "collector": []}
-            # Warm both (UA cache, SQLite pages) before measuring.
-            run_wrk(port_bare, script, 2, args.connections)
-            run_wrk(port_col, script, 2, args.connections)
+            results: dict[tuple[str, str], list[dict[str, float]]] = {k: [] for k in ports}
+            # Warm every server (UA cache, SQLite pages) before measuring.
+            for (model, _name), port in ports.items():
+                origin_port = ports[(model, "collector")]
+                lua_script(script, consent_cookies(origin_port),
+                           f"http://127.0.0.1:{origin_port}")
+                run_wrk(port, script, 2, args.connections)
             for rnd in range(args.rounds):
-                for name, port in (("bare", port_bare), ("collector", port_col)):
-                    if name == "collector":
-                        # A browser keeps the cookies it is sent: start each turn with a
-                        # fresh visit, as wrk cannot update them itself.
-                        lua_script(script, consent_cookies(port_col),
-                                   f"http://127.0.0.1:{port_col}")
-                    r = run_wrk(port, script, args.seconds, args.connections)
-                    results[name].append(r)
-                    print(f"round {rnd + 1} {name:9s} {r['rps']:8.0f} req/s  p50 "
-                          f"{r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  non-2xx "
-                          f"{r['non2xx']:.0f}", flush=True)
-            med = {n: {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99")}
-                   for n, rs in results.items()}
-            for name, m in med.items():
-                print(f"median    {name:9s} {m['rps']:8.0f} req/s  p50 {m['p50']:6.2f} ms  "
-                      f"p99 {m['p99']:6.2f} ms")
-            print(f"ratio collector/bare (requests/s, medians): "
-                  f"{med['collector']['rps'] / med['bare']['rps']:.2f}")
-            stored = _count(Path(tmp) / "data" / "events.db")
-            print(f"events stored by the collector: {stored}")
+                for model in models:
+                    port_col = ports[(model, "collector")]
+                    # A browser keeps the cookies it is sent: start each turn with a
+                    # fresh visit, as wrk cannot update them itself.
+                    lua_script(script, consent_cookies(port_col), f"http://127.0.0.1:{port_col}")
+                    for name in ("bare", "collector"):
+                        cpu = worker_cpu(masters[(model, name)])
+                        r = run_wrk(ports[(model, name)], script, args.seconds,
+                                    args.connections)
+                        r["cpu_us"] = ((worker_cpu(masters[(model, name)]) - cpu) * 1e6
+                                       / max(r["requests"], 1.0))
+                        results[(model, name)].append(r)
+                        print(f"round {rnd + 1} {model:6s} {name:9s} {r['rps']:8.0f} req/s  "
+                              f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  "
+                              f"CPU {r['cpu_us']:5.0f} us/req  non-2xx {r['non2xx']:.0f}",
+                              flush=True)
+            med = {k: {m: statistics.median(x[m] for x in rs)
+                       for m in ("rps", "p50", "p99", "cpu_us")}
+                   for k, rs in results.items()}
+            for (model, name), m in med.items():
+                print(f"median    {model:6s} {name:9s} {m['rps']:8.0f} req/s  p50 "
+                      f"{m['p50']:6.2f} ms  p99 {m['p99']:6.2f} ms  CPU {m['cpu_us']:5.0f} "
+                      "us/req")
+            for model in models:
+                ratio = med[(model, "collector")]["rps"] / med[(model, "bare")]["rps"]
+                # Each round's two turns ran back to back, so their ratio sees one load on a
+                # shared machine: the median of those drifts less than the ratio of medians.
+                paired = statistics.median(
+                    c["rps"] / b["rps"] for b, c in zip(results[(model, "bare")],
+                                                        results[(model, "collector")],
+                                                        strict=True))
+                cpu = med[(model, "bare")]["cpu_us"] / med[(model, "collector")]["cpu_us"]
+                print(f"ratio collector/bare under {model} (requests/s, medians): {ratio:.2f}"
+                      f"  (median of each round's ratio: {paired:.2f}; by worker CPU per "
+                      f"request, bare/collector: {cpu:.2f})")
+            for model in models:
+                stored = _count(Path(tmp) / model / "data" / "events.db")
+                print(f"events stored by the collector under {model}: {stored}")
         finally:
-            stop(bare)
-            stop(col)
+            for proc in procs:
+                stop(proc)
 
 
 def _count(db: Path) -> int:

@@ -33,15 +33,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     :raises ConfigError: a configuration value is invalid; the message names the key.
     """
+    import logging
+
     from . import dashboard, extension, web
     from .cli import commands
     from .config import load_config
     from .ingest.fastpath import PixelFastPath
+    from .logs import install_filter
 
     app = Flask(__name__, static_folder=static_folder(), static_url_path="/static")
     # "//a" must not be redirected to "/a" with an HTML body: it is a 404 like any other.
     app.url_map.merge_slashes = False
     app.config.update(load_config(test_config))
+    # Whatever a line or a traceback holds, no client address or query string is written.
+    for logger in (app.logger, logging.getLogger("cleargif")):
+        install_filter(logger)
     # Large bodies are refused before a view reads them.
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     collector = extension.init_app(app, create_app)

@@ -89,6 +89,12 @@ DEFAULTS: dict[str, Any] = {
     #: different ones within this many seconds are a scanner's burst: reports count them
     #: as machine, whatever their User-Agent. 0 turns burst detection off.
     "EMAIL_BURST_SECONDS": 2,
+    #: The collector's own URL as browsers reach it (``https://stats.example.com``): its
+    #: origin is the collector's own for CORS and consent changes, never the Host header.
+    #: Required when ``TRUSTED_PROXIES`` is above 0.
+    "PUBLIC_URL": None,
+    #: Bearer token that ``GET /metrics`` requires; without it ``/metrics`` is off (404).
+    "METRICS_TOKEN": None,
 }
 
 MAX_VISITOR_DAYS = 390
@@ -105,7 +111,9 @@ MAX_RETENTION_DAYS = 36_500
 #: (``CLEARGIF_DATA_DIR=2024`` is a folder, not a number).
 TEXT_KEYS = frozenset({"DATA_DIR", "EVENTS_URL", "IDENTITY_URL", "POLICY_URL",
                        "COOKIE_DOMAIN", "TIMEZONE", "DEFAULT_LANG", "SYNC",
-                       "ANONYMOUS_COUNTING"})
+                       "ANONYMOUS_COUNTING", "PUBLIC_URL", "METRICS_TOKEN"})
+#: The shortest ``METRICS_TOKEN`` accepted: it guards what the collector counts.
+MIN_METRICS_TOKEN = 16
 
 
 def load_config(test_config: Mapping[str, Any] | None = None,
@@ -221,6 +229,13 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
                       ("EMAIL_OPEN_TOO_SOON_SECONDS", MAX_TOO_SOON_SECONDS),
                       ("EMAIL_BURST_SECONDS", MAX_BURST_SECONDS)):
         cfg[key] = _int(raw, key, 0, most)
+    cfg["PUBLIC_URL"] = _public_url(raw.get("PUBLIC_URL"))
+    if cfg["TRUSTED_PROXIES"] and not cfg["PUBLIC_URL"]:
+        raise ConfigError("PUBLIC_URL", "PUBLIC_URL must be set when TRUSTED_PROXIES is above "
+                          "0: behind a proxy the collector cannot trust the Host header for "
+                          "its own origin. Set it to the URL browsers use, such as "
+                          "https://stats.example.com.")
+    cfg["METRICS_TOKEN"] = _metrics_token(raw.get("METRICS_TOKEN"))
     cfg["TIMEZONE"] = _timezone(raw)
     cfg["SYNC"] = _choice(raw, "SYNC", ("normal", "full"))
     cfg["PATH_PATTERNS"] = [str(p) for p in _list(raw, "PATH_PATTERNS")]
@@ -262,6 +277,41 @@ def _rate_limits(value: Any) -> dict[str, Limit | None]:
         raise _fail("RATE_LIMITS", "names classes of its own; use " + ", ".join(LIMIT_CLASSES),
                     unknown[0])
     return limits
+
+
+def _public_url(value: Any) -> str | None:
+    """``PUBLIC_URL``: an http(s) URL with a host; kept as its origin (scheme, host and a
+    port other than the default), the form browsers send in ``Origin``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or \
+            parts.username or parts.query or parts.fragment or not text.isprintable():
+        raise _fail("PUBLIC_URL", "must be the collector's URL as browsers reach it, such as "
+                    "https://stats.example.com", value)
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _metrics_token(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if len(text) < MIN_METRICS_TOKEN or not text.isascii() or not text.isprintable() or \
+            " " in text:
+        raise ConfigError("METRICS_TOKEN", f"METRICS_TOKEN must be at least "
+                          f"{MIN_METRICS_TOKEN} printable ASCII characters without spaces "
+                          "(make one with `python -c \"import secrets; "
+                          "print(secrets.token_urlsafe(32))\"`).")
+    return text
 
 
 def _fail(key: str, how: str, value: Any) -> ConfigError:

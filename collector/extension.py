@@ -8,10 +8,12 @@ before a server forks its workers.
 from __future__ import annotations
 
 import ipaddress
+import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -25,9 +27,13 @@ from .consent.idcookies import IdSigner
 from .consent.receipts import ReceiptKeys
 from .consent.registry import Registry, build_registry
 from .consent.rules import ConsentPayload
-from .errors import ConfigError
+from .errors import ConfigError, StorageError
+from .logs import FloodLog
 from .storage import EventStore, IdentityStore, open_events, open_identity
 from .web.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 CONSENT_SALT = "cleargif.consent"
 CONSENT_CACHE_SIZE = 10_000
@@ -51,6 +57,8 @@ class Settings:
     default_lang: str
     policy_url: str
     tz: ZoneInfo
+    #: The collector's own origin from ``PUBLIC_URL``; None: from the request's Host.
+    public_origin: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -63,7 +71,7 @@ class Settings:
             cookie_domain=config["COOKIE_DOMAIN"], cookie_secure=config["COOKIE_SECURE"],
             exclude_networks=tuple(config["EXCLUDE_NETWORKS"]), timezone=config["TIMEZONE"],
             default_lang=config["DEFAULT_LANG"], policy_url=config["POLICY_URL"],
-            tz=ZoneInfo(config["TIMEZONE"]))
+            tz=ZoneInfo(config["TIMEZONE"]), public_origin=config.get("PUBLIC_URL"))
 
 
 class RefusedOrigins:
@@ -120,6 +128,16 @@ class Collector:
         self.refused_origins = RefusedOrigins()
         #: Per-client rate limits (``RATE_LIMITS``), by a keyed hash of the address only.
         self.limits = RateLimiter(app.config["RATE_LIMITS"])
+        #: Store failures, logged as one line a minute however many requests meet them;
+        #: also what ``/healthz`` knows of writes that failed lately (kinds: store names).
+        self.failures = FloodLog(logging.getLogger("cleargif").error)
+        #: Prometheus metrics, or None while ``METRICS_TOKEN`` is unset (then nothing is
+        #: counted: the hit path pays nothing for them).
+        self.metrics: Metrics | None = None
+        if app.config.get("METRICS_TOKEN"):
+            from .metrics import Metrics
+
+            self.metrics = Metrics()
         #: Builds another app like this one (set by :func:`init_app`).
         self.factory: Callable[[Mapping[str, Any]], Flask] = _no_factory
 
@@ -174,6 +192,16 @@ class Collector:
             cache.clear()  # crude but bounded; a miss only costs one verification
         cache[value] = payload
         return payload
+
+    def store_failed(self, store: str, exc: StorageError) -> None:
+        """Note a write to ``store`` (``events``, ``identity``) that failed: logged (a flood
+        as one line a minute), and reported by ``/healthz`` until a write succeeds."""
+        self.failures.failed(store, f"The {store} store failed: {exc}", time.monotonic())
+
+    def store_recovered(self, store: str) -> None:
+        """Note that writes to ``store`` succeed again, after failures."""
+        if self.failures.failing(store):
+            self.failures.recovered(store, f"The {store} store accepts writes again")
 
     def close(self) -> None:
         """Close the stores' connections (tests, shutdown)."""

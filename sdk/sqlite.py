@@ -5,16 +5,25 @@ remember-me store use.
 A forked child opens its own connections. It never closes the ones it inherited, because
 closing a connection can checkpoint and remove the WAL that the parent is still using;
 they are kept referenced (and unused) for the life of the child instead.
+
+Under gevent's monkey-patching (``cleargif serve`` runs gevent workers) ``threading.local``
+is per greenlet, that is per HTTP connection: each would open a SQLite connection of its
+own. Connections stay per operating-system thread there too (:func:`real_threads`); the
+greenlets of a worker share its one connection, which is safe because nothing inside a
+transaction yields to another greenlet (SQLite's calls do not).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import StorageError
 
@@ -23,6 +32,32 @@ BUSY_TIMEOUT_MS = 10_000
 # Connections inherited over a fork: referenced so that garbage collection never closes
 # them in the child.
 _inherited: list[sqlite3.Connection] = []
+
+
+class RealThreads:
+    """``threading``'s per-thread storage, lock, thread start and sleep as the operating
+    system provides them, even where gevent has patched them to act per greenlet."""
+
+    def __init__(self) -> None:
+        monkey = sys.modules.get("gevent.monkey")
+        patched = monkey is not None and monkey.is_module_patched("threading")
+        get = monkey.get_original if patched and monkey is not None else None
+        import _thread
+        import time
+
+        self.local: Callable[[], threading.local] = (
+            get("threading", "local") if get else threading.local)
+        self.lock: Callable[[], Any] = get("_thread", "allocate_lock") if get else \
+            _thread.allocate_lock
+        self.start: Callable[..., int] = get("_thread", "start_new_thread") if get else \
+            _thread.start_new_thread
+        self.sleep: Callable[[float], None] = get("time", "sleep") if get else time.sleep
+
+
+def real_threads() -> RealThreads:
+    """The operating system's threading primitives (read when called: gevent patches them
+    in a worker after this module was imported)."""
+    return RealThreads()
 
 
 def create_private(path: str) -> None:
@@ -64,8 +99,9 @@ class SQLiteFile:
         self.pragmas = tuple(pragmas)
         self.sync = "FULL" if sync == "full" else "NORMAL"
         self.hint = hint
-        self._local = threading.local()
-        self._lock = threading.Lock()
+        self._threads = real_threads()
+        self._local = self._threads.local()
+        self._lock = self._threads.lock()
         self._pid = os.getpid()
         self._conns: list[sqlite3.Connection] = []
 
@@ -77,7 +113,9 @@ class SQLiteFile:
                 if os.getpid() != self._pid:
                     _inherited.extend(self._conns)
                     self._conns = []
-                    self._local = threading.local()
+                    # Read again: a gevent worker patches threading after the fork.
+                    self._threads = real_threads()
+                    self._local = self._threads.local()
                     self._pid = os.getpid()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -135,10 +173,28 @@ class SQLiteFile:
                 conn.execute("ROLLBACK")
             raise
 
+    def discard(self) -> None:
+        """Close this thread's connection after a failed write; the next use opens a new one.
+
+        A connection opened while the file was read-only stays read-only for good, and one
+        that met a disk error may keep failing: opening anew is what lets the store recover
+        once the cause is gone, without a restart.
+        """
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
+        # A connection that cannot even close is dropped all the same.
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
     def close(self) -> None:
         """Close every connection this process opened on the file."""
         with self._lock:
             conns, self._conns = self._conns, []
-            self._local = threading.local()
+            self._local = self._threads.local()
         for conn in conns:
             conn.close()

@@ -451,7 +451,8 @@ def test_api_decisions_are_recorded_as_api(client: Any, app: Any) -> None:
     """A server-to-server call (no Origin, no Sec-Fetch-Site) is not a banner click."""
     import json
 
-    client.post("/consent", json={"purposes": dict.fromkeys(ALL, True)})
+    client.post("/consent", json={"purposes": dict.fromkeys(ALL, True)},
+                headers={"Referer": f"{SITE}/"})
     [row] = app.extensions["cleargif"].identity.receipt_rows()
     assert json.loads(row.body)["source"] == "api"
 

@@ -46,7 +46,11 @@ def test_get_consent_cors_for_allowed_only(client: Any) -> None:
     ({"Origin": "null", "Sec-Fetch-Site": "cross-site"}, 403),
     ({"Sec-Fetch-Site": "cross-site"}, 403),
     ({"Sec-Fetch-Site": "same-origin"}, 403),
-    ({}, 200),  # no browser involved: an API client
+    ({"Referer": f"{SITE}/page"}, 200),  # no browser involved: an API client naming its site
+    ({}, 403),  # nothing says where it comes from
+    ({"Referer": "http://evil.test/x"}, 403),
+    ({"Referer": "not a url"}, 403),
+    ({"Referer": f"{SITE}/page", "Sec-Fetch-Site": "cross-site"}, 403),
 ])
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
 def test_consent_change_origin_rules(client: Any, app: Any, headers: dict[str, str],

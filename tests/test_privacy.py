@@ -42,7 +42,8 @@ def raw_bytes(data_dir: Path) -> bytes:
 
 @pytest.mark.parametrize("granted", [False, True])
 def test_nothing_identifying_reaches_any_file(tmp_path: Any, granted: bool) -> None:
-    app = create_app(make_config(tmp_path, TRUSTED_PROXIES=1))
+    app = create_app(make_config(tmp_path, TRUSTED_PROXIES=1,
+                                 PUBLIC_URL="https://stats.example.com"))
     client = app.test_client()
     environ = {"REMOTE_ADDR": CLIENT_IP}
     headers = {

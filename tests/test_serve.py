@@ -45,17 +45,24 @@ def free_port() -> int:
 class Server:
     """A ``cleargif serve`` child process on a free port."""
 
-    def __init__(self, data_dir: Path, workers: int = 2) -> None:
+    def __init__(self, data_dir: Path, workers: int = 2, host: str = "127.0.0.1",
+                 env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
         self.port = free_port()
+        self.host = host
         self.data_dir = data_dir
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
-        env.update(CLEARGIF_DATA_DIR=str(data_dir), CLEARGIF_ALLOWED_ORIGINS=ORIGIN,
-                   CLEARGIF_SECRET_KEYS=json.dumps([SECRET]),
-                   CLEARGIF_TOKEN_KEYS=json.dumps([TOKEN]))
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+        environ.update(CLEARGIF_DATA_DIR=str(data_dir), CLEARGIF_ALLOWED_ORIGINS=ORIGIN,
+                       CLEARGIF_SECRET_KEYS=json.dumps([SECRET]),
+                       CLEARGIF_TOKEN_KEYS=json.dumps([TOKEN]),
+                       # These tests send from one address faster than a browser would.
+                       CLEARGIF_RATE_LIMITS=json.dumps({"hits": "off"}))
+        environ.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "collector", "serve", "--port", str(self.port),
-             "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True, start_new_session=True)
+            [*(command or [sys.executable, "-m", "collector"]), "serve", "--host", host,
+             "--port", str(self.port), "--workers", str(workers)], env=environ,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -67,7 +74,7 @@ class Server:
         raise AssertionError("cleargif serve did not answer /healthz within 30 s")
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
         try:
             conn.request("GET", path, headers=headers or {})
             resp = conn.getresponse()

@@ -135,7 +135,8 @@ def test_excluded_networks(tmp_path: Any) -> None:
 
 
 def test_trusted_proxies(tmp_path: Any) -> None:
-    app = create_app(make_config(tmp_path, EXCLUDE_NETWORKS=["10.0.0.0/8"], TRUSTED_PROXIES=1))
+    app = create_app(make_config(tmp_path, EXCLUDE_NETWORKS=["10.0.0.0/8"], TRUSTED_PROXIES=1,
+                                 PUBLIC_URL="https://stats.example.com"))
     client = app.test_client()
     client.get("/t.gif?p=/", headers={"Origin": SITE, "X-Forwarded-For": "10.9.9.9"},
                environ_base={"REMOTE_ADDR": "127.0.0.1"})
@@ -181,7 +182,11 @@ def test_store_failure_answers_503(tmp_path: Any) -> None:
     assert "cg_sid" not in {n for n, v in set_cookies(r).items() if v[0]["max_age"] != 0}
     r = client.post("/t", json={"p": "/x"}, headers={"Origin": SITE})
     assert r.status_code == 503
-    assert client.get("/healthz").status_code == 200  # the file itself still answers
+    # Health means writable: the file still answers, but writes fail.
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.headers["Retry-After"]
+    assert health.json["stores"]["identity"] == "ok"
+    assert "events.db" not in health.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("failing", "working"), [("events", "identity"),

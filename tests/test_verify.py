@@ -77,8 +77,8 @@ def tamper(app: Flask, *statements: tuple[str, tuple[Any, ...]]) -> None:
     app.extensions["cleargif"].close()
     conn = sqlite3.connect(Path(app.config["DATA_DIR"]) / "identity.db")
     with conn:
-        for sql, params in statements:
-            conn.execute(sql, params)
+        for statement, params in statements:
+            conn.execute(statement, params)
     conn.close()
 
 

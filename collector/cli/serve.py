@@ -83,7 +83,36 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         return
     env = dict(os.environ)
     stop = start_daily_purge(config["DATA_DIR"], env)
+    counts = share_metrics() if config.get("METRICS_TOKEN") else None
     try:
         CollectorServer(factory, overrides, gunicorn_options(host, port, workers)).run()
     finally:
         stop.set()
+        if counts is not None:
+            import shutil
+
+            shutil.rmtree(counts, ignore_errors=True)
+
+
+def share_metrics() -> str | None:
+    """Give the workers one folder for their metrics (prometheus_client's multiprocess
+    mode), so that ``/metrics`` adds up every worker's counts; returns it, or None when
+    the operator named one (``PROMETHEUS_MULTIPROC_DIR``) and keeps it."""
+    import os
+    import tempfile
+
+    from ..metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    folder = tempfile.mkdtemp(prefix="cleargif-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    import sys
+
+    if "prometheus_client.values" in sys.modules:
+        # This process chose in-memory counting when it first imported prometheus_client;
+        # the workers it forks must count in the folder.
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()
+    return folder

@@ -12,7 +12,7 @@ from ..extension import Collector
 from ..web.cookies import cookie_headers
 from ..web.responses import GIF, GIF_HEADERS, RETRY_AFTER
 from .facts import facts_from_environ
-from .pipeline import process_hit
+from .pipeline import process_hit, rate_limited
 
 log = logging.getLogger("cleargif")
 
@@ -38,15 +38,20 @@ class PixelFastPath:
             return self.app(environ, start_response)
         col = self.collector
         try:
-            outcome = process_hit(col, facts_from_environ(environ))
+            limited = rate_limited(col, environ.get("REMOTE_ADDR"))
+            outcome = process_hit(col, facts_from_environ(environ), limited=limited)
             headers = _GIF_HEADER_LIST + cookie_headers(col.settings, outcome.plan)
         except Exception:  # a bug must not cost the page its image, nor leak a traceback
             log.exception("pixel failed")
+            if col.metrics is not None:
+                col.metrics.errors.labels(route="tracking.pixel").inc()
             # Not stored, so not 200: the browser may retry.
             start_response("503 Service Unavailable",
                            [*_GIF_HEADER_LIST, ("Retry-After", RETRY_AFTER)])
             return [GIF]
         if outcome.failed:
+            if col.metrics is not None:
+                col.metrics.errors.labels(route="tracking.pixel").inc()
             start_response("503 Service Unavailable", [*headers, ("Retry-After", RETRY_AFTER)])
         else:
             start_response("200 OK", headers)

@@ -11,10 +11,9 @@ This path never opens the identity store and never reads ``cg_remember``.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import ipaddress
-import logging
+import time
 from dataclasses import dataclass
 
 from .. import clock
@@ -33,8 +32,6 @@ from ..extension import Collector, Settings
 from .facts import HitFacts
 from .records import UTM_KEYS, PageInput, build_pageview, site_of
 
-log = logging.getLogger("cleargif")
-
 
 class Drop(enum.StrEnum):
     """Why a hit was answered but not counted; stored by name in the dropped counters."""
@@ -49,6 +46,8 @@ class Drop(enum.StrEnum):
     NETWORK = "network"
     #: Consent (and ``ANONYMOUS_COUNTING``) allows no record.
     CONSENT = "consent"
+    #: Its client is over the ``hits`` rate limit (``RATE_LIMITS``).
+    RATE = "rate"
 
 
 def consent_of(col: Collector, cookie: str | None, dnt: str | None, gpc: str | None,
@@ -70,11 +69,13 @@ class HitOutcome:
 
 
 def drop_reason(col: Collector, facts: HitFacts, site: str | None,
-                count: bool) -> Drop | None:
+                count: bool, limited: bool = False) -> Drop | None:
     """Why a hit is not counted (it is still answered), or None."""
     s = col.settings
     if not count:
         return Drop.METHOD
+    if limited:
+        return Drop.RATE
     if facts.prefetch:
         return Drop.PREFETCH
     # Only SITES count: the Host header is the client's to choose, so it vouches for nothing.
@@ -96,11 +97,31 @@ def _excluded(s: Settings, addr: str | None) -> bool:
                for net in s.exclude_networks)
 
 
-def process_hit(col: Collector, facts: HitFacts, count: bool = True) -> HitOutcome:
+def count_drop(col: Collector, reason: Drop, at: float) -> None:
+    """Count a hit that was answered but not stored. A lost drop counter is not worth a
+    retry from the browser, so a store failure here only goes to the log."""
+    if col.metrics is not None:
+        col.metrics.dropped.labels(reason=reason.value).inc()
+    try:
+        col.events.count_dropped(local_day(col.settings, at), reason)
+    except StorageError as exc:
+        col.store_failed("events", exc)
+
+
+def rate_limited(col: Collector, address: str | None) -> bool:
+    """Whether a hit from ``address`` is over the ``hits`` rate limit (it is then answered
+    but not counted)."""
+    return col.limits.hit("hits", address, time.monotonic()) is not None
+
+
+def process_hit(col: Collector, facts: HitFacts, count: bool = True,
+                limited: bool = False) -> HitOutcome:
     """Decide on one hit, store it if consent and filters allow, plan the cookies.
 
     A hit that should be stored but cannot be is reported as failed, with no new cookies,
     so that the answer (503) never claims what did not happen.
+
+    :param limited: its client is over the ``hits`` rate limit: answered, not counted.
     """
     at = clock.now()
     s = col.settings
@@ -112,14 +133,12 @@ def process_hit(col: Collector, facts: HitFacts, count: bool = True) -> HitOutco
                     origin=facts.origin, referer_header=facts.referer,
                     user_agent=facts.user_agent, accept_language=facts.accept_language)
     site = site_of(inp)
-    reason = drop_reason(col, facts, site, count)
+    reason = drop_reason(col, facts, site, count, limited)
     plan = plan_cookies(state, facts.cookies, now=at, visitor_days=s.visitor_days,
                         registry=col.registry, ids=col.id_signer,
                         issue=reason is None)
     if reason is not None:
-        # A lost drop counter is not worth a retry from the browser.
-        with contextlib.suppress(StorageError):
-            col.events.count_dropped(local_day(s, at), reason)
+        count_drop(col, reason, at)
         return HitOutcome(False, plan, reason)
     policy = hit_policy(state, s.counting)
     if not policy.store:
@@ -130,11 +149,18 @@ def process_hit(col: Collector, facts: HitFacts, count: bool = True) -> HitOutco
                             session_id=plan.session_id if ids else None,
                             visitor_id=plan.visitor_id if ids else None,
                             patterns=col.patterns)
+    metrics = col.metrics
+    started = time.perf_counter() if metrics is not None else 0.0
     try:
         col.events.add_event(record)
     except StorageError as exc:
-        log.error("hit not stored: %s", exc)
+        col.store_failed("events", exc)
         return HitOutcome(True, CookiePlan(expire=plan.expire), None)
+    if metrics is not None:
+        metrics.commit.labels(store="events").observe(time.perf_counter() - started)
+        metrics.hits.inc()
+    if col.failures.failing("events"):
+        col.store_recovered("events")
     return HitOutcome(False, plan, None)
 
 

@@ -1,4 +1,5 @@
-"""Running the collector for real: gunicorn workers and no access log (the daily purge is
+"""Running the collector for real: gunicorn with gevent workers (:mod:`.worker`), a
+logger that writes no client data (:mod:`.logger`) and no access log (the daily purge is
 in :mod:`.purge`).
 
 Each worker builds its own app after the fork, so no store connection is ever shared
@@ -16,6 +17,9 @@ from gunicorn.app.base import BaseApplication
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
+
+#: Connections one worker holds at once; more wait in the listen queue.
+WORKER_CONNECTIONS = 2000
 
 #: Builds a collector app with configuration overrides (:func:`collector.create_app`).
 AppFactory = Callable[[Mapping[str, Any]], Any]
@@ -74,18 +78,25 @@ def address_problem(host: str, port: int) -> str | None:
 
 def gunicorn_options(host: str, port: int, workers: int,
                      on_ready: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """gunicorn settings: sync workers, access log off, graceful SIGTERM."""
+    """gunicorn settings: gevent workers with header and body deadlines, a logger without
+    client data and no access log, graceful SIGTERM."""
     bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
-        "worker_class": "sync",
+        # Slow or idle clients cost a greenlet each, not a worker (see .worker).
+        "worker_class": "collector.server.worker.CollectorWorker",
+        "worker_connections": WORKER_CONNECTIONS,
+        "logger_class": "collector.server.logger.PrivateLogger",
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
         "graceful_timeout": 30,
+        # A worker whose event loop is stuck this long (never a slow client) is replaced.
         "timeout": 30,
-        "keepalive": 5,
+        # Must not be 0: gunicorn reads each request's head inside the worker's header
+        # deadline only on kept-alive connections.
+        "keepalive": 10,
         # Request lines longer than this are refused by gunicorn itself with a 4xx.
         "limit_request_line": 8190,
         "proc_name": "cleargif",

@@ -251,6 +251,14 @@ class _Store:
         """Check that the database answers."""
         self._rows("SELECT 1")
 
+    def check_writable(self) -> None:
+        """Commit an update that rewrites the newest migration row with its own values:
+        a real write (it fails on a read-only database, a full disk, a standby or a
+        server that is down) that changes nothing. The pool replaces a connection that
+        broke, so a database that comes back is written again without a restart."""
+        self._write(f"UPDATE {self.schema}.schema_migrations SET applied_at = applied_at "
+                    f"WHERE version = (SELECT MAX(version) FROM {self.schema}.schema_migrations)")
+
     @contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:
         """A session advisory lock on a connection of its own, held for the block: every

@@ -210,6 +210,14 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise :class:`~collector.errors.StorageError` when the store cannot be read."""
 
+    def check_writable(self) -> None:
+        """Commit a write that changes no data, or raise
+        :class:`~collector.errors.StorageError` when the store cannot commit one (disk
+        full, read-only files or database, database down). ``/healthz`` calls it on every
+        check, so it must be cheap, and it must not grow the store. A store whose earlier
+        writes failed for a cause now gone must commit again without a restart (drop and
+        reopen a broken connection)."""
+
     def migrate(self) -> list[int]:
         """Apply the schema migrations this store lacks, in order, under a lock (several
         processes starting at once apply each once); returns the versions applied.

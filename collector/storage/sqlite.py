@@ -17,13 +17,12 @@ import json
 import operator
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sdk.sqlite import SQLiteFile
+from sdk.sqlite import SQLiteFile, real_threads
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
@@ -150,6 +149,28 @@ class _Store(SQLiteFile):
         except sqlite3.Error as exc:
             raise StorageError(f"The SQLite store {self.path} does not answer: {exc}.") from exc
 
+    def check_writable(self) -> None:
+        """Commit a transaction that rewrites the file's ``user_version`` with its own value:
+        SQLite writes the header page to the write-ahead log whatever the value, so this
+        fails as a real write would, and changes nothing (cleargif keeps its schema
+        version in a table)."""
+        try:
+            with self.transaction() as conn:
+                (version,), = conn.execute("PRAGMA user_version").fetchall()
+                conn.execute(f"PRAGMA user_version = {int(version)}")
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            raise StorageError(f"The SQLite store {self.path} cannot commit a write: "
+                               f"{exc}.") from exc
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """After a failed write, open a new connection next time, unless another writer
+        merely held the lock: a connection opened while the file was read-only, or one
+        that met a disk error, may never write again."""
+        message = str(exc).lower()
+        if "locked" not in message and "busy" not in message:
+            self.discard()
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.conn.execute(sql, tuple(params)).fetchall()
@@ -166,6 +187,7 @@ class _Store(SQLiteFile):
             with self.transaction() as conn:
                 return conn.execute(sql, tuple(params)).rowcount
         except sqlite3.Error as exc:
+            self._failed(exc)
             raise StorageError(f"Writing {self.path} failed: {exc}.") from exc
 
     @contextmanager
@@ -175,6 +197,7 @@ class _Store(SQLiteFile):
             with self.transaction() as conn:
                 yield conn
         except sqlite3.Error as exc:
+            self._failed(exc)
             raise StorageError(f"Writing {self.path} failed: {exc}.") from exc
 
     def _batches(self, sql: str, params: Sequence[Any], batch: int) -> int:
@@ -317,21 +340,36 @@ CHECKPOINT_SECONDS = 1.0
 
 class _Checkpointer:
     """A daemon thread that moves the WAL into the database every second (PASSIVE: it
-    never blocks writers), started by the first write of each process."""
+    never blocks writers), started by the first write of each process.
 
-    def __init__(self, store: _Store) -> None:
+    An operating-system thread even in a gevent worker (:func:`sdk.sqlite.real_threads`):
+    SQLite lets go of the GIL while it copies and syncs, so the checkpoint runs beside the
+    requests instead of stopping every greenlet of the worker for the length of a fsync.
+    """
+
+    def __init__(self, store: SQLiteEvents) -> None:
         self.pid = os.getpid()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(store,),
-                                       name="cleargif-checkpoint", daemon=True)
-        self.thread.start()
+        self.stopped = False
+        threads = real_threads()
+        self._sleep = threads.sleep
+        threads.start(self._run, (store,))
 
-    def _run(self, store: _Store) -> None:
-        while not self.stop.wait(CHECKPOINT_SECONDS):
+    def stop(self) -> None:
+        """Let the thread end after its current wait."""
+        self.stopped = True
+
+    def _run(self, store: SQLiteEvents) -> None:
+        while True:
+            self._sleep(CHECKPOINT_SECONDS)
+            if self.stopped:
+                return
             try:
                 store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except (sqlite3.Error, StorageError):
-                return  # the store is gone (closed or removed); writes report their own errors
+                # The store is closed, gone or failing (writes report their own errors):
+                # end here, and let the next write start a checkpointer anew.
+                store.checkpointer_ended(self)
+                return
 
 
 def _event_values(record: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -368,10 +406,15 @@ class SQLiteEvents(_Store):
         super().__init__(path, sync=sync)
         self._checkpointer: _Checkpointer | None = None
 
+    def checkpointer_ended(self, checkpointer: _Checkpointer) -> None:
+        """Forget a checkpointer whose thread ended, so the next write starts another."""
+        if self._checkpointer is checkpointer:
+            self._checkpointer = None
+
     def close(self) -> None:
         """Stop this process's checkpointer and close its connections."""
         if self._checkpointer is not None:
-            self._checkpointer.stop.set()
+            self._checkpointer.stop()
             self._checkpointer = None
         super().close()
 
@@ -384,6 +427,7 @@ class SQLiteEvents(_Store):
             # One statement in autocommit mode is its own durable transaction.
             self.conn.execute(_INSERT_EVENT, _event_values(record))
         except sqlite3.Error as exc:
+            self._failed(exc)
             raise StorageError(f"Writing an event to {self.path} failed: {exc}.") from exc
 
     def count_dropped(self, day: str, reason: str) -> None:

@@ -9,10 +9,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Wire the HTTP edge into ``app``: blueprints, the snippet's compressed serving, error
-    answers and the stale-cookie hook."""
-    from . import cookies, errors, snippet, views
+    answers, the stale-cookie hook and the headers every answer sends."""
+    from . import cookies, errors, headers, metrics, snippet, views
 
     views.init_app(app)
+    app.register_blueprint(metrics.bp)
     snippet.init_app(app)  # the site snippet gzip-compressed where the client accepts it
     errors.init_app(app)
     cookies.init_app(app)
+    headers.init_app(app)

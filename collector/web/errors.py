@@ -1,13 +1,17 @@
 """Error answers: pixels answer the GIF, everything else ``{"error": "…"}``; never a
-traceback."""
+traceback. A store that fails answers 503 with ``Retry-After`` on every route, says
+nothing of where or what the store is, and is logged as one line a minute however many
+requests meet it."""
 
 from __future__ import annotations
+
+import time
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import CleargifError, StorageError
-from .responses import gif_response, json_error
+from .responses import RETRY_AFTER, gif_response, json_error, unavailable
 
 PIXEL_PREFIXES = ("/t.gif", "/o/")
 
@@ -43,12 +47,20 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StorageError)
     def storage_error(exc: StorageError) -> Response:
-        app.logger.error("store failure: %s", exc)
+        from ..extension import ext
+
+        ext().failures.failed("request", f"A request failed on a store: {exc}",
+                              time.monotonic())
         if _is_pixel():
             return gif_response(503)
-        resp = json_error("A store is not available; retry later.", 503)
-        resp.headers["Retry-After"] = "30"
-        return resp
+        if request.path.startswith("/u/"):
+            from .views.email import page
+
+            resp = page("Please try again", "We could not record your request just now. "
+                        "Please try again in a minute.", 503)
+            resp.headers["Retry-After"] = RETRY_AFTER
+            return resp
+        return unavailable()
 
     @app.errorhandler(CleargifError)
     def cleargif_error(exc: CleargifError) -> Response:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from sdk.sqlite import real_threads
 
 #: The classes of requests a limit applies to.
 CLASSES = ("hits", "consent", "api", "login")
@@ -82,7 +83,9 @@ class RateLimiter:
         self.max_clients = max_clients
         self._buckets: dict[str, OrderedDict[bytes, _Bucket]] = {
             name: OrderedDict() for name in self.limits}
-        self._lock = threading.Lock()
+        # An operating-system lock even in a gevent worker: nothing inside yields to
+        # another greenlet while it is held, and it costs half of gevent's on every hit.
+        self._lock = real_threads().lock()
         self._salt = secrets.token_bytes(16)
         self._salt_since: float | None = None
 

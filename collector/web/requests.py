@@ -4,6 +4,7 @@ every way a body can be bad (DESIGN 3: bad input never yields a 5xx)."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from flask import request
@@ -17,6 +18,15 @@ BODY_UNREADABLE = ("The request body could not be read (a broken chunked encodin
 #: What a WSGI server raises for a body it cannot read: OSError (a body cut short), and
 #: gunicorn's ParseException family (a broken chunked encoding), which is no OSError.
 BODY_ERRORS: tuple[type[Exception], ...] = (OSError, GunicornParseError)
+
+def over_limit(kind: str) -> float | None:
+    """Take one request of class ``kind`` (``RATE_LIMITS``) from this request's client:
+    None when within its limit, else the seconds it must wait. The address is hashed in
+    memory only (:class:`~collector.web.ratelimit.RateLimiter`)."""
+    from ..extension import ext
+
+    return ext().limits.hit(kind, request.remote_addr, time.monotonic())
+
 
 def read_form() -> Any:
     """``request.form``, read once.

@@ -14,6 +14,7 @@ from tests.pgserver import TempPostgres
 from tests.storage import test_contract as contract
 from tests.storage import test_dashboard as dashboard
 from tests.storage import test_mail as mail
+from tests.storage import test_writable as writable
 
 pytestmark = pytest.mark.postgres
 _numbers = itertools.count()
@@ -112,3 +113,19 @@ class TestPostgresConsentDecisionsStorage(dashboard.TestConsentDecisionsStorage)
 
 class TestPostgresActiveCampaignsStorage(dashboard.TestActiveCampaignsStorage):
     """Active campaigns on PostgreSQL."""
+
+
+class TestPostgresWritable(writable.TestWritable):
+    """Health means writable, on PostgreSQL."""
+
+    def test_a_read_only_database_is_not_writable_until_it_is_again(
+            self, events_store: EventStore, database: str, postgres: TempPostgres) -> None:
+        events_store.check_writable()
+        name = database.rsplit("/", 1)[1]
+        postgres.sql(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
+        events_store.close()  # new sessions take the database's setting
+        with pytest.raises(StorageError, match="read-only"):
+            events_store.check_writable()
+        postgres.sql(f"ALTER DATABASE {name} SET default_transaction_read_only = off")
+        events_store.close()
+        events_store.check_writable()

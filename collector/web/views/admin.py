@@ -1,7 +1,9 @@
 """The admin API under ``/api/v1``: bearer tokens with scopes (DESIGN 3).
 
 ``aggregate`` for analysts, ``sender`` for email senders, ``pii`` for the privacy
-officer. A missing, unknown or revoked token gets 401; a token without the scope, 403.
+officer. A missing, unknown or revoked token gets 401; a token without the scope, 403; a
+client over the ``api`` rate limit, 429. A store failure is a 503 with ``Retry-After``
+(never the 400 of bad input: that would tell a sender not to retry).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from ... import clock
 from ...analytics.export import export as aggregate_export
 from ...analytics.query import Query, QueryError, parse_day, parse_dimensions, parse_filter
 from ...config import MAX_REVISION
-from ...errors import CleargifError, ConfigError
+from ...errors import CleargifError, ConfigError, StorageError
 from ...extension import ext
 from ...mail import campaigns
 from ...privacy import apitokens, audit
-from ..requests import json_body
-from ..responses import json_error
+from ..requests import json_body, over_limit
+from ..responses import json_error, too_many
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
@@ -34,6 +36,10 @@ def require(scope: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
+            # Before the token is looked up: the limit also slows down guessing one.
+            wait = over_limit("api")
+            if wait is not None:
+                return too_many(wait)
             header = request.headers.get("Authorization", "")
             kind, _, token = header.partition(" ")
             if kind.lower() != "bearer" or not token.strip():
@@ -129,6 +135,8 @@ def campaign_sends(campaign: str) -> Response:
     try:
         total = campaigns.record_sends(col.events, campaign, body["count"], body.get("list"),
                                        int(clock.now()), body.get("mode"))
+    except StorageError:
+        raise  # a store failure: 503 with Retry-After (errors.storage_error)
     except CleargifError as exc:
         return json_error(str(exc), 400)
     return jsonify(campaign=campaign, sends=total)
@@ -144,6 +152,8 @@ def campaign_report(campaign: str) -> Response:
             return json_error(campaigns.unknown_message(col.events, campaign), 404)
         return jsonify(campaigns.report(col.events, col.identity, campaign,
                                         col.config["K_MIN"], col.config["EMAIL_BURST_SECONDS"]))
+    except StorageError:
+        raise  # a store failure: 503 with Retry-After (errors.storage_error)
     except CleargifError as exc:
         return json_error(str(exc), 400)
 
@@ -156,11 +166,15 @@ def suppressions() -> Response:
     col = ext()
     try:
         since = campaigns.parse_since(request.args.get("since"))
+    except StorageError:
+        raise  # a store failure: 503 with Retry-After (errors.storage_error)
     except CleargifError as exc:
         return json_error(str(exc), 400)
     try:
         entries, nxt = campaigns.suppressions_since(col.identity, since,
                                                     request.args.get("after"), campaigns.PAGE)
+    except StorageError:
+        raise  # a store failure: 503 with Retry-After (errors.storage_error)
     except CleargifError as exc:
         return json_error(str(exc), 400)
     audit.log_access(audit.SUPPRESSIONS_READ, detail={"count": len(entries), "since": since})

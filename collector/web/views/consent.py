@@ -31,8 +31,8 @@ from ...errors import StorageError
 from ...extension import Collector, ext
 from ..cookies import apply_plan, consent_state, set_cookie
 from ..origins import add_cors, cross_site_refusal, origin_allowed, preflight
-from ..requests import json_body, read_form
-from ..responses import json_error
+from ..requests import json_body, over_limit, read_form
+from ..responses import json_error, too_many, unavailable
 
 bp = Blueprint("consent", __name__)
 
@@ -53,6 +53,9 @@ def consent() -> Response:
         plan = plan_cookies(state, request.cookies, now=at, visitor_days=s.visitor_days,
                             registry=col.registry, ids=col.id_signer, issue=False)
         return add_cors(apply_plan(jsonify(state_json(state)), s, plan), s, request)
+    wait = over_limit("consent")
+    if wait is not None:
+        return add_cors(too_many(wait), s, request)
     refusal = cross_site_refusal(s, request)
     if refusal:
         return add_cors(json_error(refusal, 403), s, request)
@@ -149,8 +152,12 @@ def _record(col: Collector, purposes: dict[str, bool], gpc_override: bool, lang:
     try:
         col.identity.append_receipt(receipt_id, subject, int(at), canonical(receipt),
                                     col.receipt_keys.sign)
-    except StorageError:
-        return json_error("Your choice could not be recorded; please try again later.", 503)
+    except StorageError as exc:
+        col.store_failed("identity", exc)
+        return unavailable("Your choice could not be recorded; please try again later.")
+    col.store_recovered("identity")
+    if col.metrics is not None:
+        col.metrics.decisions.labels(source=source).inc()
     payload = ConsentPayload(subject_id=subject, receipt_id=receipt_id, revision=s.revision,
                              granted=decision.granted, decided_at=int(at),
                              gpc_override=decision.gpc_override)

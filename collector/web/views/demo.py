@@ -16,7 +16,7 @@ from ..responses import json_error
 bp = Blueprint("demo", __name__)
 
 #: The policy the demo page is served under: the strictest a site could reasonably send.
-PAGE_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'"
+PAGE_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 #: The gated iframe's own policy: no script at all, embeddable only by the demo.
 FRAME_CSP = "default-src 'none'; style-src 'self'; frame-ancestors 'self'"
 

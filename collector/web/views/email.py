@@ -7,8 +7,6 @@ mangled tokens record nothing; only the classifier's verdict about who fetched i
 
 from __future__ import annotations
 
-import contextlib
-
 from flask import Blueprint, Response, render_template, request
 
 from sdk.pseudonym import check_recipient
@@ -18,17 +16,19 @@ from ... import clock
 from ...errors import CleargifError, ExpiredToken, InvalidToken, StorageError
 from ...extension import ext
 from ...ingest.agents import classify_fetch
+from ...ingest.pipeline import Drop, count_drop
 from ...ingest.records import UNSUBSCRIBE_PAGE, build_email_event, clean_id
 from ...mail import campaigns
-from ..requests import read_form
-from ..responses import gif_response
+from ..requests import over_limit, read_form
+from ..responses import RETRY_AFTER, gif_response
 
 bp = Blueprint("email", __name__)
 
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                "X-Robots-Tag": "noindex",
+                "X-Robots-Tag": "noindex", "X-Content-Type-Options": "nosniff",
+                # No page of the collector is ever shown inside another site's frame.
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                           "form-action 'self'"}
+                                           "form-action 'self'; frame-ancestors 'none'"}
 
 
 def page(title: str, message: str, status: int = 200, form: bool = False) -> Response:
@@ -56,6 +56,9 @@ def open_pixel(token: str) -> Response:
         opened = col.token_codec.load_open(token, now=clock.now())
     except InvalidToken:
         return gif_response()
+    if over_limit("hits") is not None:
+        count_drop(col, Drop.RATE, clock.now())
+        return gif_response()
     record = build_email_event(
         kind="open", now=clock.now(), campaign=opened.campaign, list_id=opened.list,
         recipient=opened.recipient, agent_verdict=_verdict("open", opened.sent_at.timestamp()),
@@ -63,8 +66,10 @@ def open_pixel(token: str) -> Response:
         accept_language=request.headers.get("Accept-Language"))
     try:
         col.events.add_event(record)
-    except StorageError:
+    except StorageError as exc:
+        col.store_failed("events", exc)
         return gif_response(503)
+    col.store_recovered("events")
     return gif_response()
 
 
@@ -96,9 +101,17 @@ def click(token: str) -> Response:
         user_agent=request.headers.get("User-Agent"),
         accept_language=request.headers.get("Accept-Language"), link=clicked.link,
         target=clicked.target, patterns=col.patterns)
-    # The reader still gets where they meant to go if the store fails; the click is lost.
-    with contextlib.suppress(StorageError):
-        col.events.add_event(record)
+    # The reader still gets where they meant to go if the store fails or the client is
+    # over its limit; the click is lost (and the failure logged).
+    if over_limit("hits") is not None:
+        count_drop(col, Drop.RATE, clock.now())
+    else:
+        try:
+            col.events.add_event(record)
+        except StorageError as exc:
+            col.store_failed("events", exc)
+        else:
+            col.store_recovered("events")
     return _redirect(clicked.target)
 
 
@@ -153,10 +166,12 @@ def unsubscribe(token: str) -> Response:
     try:
         campaigns.suppress(col.identity, campaigns.ALL_MAIL if everything else unsub.list,
                            unsub.recipient, unsub.campaign, int(clock.now()), "unsubscribe")
-    except StorageError:
+    except StorageError as exc:
+        col.store_failed("identity", exc)
         resp = page("Please try again", "We could not record your request just now. Please "
                     "try again in a minute.", 503)
-        resp.headers["Retry-After"] = "60"
+        resp.headers["Retry-After"] = RETRY_AFTER
         return resp
+    col.store_recovered("identity")
     what = "any more mail from this sender" if everything else f"the list “{unsub.list}”"
     return page("You are unsubscribed", f"You will not receive {what} again.")

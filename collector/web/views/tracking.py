@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from ... import clock
 from ...extension import ext
 from ...ingest.facts import facts_from_environ
-from ...ingest.pipeline import process_hit
+from ...ingest.pipeline import Drop, count_drop, process_hit
 from ..cookies import apply_plan
 from ..origins import add_cors, preflight
-from ..requests import json_body
-from ..responses import RETRY_AFTER, gif_response, json_error
+from ..requests import json_body, over_limit
+from ..responses import gif_response, json_error, too_many, unavailable
 
 bp = Blueprint("tracking", __name__)
 
@@ -28,8 +29,9 @@ PIXEL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 def pixel() -> Response:
     """The page-view pixel: always the GIF; only ``GET`` counts."""
     col = ext()
+    limited = request.method == "GET" and over_limit("hits") is not None
     outcome = process_hit(col, facts_from_environ(request.environ),
-                          count=request.method == "GET")
+                          count=request.method == "GET", limited=limited)
     resp = gif_response(503 if outcome.failed else 200)
     return apply_plan(resp, col.settings, outcome.plan)
 
@@ -40,6 +42,10 @@ def beacon() -> Response:
     col = ext()
     if request.method == "OPTIONS":
         return preflight(col.settings, "POST")
+    wait = over_limit("hits")
+    if wait is not None:
+        count_drop(col, Drop.RATE, clock.now())
+        return add_cors(too_many(wait), col.settings, request)
     try:
         body = json_body(MAX_BODY)
     except ValueError as exc:
@@ -55,8 +61,7 @@ def beacon() -> Response:
     params = {str(k): v for k, v in body.items() if isinstance(v, str)}
     outcome = process_hit(col, facts_from_environ(request.environ, params))
     if outcome.failed:
-        resp = json_error("The hit could not be stored; retry later.", 503)
-        resp.headers["Retry-After"] = RETRY_AFTER
+        resp = unavailable("The hit could not be stored; retry later.")
     else:
         resp = Response(status=204)
     return add_cors(apply_plan(resp, col.settings, outcome.plan), col.settings, request)
