@@ -116,6 +116,7 @@ class World:
     app: Any
     events_kept: list[tuple[Any, ...]] = field(default_factory=list)
     page_days_to_roll: set[str] = field(default_factory=set)
+    page_days_to_summarise: set[str] = field(default_factory=set)
     receipts_gone: set[str] = field(default_factory=set)
     receipts_kept: set[str] = field(default_factory=set)
     remember_kept: int = 0
@@ -165,6 +166,9 @@ def world(app: Any, monkeypatch: Any) -> World:
         if day < first_kept and day >= first_rolled and any(
                 r["kind"] in ("pageview", "event") for r in rows):
             w.page_days_to_roll.add(day.isoformat())
+        if first_rolled <= day < TODAY and any(r["kind"] in ("pageview", "event")
+                                               for r in rows):
+            w.page_days_to_summarise.add(day.isoformat())
     w.events_kept = [e for e in events_of(app) if local_day(e[1], TZ) >= first_kept]
 
     period = 1826 * DAY
@@ -211,7 +215,14 @@ def test_each_class_loses_exactly_what_is_past_its_period(world: World) -> None:
     app, col = world.app, world.app.extensions["cleargif"]
     seeded = len(events_of(app))
     reports = by_name(retention.purge(app.extensions["cleargif"], NOW))
-    assert list(reports) == list(retention.CLASSES)
+    assert list(reports) == ["daily", *retention.CLASSES]
+
+    # daily totals: every complete day with page events within the roll-ups' period,
+    # summarised before its raw events went
+    summarised = col.events.summarised_days("0000-01-01", "9999-12-31")
+    assert set(summarised) == world.page_days_to_summarise
+    assert reports["daily"].detail == f"summarised {len(summarised)} days"
+    assert reports["daily"].count == 0 and reports["daily"].oldest_kept == min(summarised)
 
     # events: exactly the local days before TODAY - 390 went
     assert events_of(app) == world.events_kept
@@ -260,6 +271,7 @@ def test_dry_run_changes_nothing_and_predicts_the_purge(world: World) -> None:
     dry = by_name(retention.purge(world.app.extensions["cleargif"], NOW, dry_run=True))
     assert snapshot(world.app) == before
     real = by_name(retention.purge(world.app.extensions["cleargif"], NOW))
+    assert dry["daily"].detail == "would summarise " + real["daily"].detail.split(" ", 1)[1]
     for name in retention.CLASSES:
         assert (dry[name].count, dry[name].oldest_kept) == (real[name].count,
                                                             real[name].oldest_kept), name
@@ -327,9 +339,9 @@ def test_epoch_rows_go_once_no_token_is_left(app: Any) -> None:
     def accounts() -> set[str]:
         return {a for (a,) in sql(app, "identity", "SELECT account FROM remember_accounts")}
 
-    dry = retention.purge(app.extensions["cleargif"], NOW, dry_run=True)[4]
+    dry = by_name(retention.purge(app.extensions["cleargif"], NOW, dry_run=True))["remember"]
     assert accounts() == set(plan) and dry.detail == "would forget 2 account epochs"
-    report = retention.purge(app.extensions["cleargif"], NOW)[4]
+    report = by_name(retention.purge(app.extensions["cleargif"], NOW))["remember"]
     assert (report.count, report.detail) == (dry.count, "forgot 2 account epochs") == (
         2, "forgot 2 account epochs")
     assert report.line().endswith("; forgot 2 account epochs")
@@ -340,7 +352,7 @@ def test_epoch_rows_go_once_no_token_is_left(app: Any) -> None:
             assert s.recall(stolen[account]).account is None, account
         assert s.recall(stolen["live-token:new"]).account == "live-token"
         assert s.epoch("gone") == 0 and s.epoch("recent") > 0
-    assert retention.purge(app.extensions["cleargif"], NOW)[4].detail == ""
+    assert by_name(retention.purge(app.extensions["cleargif"], NOW))["remember"].detail == ""
 
 
 def test_configured_periods(tmp_path: Any, monkeypatch: Any) -> None:
@@ -380,18 +392,21 @@ def test_purge_command(world: World) -> None:
     out = runner.invoke(args=["purge", "--dry-run"])
     assert out.exit_code == 0, out.output
     lines = out.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == list(retention.CLASSES)
+    assert [line.split(":")[0] for line in lines] == ["daily", *retention.CLASSES]
+    assert lines[0].startswith("daily: would delete 0 (") and "; would summarise " in lines[0]
+    lines = lines[1:]
     assert lines[0].startswith("events: would delete ") and "(oldest kept " in lines[0]
     assert lines[2].startswith("receipts: would tombstone 2 (oldest kept ")
     assert "Dry run" in out.stderr and snapshot(world.app) == before
     out = runner.invoke(args=["purge"])
     assert out.exit_code == 0, out.output
-    lines = out.stdout.splitlines()
+    lines = out.stdout.splitlines()[1:]
     assert lines[0].startswith("events: deleted ") and "rolled up" in lines[0]
     assert lines[5] == f"audit: tombstoned 2 (oldest kept {(TODAY - timedelta(days=1096))})"
     assert "Dry run" not in out.stderr
     out = runner.invoke(args=["purge"])
-    assert out.stdout.splitlines()[0].startswith("events: deleted 0 (oldest kept ")
+    assert out.stdout.splitlines()[0].endswith("; summarised 0 days")
+    assert out.stdout.splitlines()[1].startswith("events: deleted 0 (oldest kept ")
 
 
 def test_purge_command_store_error_is_one_line(app: Any, tmp_path: Any) -> None:

@@ -112,6 +112,9 @@ class Query:
     timezone: str = "UTC"
     #: Equality filters ``(dimension, value)``; a None value matches no value.
     filters: tuple[tuple[str, str | None], ...] = ()
+    #: Read summarised days from daily totals where they answer the query (fast; visits
+    #: and returning visitors become sums of daily counts: :mod:`.daily`).
+    daily: bool = False
 
     def __post_init__(self) -> None:
         if self.until < self.since:
@@ -135,7 +138,7 @@ class Query:
                 "timezone": self.timezone, "by": list(self.by), "k_min": k_min,
                 "revision": self.revision, "include_bots": self.include_bots,
                 "filters": {name: value for name, value in self.filters},
-                "metrics": list(METRICS), "notes": list(NOTES)}
+                "daily": self.daily, "metrics": list(METRICS), "notes": list(NOTES)}
 
 
 def local_days(since: date, until: date, tz: ZoneInfo) -> list[tuple[str, int, int]]:
@@ -233,6 +236,13 @@ def rolled_together(parts: Iterable[CellCounts]) -> CellCounts | None:
                       sum(c.anonymous for c in found), max(c.most_identified for c in found))
 
 
+def _together(a: CellCounts, b: CellCounts) -> CellCounts:
+    """Two roll-up parts of one cell as one (sums, the larger single row)."""
+    return CellCounts(a.key, a.hits + b.hits, a.visits + b.visits, a.visitors + b.visitors,
+                      a.identified + b.identified, a.anonymous + b.anonymous,
+                      max(a.most_identified, b.most_identified))
+
+
 def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[str],
          k_min: int, union: Callable[[list[tuple[Any, ...]], bool], CellCounts]) -> Result:
     """Merge a query's raw cells and roll-up cells by key, suppress the cells under
@@ -246,7 +256,10 @@ def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[s
         ``keys``, or with ``excluding`` of every cell but those. Called only when two or
         more cells with raw parts fold, with the shorter list.
     """
-    waiting = {counts.key: counts for counts in rolled}
+    waiting: dict[tuple[Any, ...], CellCounts] = {}
+    for counts in rolled:  # a key may come from roll-ups and from daily totals
+        held = waiting.get(counts.key)
+        waiting[counts.key] = counts if held is None else _together(held, counts)
     kept: list[Cell] = []
     small = 0
     small_raw: list[tuple[Any, ...]] = []

@@ -7,7 +7,8 @@ What "past its period" means, class by class (``now`` is the purge's clock):
   (:mod:`collector.analytics.rollups`), then their events deleted, one day at a time, so at every
   moment a day is either raw or rolled up and exports stay whole.
 * **rollups**: a roll-up row is kept while its day is at most ``RETENTION_DAYS_ROLLUPS``
-  days before today.
+  days before today; so are the daily totals (:mod:`collector.analytics.daily`), which the
+  purge first makes for every complete day not summarised yet.
 * **receipts**: a subject's receipts are kept until ``RETENTION_DAYS_RECEIPTS`` days after
   its *last* decision; then every one of them becomes a tombstone (id, hash, reason,
   time), so the hash chain still verifies and nothing goes missing silently.
@@ -42,7 +43,7 @@ from sdk.times import DAY
 from ..consent.receipts import sealer
 from ..extension import Collector
 from ..storage import EventStore, IdentityStore, TombstoneSealer
-from . import rollups
+from . import daily, rollups
 
 #: Rows per delete transaction.
 BATCH = 500
@@ -169,6 +170,35 @@ def purge_rollups(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
     return PurgeResult("rollups", int(count), oldest, days, dry_run)
 
 
+def purge_daily(events: EventStore, *, now: float, days: int, tz: ZoneInfo,
+                dry_run: bool = False, progress: Progress | None = None,
+                batch: int = BATCH) -> PurgeResult:
+    """Summarise the complete days not summarised yet (:mod:`collector.analytics.daily`),
+    then delete the daily totals of the local days past ``days`` (the roll-ups' period).
+    Runs before the events purge, so a day about to lose its raw events is summarised
+    from all of them."""
+    first_kept = _today(now, tz) - timedelta(days=days)
+    if dry_run:
+        today = _today(now, tz)
+        pages = [d for d in rollups.days_with_events(events, rollups.day_bounds(today, tz)[0],
+                                                     tz, pages_only=True) if d >= first_kept]
+        done = set(events.summarised_days(pages[0].isoformat(),
+                                          pages[-1].isoformat())) if pages else set()
+        made = len([d for d in pages if d.isoformat() not in done])
+    else:
+        made = daily.summarise(events, tz, now, since=first_kept,
+                               progress=lambda done, total: _tick(progress, "summarise",
+                                                                  done, total))
+    total = events.count_daily_before(first_kept.isoformat())
+    count = total if dry_run else _in_batches(
+        lambda: events.delete_daily_before(first_kept.isoformat(), batch), "daily", total,
+        progress, batch)
+    kept = events.summarised_days(first_kept.isoformat(), "9999-12-31")
+    verb = "would summarise" if dry_run else "summarised"
+    return PurgeResult("daily", int(count), kept[0] if kept else None, days, dry_run,
+                       detail=f"{verb} {made} day{'s' if made != 1 else ''}")
+
+
 def purge_receipts(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
                    dry_run: bool = False, progress: Progress | None = None,
                    batch: int = BATCH,
@@ -260,7 +290,8 @@ def purge_audit(identity: IdentityStore, *, now: float, days: int, tz: ZoneInfo,
 
 def purge(col: Collector, now: float, dry_run: bool = False,
           progress: Progress | None = None) -> list[PurgeResult]:
-    """Purge every data class past its period; one :class:`PurgeResult` per class, in
+    """Summarise the complete days (daily totals), then purge every data class past its
+    period; one :class:`PurgeResult` for the daily totals, then one per class, in
     :data:`CLASSES` order.
 
     :param col: the collector: its configuration, stores and receipt keys.
@@ -279,6 +310,7 @@ def purge(col: Collector, now: float, dry_run: bool = False,
     rollups.check_purge_timezone(events, tz)
     rollups_from = _today(now, tz) - timedelta(days=days["rollups"])
     reports = [
+        purge_daily(events, days=days["rollups"], progress=progress, **common),
         purge_events(events, days=days["events"], rollups_from=rollups_from,
                      progress=progress, **common),
         purge_rollups(events, days=days["rollups"], events_days=days["events"],
@@ -320,6 +352,7 @@ __all__ = [
     "PurgeResult",
     "purge",
     "purge_audit",
+    "purge_daily",
     "purge_events",
     "purge_lock",
     "purge_receipts",

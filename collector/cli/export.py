@@ -29,10 +29,14 @@ from . import data_stores, errors_as_lines, fail, write_rows
               help="Only events with this value, such as site:www.example.com or "
                    "kind:pageview (an empty value: events without one); repeat to combine. "
                    "The dashboard's downloads name theirs.")
+@click.option("--daily", is_flag=True,
+              help="Read summarised days from daily totals, as the dashboard does: fast, "
+                   "but visits and returning visitors become sums of daily counts.")
 @with_appcontext
 @errors_as_lines
 def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
-                   revision: int | None, include_bots: bool, filters: tuple[str, ...]) -> None:
+                   revision: int | None, include_bots: bool, filters: tuple[str, ...],
+                   daily: bool) -> None:
     """Export aggregate page views, with small cells suppressed."""
     from ..analytics.export import export
     from ..analytics.query import (
@@ -47,7 +51,7 @@ def export_command(since: str, until: str, by: str, fmt: str, out: str | None,
         query = Query(since=parse_day(since, "since"), until=parse_day(until, "until"),
                       by=parse_dimensions(by), revision=revision, include_bots=include_bots,
                       timezone=current_app.config["TIMEZONE"],
-                      filters=tuple(parse_filter(f) for f in filters))
+                      filters=tuple(parse_filter(f) for f in filters), daily=daily)
     except QueryError as exc:
         fail(str(exc))
     col = data_stores("events")

@@ -4,9 +4,10 @@
 dropped counters) answers becomes rows to draw.
 
 Every ranked table and the chart are one export each, with the site, the kind of event
-and the person's filters as the export's own filters, so a table holds exactly what
-``cleargif export --by <dimension> --filter …`` prints, folded and suppressed by the same
-rule, and the CSV download is that output. Nothing here does I/O.
+and the person's filters as the export's own filters, read from daily totals where a day
+is summarised (:mod:`collector.analytics.daily`), so a table holds exactly what
+``cleargif export --daily --by <dimension> --filter …`` prints, folded and suppressed by
+the same rule, and the CSV download is that output. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -45,27 +46,28 @@ def table_query(choices: Choices, dimension: str, timezone: str) -> Query:
     but its own, so the row that was clicked stays in view among the others."""
     kind = "event" if dimension == "name" else page_kind(choices)
     return Query(since=choices.period.since, until=choices.period.until, by=(dimension,),
-                 timezone=timezone, filters=_filters(choices, kind, skip=dimension))
+                 timezone=timezone, filters=_filters(choices, kind, skip=dimension),
+                 daily=True)
 
 
 def series_query(choices: Choices, timezone: str) -> Query:
     """The export behind the chart: by day, every filter applied."""
     return Query(since=choices.period.since, until=choices.period.until, by=("day",),
-                 timezone=timezone, filters=_filters(choices, page_kind(choices)))
+                 timezone=timezone, filters=_filters(choices, page_kind(choices)), daily=True)
 
 
 def totals_query(choices: Choices, period: Period, timezone: str) -> Query:
     """The export behind the key figures of ``period`` (this one or the one before): one
-    cell, so visits and visitors are counted once across the days."""
+    cell (on summarised days its visits and visitors are sums of daily counts)."""
     return Query(since=period.since, until=period.until, by=(), timezone=timezone,
-                 filters=_filters(choices, page_kind(choices)))
+                 filters=_filters(choices, page_kind(choices)), daily=True)
 
 
 def bots_query(choices: Choices, timezone: str) -> Query:
     """The export of this site's bot hits in the period (they are left out of the others)."""
     return Query(since=choices.period.since, until=choices.period.until, by=(),
                  timezone=timezone, include_bots=True,
-                 filters=(("site", choices.site), ("device", "bot")))
+                 filters=(("site", choices.site), ("device", "bot")), daily=True)
 
 
 # --- shaping ---------------------------------------------------------------------------

@@ -200,8 +200,9 @@ TEXTS: dict[str, dict[str, str]] = {
                               "out of a view, not out of every calculation.",
         "about_same": "Each table is the same aggregate as {command}, and its CSV is what "
                       "that command writes.",
-        "about_rolled": "Some days are read from daily roll-ups: their visits are sums of "
-                        "daily counts.",
+        "about_rolled": "Days before today are read from daily totals: their visits and "
+                        "returning visitors are sums of each day's counts, so someone who "
+                        "came on three days counts three times.",
         "empty_k": "Nothing can be shown for this period yet: every number comes from at least "
                    "{k} people (K_MIN), and fewer came. Trying cleargif on your own? Open the "
                    "demo page in a few private windows, or start the collector with "
@@ -400,8 +401,9 @@ TEXTS: dict[str, dict[str, str]] = {
                               "Personen aus einer Ansicht heraus, nicht aus jeder Rechnung.",
         "about_same": "Jede Tabelle ist dasselbe Aggregat wie {command}, und ihre CSV ist, "
                       "was dieser Befehl schreibt.",
-        "about_rolled": "Manche Tage werden aus täglichen Zusammenfassungen gelesen: ihre "
-                        "Besuche sind Summen von Tageswerten.",
+        "about_rolled": "Tage vor heute werden aus Tagessummen gelesen: ihre Besuche und "
+                        "wiederkehrenden Besucher sind Summen der Tageswerte, wer an drei "
+                        "Tagen kam, zählt also dreimal.",
         "empty_k": "Für diesen Zeitraum lässt sich noch nichts zeigen: Jede Zahl stammt von "
                    "mindestens {k} Personen (K_MIN), und es kamen weniger. Sie probieren "
                    "cleargif allein aus? Öffnen Sie die Demoseite in einigen privaten "
@@ -594,7 +596,9 @@ TEXTS: dict[str, dict[str, str]] = {
                               "خارج كل حساب.",
         "about_same": "كل جدول هو التجميع نفسه الذي يُخرجه {command}، وملف CSV الخاص به "
                       "هو ما يكتبه ذلك الأمر.",
-        "about_rolled": "تُقرأ بعض الأيام من ملخّصات يومية: زياراتها مجاميع لأعداد يومية.",
+        "about_rolled": "تُقرأ الأيام السابقة لليوم من مجاميع يومية: زياراتها وزوّارها "
+                        "العائدون مجاميع لأعداد كل يوم، فمن جاء في ثلاثة أيام يُحسب ثلاث "
+                        "مرات.",
         "empty_k": "لا يمكن عرض شيء لهذه الفترة بعد: كل رقم يأتي من {k} أشخاص على الأقل "
                    "(K_MIN)، وقد جاء عدد أقل. هل تجرّب cleargif وحدك؟ افتح الصفحة "
                    "التجريبية في بضع نوافذ خاصة، أو شغّل الجامع على هذا الجهاز مع "

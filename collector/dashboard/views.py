@@ -349,7 +349,7 @@ def gather(col: Collector, choices: Choices) -> View:
     dropped = panels.shape_dropped(events.dropped(since, until), bots)
     return View(series, totals, before, before_period, tables, dropped,
                 consent_panel(col, choices), campaign_panel(col, choices),
-                rolled_up=bool(meta.get("rolled_up_days")))
+                rolled_up=bool(meta.get("rolled_up_days") or meta.get("daily_days")))
 
 
 def _days(col: Collector, choices: Choices) -> list[tuple[str, int, int]]:
@@ -513,7 +513,7 @@ class Links:
 @signed_in
 def csv_download(user: str) -> BaseResponse:
     """A table of the page as CSV: the metadata as ``#`` lines, then the rows. For the
-    aggregate tables it is what ``cleargif export --by <table> --filter …`` writes for the
+    aggregate tables it is what ``cleargif export --daily --by <table> --filter …`` writes for the
     same period (metadata on stderr there)."""
     col = ext()
     lang = language()

@@ -23,6 +23,8 @@ from sdk.sqlite import sqlite_file
 
 from ..errors import ConfigError
 from .protocols import (
+    DAILY_COLUMNS,
+    DAILY_DIMENSIONS,
     GENESIS,
     GROUPABLE,
     AuditRow,
@@ -82,8 +84,8 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
             open_identity(config["IDENTITY_URL"], sync=config["SYNC"]))
 
 
-__all__ = ["GENESIS", "GROUPABLE", "AuditRow", "Burst", "CellCounts", "CellQuery",
-           "ConsentCounts", "EmailCount", "EventStore", "IdentityStore", "ReceiptRow",
-           "ReceiptSigner", "Store", "Suppression", "SuppressionRow", "TokenRow",
-           "TombstoneSealer", "UserRow", "day_label", "day_number", "open_events",
-           "open_identity", "stores_for"]
+__all__ = ["DAILY_COLUMNS", "DAILY_DIMENSIONS", "GENESIS", "GROUPABLE", "AuditRow", "Burst",
+           "CellCounts", "CellQuery", "ConsentCounts", "EmailCount", "EventStore",
+           "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
+           "SuppressionRow", "TokenRow", "TombstoneSealer", "UserRow", "day_label",
+           "day_number", "open_events", "open_identity", "stores_for"]

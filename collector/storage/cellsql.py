@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from .protocols import GROUPABLE, CellCounts, CellQuery, day_label, day_number
+from .protocols import (
+    DAILY_COLUMNS,
+    DAILY_DIMENSIONS,
+    GROUPABLE,
+    CellCounts,
+    CellQuery,
+    day_label,
+    day_number,
+)
 
 #: The columns a cell query may name, checked before they are written into SQL.
 COLUMNS = frozenset(GROUPABLE) | {"revision"}
@@ -216,4 +224,68 @@ def rolled_up(query: CellQuery, mark: str, table: str, since: str,
            f"SUM(anonymous), MAX(identified) FROM {table} WHERE {' AND '.join(clauses)}")
     if query.by:
         sql += f" GROUP BY {', '.join(query.by)}"
+    return sql, params
+
+
+def summarise_day(mark: str, events: str, daily: str, kinds: Sequence[str]) -> str:
+    """``WITH e AS (…) INSERT INTO <daily> …``: one local day's page events summarised
+    by every one of :data:`DAILY_DIMENSIONS`, per site, kind and bot or not; its
+    parameters are :func:`summarise_params`."""
+    dims = [d for d in DAILY_DIMENSIONS if d]
+    source = (f"WITH e AS (SELECT site, kind, CASE WHEN device = 'bot' THEN 1 ELSE 0 END AS "
+              f"bot, {', '.join(dims)}, session_id, visitor_id FROM {events} WHERE ts >= "
+              f"{mark} AND ts < {mark} AND kind IN ({', '.join(mark for _ in kinds)})) ")
+    branches = []
+    for dim in DAILY_DIMENSIONS:
+        value = dim or "NULL"
+        group = f"site, kind, bot{', ' + dim if dim else ''}"
+        branches.append(f"SELECT {mark}, site, kind, bot, '{dim}', {value}, {rollup_counts()} "
+                        f"FROM e GROUP BY {group}")
+    return (f"{source}INSERT INTO {daily} (day, site, kind, bot, dimension, value, hits, "
+            f"visits, visitors, identified, anonymous) {' UNION ALL '.join(branches)}")
+
+
+def summarise_params(day: str, start: int, end: int,
+                     kinds: Sequence[str]) -> list[Any]:
+    """The parameters of :func:`summarise_day` for one day."""
+    return [int(start), int(end), *kinds, *(day for _ in DAILY_DIMENSIONS)]
+
+
+def daily_read(query: CellQuery, dimension: str, mark: str, daily: str, since: str,
+               until: str) -> tuple[str, list[Any]]:
+    """Daily rows of ``dimension`` on the days ``[since, until]``, grouped as ``query``
+    groups and filtered as it filters: sums, and the largest row's ``identified``.
+
+    ``query.by`` and ``query.where`` may name only :data:`DAILY_COLUMNS` and
+    ``dimension`` (its value); the caller checks that first
+    (:func:`collector.analytics.daily.dimension_for`)."""
+    if dimension not in DAILY_DIMENSIONS:
+        raise ValueError(f"{dimension!r} is not summarised by day.")
+
+    def column(name: str) -> str:
+        if name in DAILY_COLUMNS:
+            return name
+        if name == dimension:
+            return "value"
+        raise ValueError(f"Daily rows of {dimension or 'totals'!r} cannot give {name!r}.")
+
+    keys = [column(name) for name in query.by]
+    clauses = [f"dimension = {mark}", f"day >= {mark}", f"day <= {mark}",
+               f"kind IN ({', '.join(mark for _ in query.kinds)})"]
+    params: list[Any] = [dimension, since, until, *query.kinds]
+    for name, value in query.where:
+        if value is None:
+            clauses.append(f"{column(name)} IS NULL")
+        else:
+            clauses.append(f"{column(name)} = {mark}")
+            params.append(value)
+    if query.revision is not None:
+        raise ValueError("Daily rows keep no policy revision.")
+    if not query.include_bots:
+        clauses.append("bot = 0")
+    sql = (f"SELECT {''.join(k + ', ' for k in keys)}SUM(hits), SUM(visits), SUM(visitors), "
+           f"SUM(identified), SUM(anonymous), MAX(identified) FROM {daily} WHERE "
+           f"{' AND '.join(clauses)}")
+    if keys:
+        sql += f" GROUP BY {', '.join(keys)}"
     return sql, params

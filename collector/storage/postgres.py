@@ -27,7 +27,15 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import StorageError
 from ..ingest.records import FIELDS
 from . import mailsql
-from .cellsql import CellSQL, counts, rolled_up, rollup_counts
+from .cellsql import (
+    CellSQL,
+    counts,
+    daily_read,
+    rolled_up,
+    rollup_counts,
+    summarise_day,
+    summarise_params,
+)
 from .migrations import migrations, too_new
 from .protocols import (
     GENESIS,
@@ -427,7 +435,8 @@ class PostgresEvents(_Store):
     schema = EVENTS
     copied = (("events", ("ts", "id"), "id"), ("campaign_sends", ("id",), "id"),
               ("dropped", ("day", "reason"), None), ("rollups", ("day", "cell"), None),
-              ("store_meta", ("key",), None))
+              ("store_meta", ("key",), None), ("daily_cells", ("id",), "id"),
+              ("daily_days", ("day",), None))
 
     def _computed(self, table: str, columns: list[str]) -> Any:
         if table != "rollups" or "cell" in columns:
@@ -569,6 +578,59 @@ class PostgresEvents(_Store):
         day: str | None = self._one(f"SELECT MIN(day) FROM {EVENTS}.rollups WHERE day >= %s",
                                     (since,))
         return day
+
+    # --- daily totals ------------------------------------------------------------------
+    def summarise_day(self, day: str, start: int, end: int, now: int) -> int:
+        """The day's cells and its mark in one transaction; a second run waits for the
+        first (the mark's key) and then adds nothing."""
+        with self._conn() as conn, conn.transaction():
+            marked = conn.execute(f"INSERT INTO {EVENTS}.daily_days (day, made_at) VALUES "
+                                  "(%s, %s) ON CONFLICT (day) DO NOTHING", (day, now))
+            if not marked.rowcount:
+                return 0
+            added = conn.execute(
+                summarise_day("%s", f"{EVENTS}.events", f"{EVENTS}.daily_cells",
+                              PAGE_KINDS),
+                summarise_params(day, start, end, PAGE_KINDS)).rowcount
+        return int(added)
+
+    def summarised_days(self, since: str, until: str) -> list[str]:
+        """Marked days in ``[since, until]``."""
+        return [day for (day,) in self._rows(
+            f"SELECT day FROM {EVENTS}.daily_days WHERE day >= %s AND day <= %s ORDER BY day",
+            (since, until))]
+
+    def daily_cells(self, query: CellQuery, dimension: str, since: str,
+                    until: str) -> Iterator[CellCounts]:
+        """Daily rows grouped, by the read index."""
+        width = len(query.by)
+        for row in self._rows(*daily_read(query, dimension, "%s", f"{EVENTS}.daily_cells",
+                                          since, until)):
+            hits, visits, visitors, identified, anonymous, most = row[width:]
+            if hits:
+                yield CellCounts(tuple(row[:width]), int(hits), int(visits), int(visitors),
+                                 int(identified), int(anonymous), int(most))
+
+    def count_daily_before(self, day: str) -> int:
+        """Daily rows before ``day``."""
+        return int(self._one(f"SELECT COUNT(*) FROM {EVENTS}.daily_cells WHERE day < %s",
+                             (day,)))
+
+    def delete_daily_before(self, day: str, batch: int) -> int:
+        """One batch of daily rows before ``day``; the marks of days left without rows."""
+        deleted = self._write(f"DELETE FROM {EVENTS}.daily_cells WHERE id IN (SELECT id FROM "
+                              f"{EVENTS}.daily_cells WHERE day < %s LIMIT %s)",
+                              (day, int(batch)))
+        if deleted < batch:
+            self._write(f"DELETE FROM {EVENTS}.daily_days WHERE day < %s", (day,))
+        return deleted
+
+    def forget_daily(self) -> int:
+        """Every daily row and mark."""
+        with self._conn() as conn, conn.transaction():
+            deleted = conn.execute(f"DELETE FROM {EVENTS}.daily_cells").rowcount
+            conn.execute(f"DELETE FROM {EVENTS}.daily_days")
+        return int(deleted)
 
     def get_meta(self, key: str) -> str | None:
         """A fact about the stored data."""

@@ -85,6 +85,15 @@ GROUPABLE = ("day", "site", "path", "referrer_host", "browser", "os", "device", 
              "utm_source", "utm_medium", "utm_campaign", "name", "kind")
 
 
+#: The dimensions summarised by day (:meth:`EventStore.summarise_day`); ``""`` stands for
+#: a day's totals, whose value is NULL.
+DAILY_DIMENSIONS = ("", "path", "referrer_host", "browser", "os", "device", "lang",
+                    "utm_source", "utm_medium", "utm_campaign", "name")
+#: What every daily row has besides its dimension's value, and may be grouped or filtered
+#: by: its day, site and kind of event.
+DAILY_COLUMNS = ("day", "site", "kind")
+
+
 class CellCounts(NamedTuple):
     """What one cell holds (DESIGN 1.6).
 
@@ -332,6 +341,33 @@ class EventStore(Store, Protocol):
 
     def set_meta(self, key: str, value: str) -> None:
         """Record a fact about the stored data."""
+
+    # --- daily totals ------------------------------------------------------------------
+    def summarise_day(self, day: str, start: int, end: int, now: int) -> int:
+        """Summarise the page events of ``[start, end)`` as local day ``day`` by every
+        dimension of :data:`DAILY_DIMENSIONS`, and mark the day
+        summarised, in one transaction; returns the rows added (0 for a day summarised
+        already: it is never summarised twice)."""
+
+    def summarised_days(self, since: str, until: str) -> list[str]:
+        """The days from ``since`` to ``until`` (inclusive) that are summarised."""
+
+    def daily_cells(self, query: CellQuery, dimension: str, since: str,
+                    until: str) -> Iterator[CellCounts]:
+        """The daily rows of ``dimension`` on the days ``since`` to ``until``, grouped by
+        ``query.by`` and filtered by ``query.where`` (which may name only ``day``,
+        ``site``, ``kind`` and ``dimension``; ``ranges`` are not used): sums, and the
+        largest row's ``identified`` as ``most_identified``."""
+
+    def count_daily_before(self, day: str) -> int:
+        """Daily rows of days before ``day``."""
+
+    def delete_daily_before(self, day: str, batch: int) -> int:
+        """Delete up to ``batch`` daily rows of days before ``day`` (their days' marks go
+        with the last of them); how many rows went."""
+
+    def forget_daily(self) -> int:
+        """Delete every daily row and mark (when ``TIMEZONE`` changed); how many rows."""
 
     # --- retention ---------------------------------------------------------------------
     def earliest_event(self, since: int, before: int, pages_only: bool = False) -> int | None:

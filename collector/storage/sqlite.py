@@ -27,7 +27,15 @@ from sdk.sqlite import SQLiteFile, real_threads
 from ..errors import StorageError
 from ..ingest.records import FIELDS
 from . import mailsql
-from .cellsql import CellSQL, counts, rolled_up, rollup_counts
+from .cellsql import (
+    CellSQL,
+    counts,
+    daily_read,
+    rolled_up,
+    rollup_counts,
+    summarise_day,
+    summarise_params,
+)
 from .migrations import migrations, too_new
 from .protocols import (
     GENESIS,
@@ -400,7 +408,8 @@ class SQLiteEvents(_Store):
     kind = "events"
     pragmas = ("page_size = 1024", "wal_autocheckpoint = 20000")
     copied = (("events", "id"), ("campaign_sends", "id"), ("dropped", None),
-              ("rollups", None), ("store_meta", None))
+              ("rollups", None), ("store_meta", None), ("daily_cells", "id"),
+              ("daily_days", None))
 
     def __init__(self, path: str, *, sync: str = "normal") -> None:
         super().__init__(path, sync=sync)
@@ -528,6 +537,55 @@ class SQLiteEvents(_Store):
         """The oldest roll-up day at or after ``since``."""
         day: str | None = self._one("SELECT MIN(day) FROM rollups WHERE day >= ?", (since,))
         return day
+
+    # --- daily totals ------------------------------------------------------------------
+    def summarise_day(self, day: str, start: int, end: int, now: int) -> int:
+        """The day's cells and its mark in one write transaction."""
+        with self._writing() as conn:
+            if conn.execute("SELECT 1 FROM daily_days WHERE day = ?", (day,)).fetchone():
+                return 0
+            before = conn.total_changes  # rowcount is -1 for a statement led by WITH
+            conn.execute(summarise_day("?", "events", "daily_cells", PAGE_KINDS),
+                         summarise_params(day, start, end, PAGE_KINDS))
+            added = conn.total_changes - before
+            conn.execute("INSERT INTO daily_days (day, made_at) VALUES (?, ?)", (day, now))
+        return added
+
+    def summarised_days(self, since: str, until: str) -> list[str]:
+        """Marked days in ``[since, until]``."""
+        return [day for (day,) in self._rows(
+            "SELECT day FROM daily_days WHERE day >= ? AND day <= ? ORDER BY day",
+            (since, until))]
+
+    def daily_cells(self, query: CellQuery, dimension: str, since: str,
+                    until: str) -> Iterator[CellCounts]:
+        """Daily rows grouped, from the covering read index."""
+        width = len(query.by)
+        for row in self._read(*daily_read(query, dimension, "?", "daily_cells", since,
+                                          until)):
+            hits, visits, visitors, identified, anonymous, most = row[width:]
+            if hits:
+                yield CellCounts(tuple(row[:width]), int(hits), int(visits), int(visitors),
+                                 int(identified), int(anonymous), int(most))
+
+    def count_daily_before(self, day: str) -> int:
+        """Daily rows before ``day``."""
+        return int(self._one("SELECT COUNT(*) FROM daily_cells WHERE day < ?", (day,)))
+
+    def delete_daily_before(self, day: str, batch: int) -> int:
+        """One batch of daily rows before ``day``; the marks of days left without rows."""
+        deleted = self._write("DELETE FROM daily_cells WHERE rowid IN (SELECT rowid FROM "
+                              "daily_cells WHERE day < ? LIMIT ?)", (day, int(batch)))
+        if deleted < batch:
+            self._write("DELETE FROM daily_days WHERE day < ?", (day,))
+        return deleted
+
+    def forget_daily(self) -> int:
+        """Every daily row and mark."""
+        with self._writing() as conn:
+            deleted = conn.execute("DELETE FROM daily_cells").rowcount
+            conn.execute("DELETE FROM daily_days")
+        return int(deleted)
 
     def get_meta(self, key: str) -> str | None:
         """A fact about the stored data."""

@@ -231,7 +231,7 @@ def test_a_download_is_what_cleargif_export_writes(browser: Any, owner: Collecto
     app = create_app({"DATA_DIR": str(owner.data_dir), "SECRET_KEYS": ["x" * 32],
                       "TOKEN_KEYS": ["y" * 32]})
     out = app.test_cli_runner().invoke(args=[
-        "export", "--by", "path", "--since", since.group(1), "--until", until.group(1),
+        "export", "--daily", "--by", "path", "--since", since.group(1), "--until", until.group(1),
         "--filter", "site:127.0.0.1", "--filter", "kind:pageview",
         "--filter", "referrer_host:"])
     app.extensions["cleargif"].close()

@@ -137,6 +137,46 @@ class TestEventStore:
         assert union.hits == 2
         assert events_store.union(query, [(DAYS[0][0], "/0")], excluding=True).hits == 1
 
+    def test_daily_totals_by_one_dimension(self, events_store: EventStore) -> None:
+        day, next_day = DAYS[0], DAYS[1]
+        t = DAY0 + 60
+        for record in [event(t, ids(1), ids(9)), event(t, ids(1), ids(9), path="/b"),
+                       event(t, ids(2)), event(t), event(t, referrer_host="a.example"),
+                       event(t, device="bot"), event(t, site="other.example"),
+                       event(t, kind="event", name="signup"),
+                       event(t, kind="open", name="open", campaign="c"),
+                       event(next_day[1] + 60)]:  # the next day: not summarised
+            events_store.add_event(record)
+        added = events_store.summarise_day(day[0], day[1], day[2], DAY0)
+        assert added > 0
+        assert events_store.summarise_day(day[0], day[1], day[2], DAY0) == 0  # once
+        assert events_store.summarised_days(DAYS[0][0], DAYS[2][0]) == [day[0]]
+        site = (("site", "www.example.com"), ("kind", "pageview"))
+        by_path = {c.key: c for c in events_store.daily_cells(
+            CellQuery(by=("path",), ranges=(), where=site), "path", day[0], day[0])}
+        # /: visitor 9 (session 1), session 2, two hits without ids.
+        assert by_path[("/",)] == CellCounts(("/",), 4, 2, 1, 2, 2, 2)
+        assert by_path[("/b",)].hits == 1
+        totals = list(events_store.daily_cells(CellQuery(by=("day", "site"), ranges=()),
+                                               "", day[0], DAYS[2][0]))
+        assert {c.key: c.hits for c in totals} == {(day[0], "www.example.com"): 6,
+                                                   (day[0], "other.example"): 1}
+        with_bots = list(events_store.daily_cells(
+            CellQuery(by=(), ranges=(), where=(("device", "bot"),), include_bots=True),
+            "device", day[0], day[0]))
+        assert [c.hits for c in with_bots] == [1]
+        nulls = list(events_store.daily_cells(
+            CellQuery(by=(), ranges=(), where=(*site, ("referrer_host", None))),
+            "referrer_host", day[0], day[0]))
+        assert [c.hits for c in nulls] == [4]
+        assert events_store.count_daily_before(next_day[0]) == added
+        assert events_store.delete_daily_before(next_day[0], 3) == 3
+        assert events_store.delete_daily_before(next_day[0], 10_000) == added - 3
+        assert events_store.summarised_days(DAYS[0][0], DAYS[2][0]) == []
+        events_store.summarise_day(day[0], day[1], day[2], DAY0)
+        assert events_store.forget_daily() == added
+        assert events_store.summarised_days(DAYS[0][0], DAYS[2][0]) == []
+
     def test_roll_ups_keep_cells_and_lower_bounds(self, events_store: EventStore) -> None:
         t = DAY0 + 60
         for record in [event(t, ids(1), ids(9)), event(t, ids(2)), event(t),

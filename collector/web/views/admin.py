@@ -85,8 +85,9 @@ def flag(name: str) -> bool:
 @require("aggregate")
 def aggregate() -> Response:
     """The export's aggregates as JSON: ``since``, ``until``, ``by`` (``day`` unless
-    given, as in the CLI; empty for totals), ``revision``, ``include_bots``, and
-    ``filter=dimension:value`` as often as needed."""
+    given, as in the CLI; empty for totals), ``revision``, ``include_bots``,
+    ``filter=dimension:value`` as often as needed, and ``daily`` (read summarised days
+    from daily totals, as the dashboard does)."""
     col = ext()
     try:
         revision = request.args.get("revision")
@@ -95,7 +96,8 @@ def aggregate() -> Response:
                       by=parse_dimensions(request.args.get("by", "day")),
                       revision=parse_revision(revision),
                       include_bots=flag("include_bots"), timezone=col.settings.timezone,
-                      filters=tuple(parse_filter(f) for f in request.args.getlist("filter")))
+                      filters=tuple(parse_filter(f) for f in request.args.getlist("filter")),
+                      daily=flag("daily"))
     except QueryError as exc:
         return json_error(str(exc).replace("--", ""), 400)
     except ValueError:
