@@ -853,7 +853,11 @@ def test_withdrawal_clears_the_services_cookies_cross_site(
     accept_all(tab, texts)
     page.wait_for_function("() => __order.includes('M')")
     page.evaluate("document.cookie = 'host_pref=1; path=/'")
-    assert {"_ga", "_ga_XYZ", "host_pref"} <= page_cookies()
+    # A page's cookie write reaches the browser's cookie store a moment later.
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not {"_ga", "_ga_XYZ", "host_pref"} <= page_cookies():
+        assert time.monotonic() < deadline, page_cookies()
+        page.wait_for_timeout(50)
     page.get_by_role("button", name="Privacy settings").click()
     switch(tab, texts, "marketing").uncheck()
     press(tab, dialog(tab, texts), texts["save"], reloads=True)
