@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
-from . import mailsql
+from . import mailsql, receiptsql
 from .cellsql import (
     CellSQL,
     counts,
@@ -834,9 +834,10 @@ class PostgresIdentity(_Store):
             key_id, digest = sign(prev, body)
             seq = conn.execute(
                 f"INSERT INTO {IDENTITY}.receipts (receipt_id, subject_id, created_at, "
-                "prev_hash, hash, body, key_id) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "RETURNING seq", (receipt_id, subject_id, created_at, prev, digest, body,
-                                  key_id)).fetchone()[0]
+                "prev_hash, hash, body, key_id, granted, gpc, dnt) VALUES (%s, %s, %s, %s, "
+                "%s, %s, %s, %s, %s, %s) RETURNING seq",
+                (receipt_id, subject_id, created_at, prev, digest, body, key_id,
+                 *receiptsql.facts(body))).fetchone()[0]
         return ReceiptRow(int(seq), receipt_id, prev, digest, body, subject_id=subject_id,
                           created_at=created_at, key_id=key_id)
 
@@ -868,8 +869,8 @@ class PostgresIdentity(_Store):
             with conn.cursor() as cur:
                 cur.executemany(
                     f"UPDATE {IDENTITY}.receipts SET body = NULL, subject_id = NULL, "
-                    "tombstone_reason = %s, tombstoned_at = %s, tombstone_seal = %s "
-                    "WHERE seq = %s",
+                    "granted = NULL, gpc = NULL, dnt = NULL, tombstone_reason = %s, "
+                    "tombstoned_at = %s, tombstone_seal = %s WHERE seq = %s",
                     [(reason, now, seal(row, reason, now), row.seq) for row in rows])
         return len(rows)
 
@@ -1049,25 +1050,20 @@ class PostgresIdentity(_Store):
     # --- consent decisions, counted ----------------------------------------------------
     def consent_decisions(self, days: Sequence[tuple[str, int, int]],
                           purposes: Sequence[str]) -> list[ConsentCounts]:
-        """Receipts of each day counted with PostgreSQL's JSON operators: a purpose is
-        granted when the body's ``granted`` array holds it; GPC and DNT are its booleans."""
+        """Receipts of each day counted from the index of their facts (the purposes
+        granted, GPC, DNT); no JSON is read."""
         if not days:
             return []
-        grants = "".join(", COUNT(*) FILTER (WHERE x.body -> 'granted' ? %s)"
-                         for _ in purposes)
-        sql = (f"SELECT x.label, COUNT(*), COUNT(DISTINCT x.subject_id){grants}, "
-               "COUNT(*) FILTER (WHERE x.body -> 'gpc' = 'true'), "
-               "COUNT(*) FILTER (WHERE x.body -> 'dnt' = 'true') FROM (SELECT d.label, "
-               "r.subject_id, r.body::jsonb AS body FROM unnest(%s::text[], %s::bigint[], "
-               f"%s::bigint[]) AS d(label, start, stop) JOIN {IDENTITY}.receipts r ON "
-               "r.created_at >= d.start AND r.created_at < d.stop WHERE r.body IS NOT NULL) x "
-               "GROUP BY x.label ORDER BY x.label")
+        sql = receiptsql.decisions(
+            "unnest(%s::text[], %s::bigint[], %s::bigint[]) AS d(label, start, stop)", "%s",
+            f"{IDENTITY}.receipts", purposes)
         width = len(purposes)
-        # The purposes come first in the text, then the days' arrays.
+        # One pattern per purpose comes first in the text, then the days' arrays.
         return [ConsentCounts(str(row[0]), int(row[1]), int(row[2]),
                               tuple(int(n) for n in row[3:3 + width]), int(row[3 + width]),
                               int(row[4 + width]))
-                for row in self._rows(sql, [*purposes, *_day_arrays(days)])]
+                for row in self._rows(sql, [*receiptsql.patterns(purposes),
+                                            *_day_arrays(days)])]
 
     def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
         """Distinct subjects of the days' receipts."""

@@ -26,7 +26,7 @@ from sdk.sqlite import SQLiteFile, real_threads
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
-from . import mailsql
+from . import mailsql, receiptsql
 from .cellsql import (
     CellSQL,
     counts,
@@ -779,8 +779,9 @@ class SQLiteIdentity(_Store):
             key_id, digest = sign(prev, body)
             cur = conn.execute(
                 "INSERT INTO receipts (receipt_id, subject_id, created_at, prev_hash, hash, "
-                "body, key_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (receipt_id, subject_id, created_at, prev, digest, body, key_id))
+                "body, key_id, granted, gpc, dnt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (receipt_id, subject_id, created_at, prev, digest, body, key_id,
+                 *receiptsql.facts(body)))
             seq = int(cur.lastrowid or 0)
         return ReceiptRow(seq, receipt_id, prev, digest, body, subject_id=subject_id,
                           created_at=created_at, key_id=key_id)
@@ -805,7 +806,8 @@ class SQLiteIdentity(_Store):
                 f"SELECT {_RECEIPT_COLUMNS} FROM receipts WHERE body IS NOT NULL AND "
                 f"({where})", tuple(params)).fetchall()]
             conn.executemany(
-                "UPDATE receipts SET body = NULL, subject_id = NULL, tombstone_reason = ?, "
+                "UPDATE receipts SET body = NULL, subject_id = NULL, granted = NULL, gpc = NULL, "
+                "dnt = NULL, tombstone_reason = ?, "
                 "tombstoned_at = ?, tombstone_seal = ? WHERE seq = ?",
                 [(reason, now, seal(row, reason, now), row.seq) for row in rows])
         return len(rows)
@@ -989,26 +991,18 @@ class SQLiteIdentity(_Store):
 
     def consent_decisions(self, days: Sequence[tuple[str, int, int]],
                           purposes: Sequence[str]) -> list[ConsentCounts]:
-        """Receipts of each day counted with SQLite's JSON functions: a purpose is granted
-        when the body's ``granted`` array holds it; GPC and DNT are the body's booleans.
-        Each body is parsed once per field (the inner select), not once per purpose."""
+        """Receipts of each day counted from the covering index of their facts (the
+        purposes granted, GPC, DNT), one range of it per day; no JSON is read."""
         if not days:
             return []
         with_days, params = self._days_table(days)
-        grants = "".join(", COALESCE(SUM(EXISTS (SELECT 1 FROM json_each(x.granted) g WHERE "
-                         "g.value = ?)), 0)" for _ in purposes)
-        sql = (f"{with_days} SELECT x.label, COUNT(*), COUNT(DISTINCT x.subject_id){grants}, "
-               "COALESCE(SUM(x.gpc = 1), 0), COALESCE(SUM(x.dnt = 1), 0) FROM (SELECT d.label "
-               "AS label, r.subject_id AS subject_id, json_extract(r.body, '$.granted') AS "
-               "granted, json_extract(r.body, '$.gpc') AS gpc, json_extract(r.body, '$.dnt') "
-               "AS dnt FROM d JOIN receipts r ON r.created_at >= d.start AND r.created_at < "
-               "d.stop WHERE r.body IS NOT NULL) x GROUP BY x.label ORDER BY x.label")
+        sql = f"{with_days} {receiptsql.decisions('d', '?', 'receipts', purposes)}"
         width = len(purposes)
-        # The days' values come first in the text, then one purpose per grant count.
+        # The days' values come first in the text, then one pattern per purpose.
         return [ConsentCounts(str(row[0]), int(row[1]), int(row[2]),
                               tuple(int(n) for n in row[3:3 + width]), int(row[3 + width]),
                               int(row[4 + width]))
-                for row in self._rows(sql, [*params, *purposes])]
+                for row in self._rows(sql, [*params, *receiptsql.patterns(purposes)])]
 
     def deciding_subjects(self, days: Sequence[tuple[str, int, int]]) -> int:
         """Distinct subjects of the days' receipts (no JSON read: the index on created_at

@@ -71,6 +71,16 @@ def test_files_of_the_release_before_upgrade_without_loss(tmp_path: Path) -> Non
     for _, _, hits, visits, visitors, identified, anonymous in rollups:
         assert identified == (visitors or visits)
         assert anonymous == (hits if not visitors and not visits else 0)
+    # The receipts learnt the facts the dashboard counts, from their bodies.
+    facts = rows(data / "identity.db", "SELECT body, granted, gpc, dnt FROM receipts")
+    assert facts
+    for body, granted, gpc, dnt in facts:
+        if body is None:
+            assert (granted, gpc, dnt) == (None, None, None)
+        else:
+            decoded = json.loads(body)
+            assert granted.split() == decoded["granted"]
+            assert (gpc, dnt) == (int(decoded["gpc"] is True), int(decoded["dnt"] is True))
     # The collector reads them: the receipt chain still verifies, exports see the data.
     runner = app.test_cli_runner()
     assert runner.invoke(args=["consent", "verify"]).exit_code == 0
