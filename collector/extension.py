@@ -138,6 +138,10 @@ class Collector:
             from .metrics import Metrics
 
             self.metrics = Metrics()
+        #: Campaign reports kept while nothing they read changed (dashboard, API).
+        from .mail.campaigns import ReportCache
+
+        self.campaign_reports = ReportCache()
         #: Builds another app like this one (set by :func:`init_app`).
         self.factory: Callable[[Mapping[str, Any]], Flask] = _no_factory
 

@@ -410,3 +410,33 @@ def test_suppressions_carry_their_reason_through_the_api_and_into_reports(
             {"list": "news", "recipient": "x1", "reason": bad}]}, headers=auth)
         assert r.status_code == 400 and "unsubscribe, bounce, complaint, manual" in \
             r.json["error"], bad
+
+
+def test_a_kept_report_is_made_again_when_what_it_reads_changes(app: Any) -> None:
+    col = app.extensions["cleargif"]
+    cache = campaigns.ReportCache()
+    seed(app, [event("open", f"r{i}") for i in range(6)])
+    campaigns.record_sends(col.events, "mixed", 10, "news", 0, "individual")
+    made: list[str] = []
+    real = campaigns.report
+
+    def counting(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        made.append(args[2])
+        return real(*args, **kwargs)
+
+    campaigns.report = counting  # type: ignore[assignment]
+    try:
+        first = cache.report(col.events, col.identity, "mixed", 5)
+        assert cache.report(col.events, col.identity, "mixed", 5) == first and len(made) == 1
+        seed(app, [event("open", "r9")])  # a new open
+        assert cache.report(col.events, col.identity, "mixed", 5)["opens"] != first["opens"]
+        campaigns.record_sends(col.events, "mixed", 5, "news", 0, "individual")  # sends
+        assert cache.report(col.events, col.identity, "mixed", 5)["sends"] == 15
+        assert len(made) == 3
+        campaigns.suppress(col.identity, "news", "r1", "mixed", 0, "complaint")  # a complaint
+        cache.report(col.events, col.identity, "mixed", 5)
+        assert len(made) == 4
+        assert cache.report(col.events, col.identity, "mixed", 1)["complaints"] == 1  # k
+        assert len(made) == 5
+    finally:
+        campaigns.report = real  # type: ignore[assignment]

@@ -374,8 +374,9 @@ def campaign_panel(col: Collector, choices: Choices) -> list[panels.CampaignRow]
     start, end = Query(since=choices.period.since, until=choices.period.until,
                        timezone=col.settings.timezone).bounds()
     names = col.events.active_campaigns(start, end, CAMPAIGNS)
-    return [panels.shape_campaign(campaigns.report(col.events, col.identity, name,
-                                                   col.config["K_MIN"]))
+    return [panels.shape_campaign(col.campaign_reports.report(
+                col.events, col.identity, name, col.config["K_MIN"],
+                col.config["EMAIL_BURST_SECONDS"]))
             for name in names]
 
 

@@ -13,7 +13,9 @@ events and sends alike, so a report always finds both under the name the sender 
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -403,6 +405,35 @@ def _people_rate(what: str, count: _Count, individual_sends: int, aggregate_send
             "rate": None if hide_aggregate else ratio(aggregate, aggregate_sends),
         },
     }
+
+
+class ReportCache:
+    """Campaign reports kept in this process while nothing they read has changed: the
+    campaign's events and sends (:meth:`EventStore.campaign_state`) and the suppressions
+    it caused. A campaign that is over costs one small query per view; one still being
+    read is reported anew as its opens arrive."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._reports: dict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def report(self, events: EventStore, identity: IdentityStore, campaign: str,
+               k_min: int, burst_seconds: int = BURST_SECONDS) -> dict[str, Any]:
+        """:func:`report`, or the same answer kept from before (a fresh copy)."""
+        stored = clean_id(check_id(campaign, "campaign"))
+        key = (stored, k_min, burst_seconds)
+        state = (events.campaign_state(stored),
+                 tuple(sorted(identity.suppressions_by_reason(stored).items())))
+        kept = self._reports.get(key)
+        if kept is not None and kept[0] == state:
+            return copy.deepcopy(kept[1])
+        made = report(events, identity, campaign, k_min, burst_seconds)
+        with self._lock:
+            if len(self._reports) >= self.size:
+                self._reports.pop(next(iter(self._reports)))
+            self._reports[key] = (state, copy.deepcopy(made))
+        return made
 
 
 #: What ``open_rate`` is (see :data:`NOTES` for how it is reckoned).

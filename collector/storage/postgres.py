@@ -457,6 +457,8 @@ class PostgresEvents(_Store):
     def __init__(self, url: str, *, sync: str = "normal") -> None:
         super().__init__(url, sync=sync)
         self._months: set[int] = set()
+        #: Burst ids per (campaign, rule): the state they were found in, and the ids.
+        self._bursts: dict[tuple[str, Burst], tuple[tuple[Any, ...], list[int]]] = {}
 
     def _after_prepare(self, conn: Any) -> None:
         now = int(time.time())
@@ -721,13 +723,28 @@ class PostgresEvents(_Store):
                                f"UNION ALL SELECT 1 FROM {EVENTS}.events WHERE campaign = %s "
                                "LIMIT 1", (campaign, campaign)))
 
-    @staticmethod
-    def _flagged(campaign: str, burst: Burst | None) -> tuple[str, list[Any]] | None:
-        """The ids of the campaign's fetches in a burst, as a subquery found anew by each
-        count (the pool's connections share no temporary table)."""
+    def _flagged(self, campaign: str,
+                 burst: Burst | None) -> tuple[str, list[Any]] | None:
+        """The ids of the campaign's fetches in a burst, as a subquery over an array: found
+        once and kept in this process for the same campaign, rule and events (a report
+        asks a dozen questions of one campaign). The events are told apart by the
+        campaign's newest id, its number of events and of events with a recipient, so new
+        events, a purge and an erasure all find the bursts again."""
         if burst is None:
             return None
-        return mailsql.burst_ids("%s", f"{EVENTS}.events", campaign, burst)
+        state = (campaign, burst, *self._rows(
+            f"SELECT MAX(id), COUNT(*), COUNT(recipient) FROM {EVENTS}.events WHERE "
+            "campaign = %s", (campaign,))[0])
+        found = self._bursts.get((campaign, burst))
+        if found is None or found[0] != state:
+            ids = [int(i) for (i,) in self._rows(*mailsql.burst_ids(
+                "%s", f"{EVENTS}.events", campaign, burst))]
+            found = (state, ids)
+            with self._lock:
+                if len(self._bursts) > 64:
+                    self._bursts.clear()
+                self._bursts[(campaign, burst)] = found
+        return "SELECT unnest(%s::bigint[])", [found[1]]
 
     def email_counts(self, campaign: str, kind: str, agents: Sequence[str] | None,
                      exclude: Sequence[str] = (),
@@ -746,6 +763,14 @@ class PostgresEvents(_Store):
         return {link: EmailCount(int(n), int(d), int(w)) for link, n, d, w in self._rows(
             *mailsql.link_counts("%s", f"{EVENTS}.events", campaign, agents, exclude,
                                  self._flagged(campaign, burst)))}
+
+    def campaign_state(self, campaign: str) -> tuple[Any, ...]:
+        """Newest id and counts of the campaign's events and sends, in one statement."""
+        return tuple(self._rows(
+            f"SELECT MAX(id), COUNT(*), COUNT(recipient), (SELECT MAX(id) FROM "
+            f"{EVENTS}.campaign_sends WHERE campaign = %s), (SELECT COUNT(*) FROM "
+            f"{EVENTS}.campaign_sends WHERE campaign = %s) FROM {EVENTS}.events WHERE "
+            "campaign = %s", (campaign, campaign, campaign))[0])
 
     def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
         """An open or click of the campaign and list names the recipient."""

@@ -421,6 +421,11 @@ class EventStore(Store, Protocol):
         """Click counts per link id (``(none)`` for clicks without one), agents chosen as
         for :meth:`email_counts`."""
 
+    def campaign_state(self, campaign: str) -> tuple[Any, ...]:
+        """A fingerprint of what a campaign's report reads from this store: it changes
+        whenever an open, click or send of the campaign is added, deleted (purge) or
+        stripped of its recipient (erasure)."""
+
     def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
         """Whether an open or click of ``campaign`` and ``list_id`` names ``recipient``:
         the recipient's mail was sent with per-recipient tracking."""

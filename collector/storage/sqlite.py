@@ -693,6 +693,13 @@ class SQLiteEvents(_Store):
             *mailsql.link_counts("?", "events", campaign, agents, exclude,
                                  self._flagged(campaign, burst)))}
 
+    def campaign_state(self, campaign: str) -> tuple[Any, ...]:
+        """Newest id and counts of the campaign's events and sends, in one statement."""
+        return tuple(self._rows(
+            "SELECT MAX(id), COUNT(*), COUNT(recipient), (SELECT MAX(id) FROM campaign_sends "
+            "WHERE campaign = ?), (SELECT COUNT(*) FROM campaign_sends WHERE campaign = ?) "
+            "FROM events WHERE campaign = ?", (campaign, campaign, campaign))[0])
+
     def recipient_tracked(self, campaign: str, list_id: str, recipient: str) -> bool:
         """An open or click of the campaign and list names the recipient."""
         return bool(self._rows(

@@ -36,6 +36,22 @@ def email(kind: str, recipient: str | None = None, agent: str = "human",
 class TestMailStorage:
     """What every event store backend must do for campaign reports."""
 
+    def test_a_campaign_s_state_moves_with_what_its_report_reads(
+            self, events_store: EventStore) -> None:
+        seen = [events_store.campaign_state("c")]
+        events_store.add_event(email("open", "r1"))
+        events_store.add_event(email("open", "r3"))
+        seen.append(events_store.campaign_state("c"))
+        events_store.add_sends("c", "news", 10, T0, "individual")
+        seen.append(events_store.campaign_state("c"))
+        events_store.add_event(email("open", "r2", campaign="other"))
+        assert events_store.campaign_state("c") == seen[-1]  # another campaign's open
+        events_store.erase_subject_events("recipient", "r1", True, 100)  # stripped
+        seen.append(events_store.campaign_state("c"))
+        events_store.erase_subject_events("recipient", "r3", False, 100)  # deleted
+        seen.append(events_store.campaign_state("c"))
+        assert len(set(seen)) == len(seen)
+
     def test_sends_are_summed_by_mode(self, events_store: EventStore) -> None:
         events_store.add_sends("c", "news", 10, T0, "individual")
         events_store.add_sends("c", "news", 15, T0, "aggregate")

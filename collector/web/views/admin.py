@@ -152,8 +152,9 @@ def campaign_report(campaign: str) -> Response:
     try:
         if not campaigns.known(col.events, col.identity, campaign):
             return json_error(campaigns.unknown_message(col.events, campaign), 404)
-        return jsonify(campaigns.report(col.events, col.identity, campaign,
-                                        col.config["K_MIN"], col.config["EMAIL_BURST_SECONDS"]))
+        return jsonify(col.campaign_reports.report(col.events, col.identity, campaign,
+                                                   col.config["K_MIN"],
+                                                   col.config["EMAIL_BURST_SECONDS"]))
     except StorageError:
         raise  # a store failure: 503 with Retry-After (errors.storage_error)
     except CleargifError as exc:
