@@ -113,9 +113,11 @@ class _Store:
             if self._pool is not None and self._pid == os.getpid():
                 return self._pool
             # A forked child never uses the parent's pool (its sockets are the parent's).
+            # No JIT compilation in these sessions: cleargif's queries are short or read
+            # pre-aggregated rows, and compiling took longer than running them.
             pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, open=False,
-                                  kwargs={"autocommit": True}, timeout=10.0,
-                                  name=f"cleargif-{self.kind}")
+                                  kwargs={"autocommit": True, "options": "-c jit=off"},
+                                  timeout=10.0, name=f"cleargif-{self.kind}")
             try:
                 pool.open(wait=True, timeout=10.0)
             except Exception as exc:  # psycopg_pool raises its own timeout
