@@ -5,7 +5,9 @@ Each store keeps its tables in a schema of its own (``cleargif_events``,
 two roles, the events role given no access to the identity schema, or two databases.
 Connections come from a ``psycopg_pool`` pool per process, opened on first use (so after
 gunicorn forks), in autocommit mode: every write is its own transaction, committed before
-the method returns (``synchronous_commit`` as the server has it, on by default).
+the method returns (``synchronous_commit`` as the server has it, on by default). Hits
+are the exception to the pool: a process's concurrent hits are inserted together by one
+statement on a connection of their own (group commit), each answered once it is committed.
 
 Raw events are partitioned by month (UTC) on ``ts``; a month's partition is made when its
 first event arrives, and retention drops whole partitions, deleting in small batches only
@@ -15,9 +17,11 @@ each step once.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StorageError
 from ..ingest.records import FIELDS
-from . import mailsql, receiptsql
+from . import groupcommit, mailsql, receiptsql
 from .cellsql import (
     CellSQL,
     counts,
@@ -62,6 +66,9 @@ ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os",
                "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
 #: Connections per process: a gunicorn worker answers one request at a time per thread.
 POOL_SIZE = 4
+#: How every connection is opened. No JIT compilation: cleargif's queries are short or
+#: read pre-aggregated rows, and compiling took longer than running them.
+SESSION: dict[str, Any] = {"autocommit": True, "options": "-c jit=off"}
 
 
 def _day_arrays(days: Sequence[tuple[str, int, int]]) -> list[list[Any]]:
@@ -78,6 +85,19 @@ def safe_location(url: str) -> str:
     if parts.username:
         host = f"{parts.username}@{host}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+#: The stores with a pool open, closed when the process ends.
+_OPEN: weakref.WeakSet[_Store] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close this process's pools and connections before the interpreter ends: a pool
+    left to its finaliser in a gevent worker prints tracebacks ("greenlet is being
+    finalized") on every shutdown."""
+    for store in list(_OPEN):
+        store.close()
 
 
 class _Store:
@@ -113,17 +133,15 @@ class _Store:
             if self._pool is not None and self._pid == os.getpid():
                 return self._pool
             # A forked child never uses the parent's pool (its sockets are the parent's).
-            # No JIT compilation in these sessions: cleargif's queries are short or read
-            # pre-aggregated rows, and compiling took longer than running them.
             pool = ConnectionPool(self.url, min_size=1, max_size=POOL_SIZE, open=False,
-                                  kwargs={"autocommit": True, "options": "-c jit=off"},
-                                  timeout=10.0, name=f"cleargif-{self.kind}")
+                                  kwargs=SESSION, timeout=10.0, name=f"cleargif-{self.kind}")
             try:
                 pool.open(wait=True, timeout=10.0)
             except Exception as exc:  # psycopg_pool raises its own timeout
                 pool.close()
                 raise self._error("Connecting to", exc) from None
             self._pool, self._pid = pool, os.getpid()
+            _OPEN.add(self)
         try:
             self._prepare()
         except psycopg.Error as exc:
@@ -425,9 +443,63 @@ def _partition(start: int) -> str:
     return f"events_{moment.year:04d}{moment.month:02d}"
 
 
+_TS = FIELDS.index("ts")
 _INSERT_EVENT = (f"INSERT INTO {EVENTS}.events ({', '.join(FIELDS)}) VALUES "
                  f"({', '.join('%s' for _ in FIELDS)})")
+#: Several events in one statement of one array per column (always as many parameters,
+#: so psycopg and the server keep one prepared statement for any number of rows).
+_INSERT_EVENTS = (f"INSERT INTO {EVENTS}.events ({', '.join(FIELDS)}) SELECT * FROM unnest("
+                  + ", ".join("%s::bigint[]" if f == "ts" else "%s::integer[]"
+                              if f == "revision" else "%s::text[]" for f in FIELDS) + ")")
+
+
+def _insert_events(rows: Sequence[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """The statement and parameters inserting ``rows`` (tuples of :data:`FIELDS`)."""
+    if len(rows) == 1:
+        return _INSERT_EVENT, list(rows[0])
+    return _INSERT_EVENTS, [list(column) for column in zip(*rows, strict=True)]
+
+
 _EVENT_COLUMNS = ", ".join(FIELDS)
+
+
+class _EventWriter:
+    """The hit path's writer in one process: batches of concurrent hits (:mod:`.groupcommit`)
+    inserted on a connection of its own, which only the batch being written uses (the
+    pool's locks cost more than the insert, under gevent twice as much)."""
+
+    def __init__(self, store: PostgresEvents) -> None:
+        self.pid = os.getpid()
+        self.store = store
+        self.conn: Any = None
+        self.batches = groupcommit.GroupCommit(self.insert)
+
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One INSERT of the rows, committed; a month's first event makes its partition.
+        After a failure the connection is closed, and the next batch opens another."""
+        import psycopg
+
+        sql, params = _insert_events(rows)
+        try:
+            if self.conn is None:
+                self.store._open()  # the schema is migrated and this month's partition made
+                self.conn = psycopg.connect(self.store.url, connect_timeout=10, **SESSION)
+            try:
+                self.conn.execute(sql, params)
+            except psycopg.errors.CheckViolation:
+                # "no partition of relation events found for row": a new month.
+                for start in sorted({_month_start(int(row[_TS])) for row in rows}):
+                    self.store._make_partition(self.conn, start)
+                self.conn.execute(sql, params)
+        except psycopg.Error as exc:
+            self.close()
+            raise self.store._error("Using", exc) from exc
+
+    def close(self) -> None:
+        """Close the connection, if this process opened one."""
+        conn, self.conn = self.conn, None
+        if conn is not None and self.pid == os.getpid():
+            conn.close()
 
 
 class PostgresEvents(_Store):
@@ -459,8 +531,16 @@ class PostgresEvents(_Store):
     def __init__(self, url: str, *, sync: str = "normal") -> None:
         super().__init__(url, sync=sync)
         self._months: set[int] = set()
+        self._writer: _EventWriter | None = None
         #: Burst ids per (campaign, rule): the state they were found in, and the ids.
         self._bursts: dict[tuple[str, Burst], tuple[tuple[Any, ...], list[int]]] = {}
+
+    def close(self) -> None:
+        """Close this process's pool and the hit path's connection."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+        super().close()
 
     def _after_prepare(self, conn: Any) -> None:
         now = int(time.time())
@@ -479,17 +559,13 @@ class PostgresEvents(_Store):
 
     # --- the hit path ------------------------------------------------------------------
     def add_event(self, record: Mapping[str, Any]) -> None:
-        """Insert and commit one record; a month's first event makes its partition."""
-        import psycopg
-
-        values = tuple(record.get(f) for f in FIELDS)
-        with self._conn() as conn:
-            try:
-                conn.execute(_INSERT_EVENT, values)
-            except psycopg.errors.CheckViolation:
-                # "no partition of relation events found for row": a new month.
-                self._make_partition(conn, _month_start(int(record["ts"])))
-                conn.execute(_INSERT_EVENT, values)
+        """Insert and commit one record, with those other requests of this process add
+        meanwhile (:mod:`.groupcommit`); return once it is committed."""
+        writer = self._writer
+        if writer is None or writer.pid != os.getpid():
+            # Made in the process that writes: a gevent worker's locks are its own.
+            writer = self._writer = _EventWriter(self)
+        writer.batches.add(tuple(record.get(f) for f in FIELDS))
 
     def count_dropped(self, day: str, reason: str) -> None:
         """Add one to the dropped counter of ``(day, reason)``."""

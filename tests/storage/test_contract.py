@@ -4,6 +4,7 @@ classes on PostgreSQL by overriding the store fixtures."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -67,6 +68,28 @@ class TestEventStore:
             events_store.count_dropped(day, reason)
         assert events_store.dropped() == {"prefetch": 1, "site": 3}
         assert events_store.dropped("2026-01-01", "2026-01-02") == {"prefetch": 1, "site": 2}
+
+    def test_hits_written_at_once_are_each_stored_once(self, events_store: EventStore) -> None:
+        # Eight writers at once, their hits on both sides of a month's end (on PostgreSQL
+        # one statement may then need two partitions), with empty and non-ASCII fields.
+        month_end = 1_769_904_000  # 2026-02-01 00:00 UTC
+        hits = [event(month_end + (60 if i % 2 else -60), path=f"/ü/{i}",
+                      referrer_host=None if i % 3 else "a.example", revision=i % 4)
+                for i in range(200)]
+
+        def write(part: int) -> None:
+            for record in hits[part::8]:
+                events_store.add_event(record)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        query = CellQuery(by=("path", "referrer_host", "revision"),
+                          ranges=((month_end - 86400, month_end + 86400),))
+        stored = {c.key: c.hits for c in events_store.cells(query)}
+        assert stored == {(h["path"], h["referrer_host"], h["revision"]): 1 for h in hits}
 
     def test_cells_count_people_by_the_rule(self, events_store: EventStore) -> None:
         t = DAY0 + 3600
