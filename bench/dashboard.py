@@ -11,10 +11,18 @@ the last 12 months, ``--rounds`` times each, and times the page's own export que
 alone. It checks that the work happened: the pages name the top page, and the exports
 return rows.
 
+Before timing, the days are summarised as the daily purge would (daily totals,
+:mod:`collector.analytics.daily`), and that time is reported. Next to the page and its
+exports, the same exports without daily totals (exact distinct counts over the period,
+from raw events) are timed once, for comparison.
+
+PostgreSQL is measured too when its server programs are here (a throwaway server from
+``tests/pgserver.py``, both stores copied from the SQLite folder by ``cleargif copy``'s
+code), or on ``--postgres EVENTS_URL,IDENTITY_URL``; ``--no-postgres`` skips it.
+
 Run: ``python bench/dashboard.py [--events 1000000] [--rounds 5] [--data DIR]``. The data
 folder is kept (default under the system's temporary folder, named after the settings)
-and reused by the next run with the same settings. PostgreSQL is measured when
-``--postgres URL`` is given and the collector has a PostgreSQL backend.
+and reused by the next run with the same settings.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from collector import create_app  # noqa: E402
+from collector.analytics import daily  # noqa: E402
 from collector.analytics.export import export  # noqa: E402
 from collector.consent.receipts import ReceiptKeys, build_receipt, canonical  # noqa: E402
 from collector.consent.rules import Decision  # noqa: E402
@@ -198,13 +208,25 @@ def build(data: Path, count: int, days: int, seed: int) -> dict[str, Any]:
     return info
 
 
+def summarise(data: Path) -> dict[str, Any]:
+    """Summarise the days not summarised yet, as the daily purge does; how long it took."""
+    app = create_app({"DATA_DIR": str(data), "SECRET_KEYS": [SECRET], "TOKEN_KEYS": [TOKEN]})
+    col = app.extensions["cleargif"]
+    began = time.monotonic()
+    days = daily.summarise(col.events, col.settings.tz, time.time())
+    seconds = round(time.monotonic() - began, 1)
+    col.events.flush_deleted()
+    col.close()
+    return {"summarised_days": days, "summarise_seconds": seconds}
+
+
 def median_ms(samples: list[float]) -> str:
     """A median in milliseconds, with the spread."""
     return (f"{statistics.median(samples) * 1000:,.0f} ms (min {min(samples) * 1000:,.0f}, "
             f"max {max(samples) * 1000:,.0f})")
 
 
-def run(data: Path, rounds: int) -> None:
+def run(data: Path, rounds: int, stores: dict[str, str] | None = None) -> None:
     """Sign in and time the page and its exports for 30 days and for 12 months."""
     from werkzeug.datastructures import MultiDict
 
@@ -212,7 +234,8 @@ def run(data: Path, rounds: int) -> None:
     from collector.dashboard.choices import GROUPS, parse
 
     app = create_app({"DATA_DIR": str(data), "SECRET_KEYS": [SECRET], "TOKEN_KEYS": [TOKEN],
-                      "ALLOWED_ORIGINS": [f"https://{SITE}"], "COOKIE_SECURE": False})
+                      "ALLOWED_ORIGINS": [f"https://{SITE}"], "COOKIE_SECURE": False,
+                      **(stores or {})})
     col = app.extensions["cleargif"]
     if col.identity.user_password_hash(USER) is None:
         auth.add_user(col.identity, USER, PASSWORD)
@@ -228,7 +251,8 @@ def run(data: Path, rounds: int) -> None:
     views = {"30 days": "period=30d",
              "12 months": f"period=custom&since={year_since}&until={today.isoformat()}"}
     k = col.config["K_MIN"]
-    print(f"\n{'view':<10} {'full page (server)':<34} {'the same exports alone':<34}")
+    print(f"\n{'view':<10} {'full page (server)':<34} {'the same exports alone':<34} "
+          "exports without daily totals (once)")
     for label, query in views.items():
         url = f"/dashboard/?site={SITE}&{query}"
         page_times, export_times = [], []
@@ -251,11 +275,18 @@ def run(data: Path, rounds: int) -> None:
                 queries.append(panels.totals_query(choices, before, tz))
             queries += [panels.table_query(choices, choices.tab(g), tz) for g in GROUPS]
             began = time.perf_counter()
-            rows = sum(len(export(col.events, q, k)[1].rows) for q in queries)
+            metas = [export(col.events, q, k) for q in queries]
             export_times.append(time.perf_counter() - began)
+            rows = sum(len(result.rows) for _, result in metas)
             assert rows > len(queries), f"the exports returned only {rows} rows"
-        print(f"{label:<10} {median_ms(page_times):<34} {median_ms(export_times):<34}",
-              flush=True)
+            assert any(meta["daily_days"] for meta, _ in metas), "no daily totals were read"
+        began = time.perf_counter()
+        exact = sum(len(export(col.events, replace(q, daily=False), k)[1].rows)
+                    for q in queries)
+        exact_seconds = time.perf_counter() - began
+        assert exact > len(queries), f"the exact exports returned only {exact} rows"
+        print(f"{label:<10} {median_ms(page_times):<34} {median_ms(export_times):<34} "
+              f"{exact_seconds * 1000:,.0f} ms", flush=True)
     col.close()
 
 
@@ -268,21 +299,60 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", type=Path, default=None,
                         help="the data folder (kept and reused)")
-    parser.add_argument("--postgres", default=None,
-                        help="a postgresql:// URL to run the same on, when supported")
+    parser.add_argument("--postgres", default=None, metavar="EVENTS_URL,IDENTITY_URL",
+                        help="empty PostgreSQL stores to copy the data to and run on (else a "
+                             "throwaway server, when PostgreSQL is installed)")
+    parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
     data = args.data or Path(tempfile.gettempdir()) / (
         f"cleargif-bench-dashboard-{args.events}-{args.days}-{args.seed}")
     info = build(data, args.events, args.days, args.seed)
+    info.update(summarise(data))
     print(f"SQLite: {info['events']:,} events, {info['receipts']:,} receipts, "
           f"{info['dropped']:,} dropped hits over {info['days']} days up to {info['end']} "
-          f"(generated in {info['seconds']} s)")
+          f"(generated in {info['seconds']} s; {info['summarised_days']} days summarised in "
+          f"{info['summarise_seconds']} s)")
     if info["end"] != date.today().isoformat():
         print("Note: the data ends before today; the newest days of each view are empty.")
     run(data, args.rounds)
-    if args.postgres:
-        print("PostgreSQL: this release of the collector has no PostgreSQL backend yet; "
-              "nothing was measured there.")
+    if not args.no_postgres:
+        on_postgres(data, args.rounds, args.postgres)
+
+
+def on_postgres(data: Path, rounds: int, urls: str | None) -> None:
+    """Copy the SQLite data to PostgreSQL (daily totals included) and time the same."""
+    from collector.storage import open_events, open_identity
+    from collector.storage.copy import copy_store
+
+    server = None
+    if urls is None:
+        from tests.pgserver import TempPostgres, available
+
+        if available() is not None:
+            print(f"PostgreSQL: not measured ({available()})")
+            return
+        server = TempPostgres(durable=True).start()
+        events_url, identity_url = server.cleargif_database("dashboard")
+    else:
+        events_url, identity_url = urls.split(",", 1)
+    try:
+        began = time.monotonic()
+        for kind, url, opener in (("events", events_url, open_events),
+                                  ("identity", identity_url, open_identity)):
+            source, target = opener(f"sqlite:///{data / (kind + '.db')}"), opener(url)
+            copy_store(source, target)
+            source.close()
+            target.close()
+        import psycopg
+
+        for url in (events_url, identity_url):
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("ANALYZE")
+        print(f"\nPostgreSQL: the same data, copied in {time.monotonic() - began:.0f} s")
+        run(data, rounds, {"EVENTS_URL": events_url, "IDENTITY_URL": identity_url})
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

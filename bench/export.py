@@ -63,7 +63,7 @@ def generate(events_url: str, count: int, seed: int = 7) -> int:
         person = rng.randrange(count // 4 + 1)
         session = f"{person * 7 + ts // 1800 % 3:032x}" if mode < 0.66 else None
         visitor = f"{person:032x}" if mode < 0.33 else None
-        record = {f: None for f in FIELDS}
+        record: dict[str, object] = {f: None for f in FIELDS}
         record.update(ts=ts, kind="pageview", name="pageview", site="www.example.com",
                       path=chosen_paths[i], referrer_host=rng.choice(referrers),
                       browser=browser, os=os_, device=device, lang="en", revision=1,
@@ -122,9 +122,9 @@ def run_hand(events_url: str, by: str) -> dict[str, object]:
     else:
         import sqlite3
 
-        conn = sqlite3.connect(events_url[len("sqlite:///"):])
-        rows = conn.execute(sql, (start, end)).fetchall()
-        conn.close()
+        db = sqlite3.connect(events_url[len("sqlite:///"):])
+        rows = db.execute(sql, (start, end)).fetchall()
+        db.close()
     elapsed = time.perf_counter() - started
     width = len(by.split(","))
     return {"seconds": elapsed, "rows": len(rows), "hits": sum(r[width] for r in rows)}
@@ -227,4 +227,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -8,11 +8,17 @@ package ``wrk``) with a Zipf-weighted mix of real User-Agents from
 personalization, so every hit is verified, scrubbed, classified and committed to SQLite
 (durable: ``synchronous=NORMAL`` in WAL) before it is answered.
 
+With ``--store postgresql`` the collector's stores are on PostgreSQL instead (a
+throwaway server from ``tests/pgserver.py``, set up with two roles as the README says;
+``synchronous_commit`` on, so a hit is on disk before its GIF), or ``--store
+EVENTS_URL,IDENTITY_URL`` names empty stores of your own.
+
 Run: ``python bench/pixel.py [--workers 1] [--seconds 10] [--rounds 3] [--model sync
---model gevent]``. It prints requests/s, p50/p99 latency and the workers' CPU time per
-request for each turn, then medians and the ratio collector/bare for each worker model,
-by requests/s and by CPU time per request (which other programs taking turns on a shared
-machine's cores disturb far less). Not a test: these machines are shared and noisy, so
+--model gevent] [--store sqlite|postgresql|EVENTS_URL,IDENTITY_URL]``. It prints
+requests/s, p50/p99 latency and the workers' CPU time per request for each turn, then
+medians and the ratio collector/bare for each worker model, by requests/s and by CPU time
+per request (which other programs taking turns on a shared machine's cores disturb far
+less). Not a test: these machines are shared and noisy, so
 read the medians and the ratios. The ``hits`` rate limit is set far above what wrk
 sends, so every hit pays for the limiter and none is dropped by it.
 """
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 UA_FILE = ROOT / "tests" / "data" / "user-agents.txt"
@@ -191,6 +198,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--model", action="append", choices=sorted(WORKER_CLASSES),
                         help="worker model to measure (repeat for several; default both)")
+    parser.add_argument("--store", default="sqlite",
+                        help="sqlite (default), postgresql (a throwaway server), or "
+                             "EVENTS_URL,IDENTITY_URL")
     args = parser.parse_args()
     models = args.model or ["sync", "gevent"]
     if not shutil.which("wrk"):
@@ -198,7 +208,7 @@ def main() -> None:
     if not UA_FILE.exists():
         raise SystemExit(f"{UA_FILE} is missing")
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Stores(args.store) as stores:
         procs: list[subprocess.Popen[bytes]] = []
         ports: dict[tuple[str, str], int] = {}
         masters: dict[tuple[str, str], int] = {}
@@ -212,7 +222,7 @@ def main() -> None:
                            CLEARGIF_COOKIE_SECURE="false",
                            CLEARGIF_ALLOWED_ORIGINS=f"http://127.0.0.1:{port_col}",
                            CLEARGIF_RATE_LIMITS=json.dumps({"hits": "1000000/second"}),
-                           PYTHONPATH=str(ROOT))
+                           PYTHONPATH=str(ROOT), **stores.env(model))
                 procs.append(start("bench.bare_app:app", port_bare, args.workers, env, model))
                 masters[(model, "bare")] = procs[-1].pid
                 procs.append(start("collector:create_app()", port_col, args.workers, env,
@@ -266,21 +276,70 @@ def main() -> None:
                       f"  (median of each round's ratio: {paired:.2f}; by worker CPU per "
                       f"request, bare/collector: {cpu:.2f})")
             for model in models:
-                stored = _count(Path(tmp) / model / "data" / "events.db")
-                print(f"events stored by the collector under {model}: {stored}")
+                stored = stores.count(model, Path(tmp) / model / "data")
+                answered = sum(r["requests"] - r["non2xx"]
+                               for r in results[(model, "collector")])
+                print(f"events stored by the collector under {model} ({stores.name}): "
+                      f"{stored}, for {answered:.0f} hits answered in the measured turns")
+                if stored < answered:
+                    raise SystemExit("fewer events stored than hits answered: the work did "
+                                     "not happen")
         finally:
             for proc in procs:
                 stop(proc)
 
 
-def _count(db: Path) -> int:
-    import sqlite3
+class Stores:
+    """Where each worker model's collector keeps its stores: SQLite files in its data
+    folder, or PostgreSQL (a database per model on a throwaway server, or given URLs)."""
 
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-    finally:
-        conn.close()
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.name = "SQLite" if spec == "sqlite" else "PostgreSQL"
+        self.server: Any = None
+        self.urls: dict[str, tuple[str, str]] = {}
+
+    def __enter__(self) -> Stores:
+        if self.spec not in ("sqlite", "postgresql") and "," not in self.spec:
+            raise SystemExit("--store is sqlite, postgresql or EVENTS_URL,IDENTITY_URL")
+        if self.spec == "postgresql":
+            sys.path.insert(0, str(ROOT))
+            from tests.pgserver import TempPostgres, available
+
+            missing = available()
+            if missing is not None:
+                raise SystemExit(f"PostgreSQL is not here: {missing}")
+            self.server = TempPostgres(durable=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def env(self, model: str) -> dict[str, str]:
+        """The collector's store settings for ``model``."""
+        if self.spec == "sqlite":
+            return {}
+        if self.server is not None:
+            self.urls[model] = self.server.cleargif_database(f"pixel_{model}")
+        else:
+            events, identity = self.spec.split(",", 1)
+            self.urls[model] = (events, identity)
+        return {"CLEARGIF_EVENTS_URL": self.urls[model][0],
+                "CLEARGIF_IDENTITY_URL": self.urls[model][1]}
+
+    def count(self, model: str, data: Path) -> int:
+        """Events the collector of ``model`` stored."""
+        sys.path.insert(0, str(ROOT))
+        from collector.storage import open_events
+
+        url = self.urls[model][0] if model in self.urls else \
+            f"sqlite:///{data / 'events.db'}"
+        store = open_events(url)
+        try:
+            return store.count_rows("events")
+        finally:
+            store.close()
 
 
 if __name__ == "__main__":
