@@ -12,6 +12,7 @@ flush of the write-ahead log, a busy worker pays for one per batch instead of on
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ class GroupCommit:
         self._cond = threading.Condition(threading.Lock())  # cheaper than its RLock
         self._open = _Batch()
         self._writing = False
+        self._together = False
 
     @property
     def waiting(self) -> int:
@@ -55,6 +57,15 @@ class GroupCommit:
             while not batch.done:
                 if not self._writing and self._open is batch:
                     self._writing = True  # this caller writes the batch for all in it
+                    if self._together:
+                        # The last write carried several callers' rows: let the others
+                        # about to add theirs do so first (one turn of the other threads
+                        # or greenlets), so that they share this write, not wait for it.
+                        self._cond.release()
+                        try:
+                            time.sleep(0)
+                        finally:
+                            self._cond.acquire()
                     self._open = _Batch()
                     self._cond.notify_all()  # callers held back by a full batch
                     break
@@ -71,5 +82,6 @@ class GroupCommit:
         finally:
             with self._cond:
                 batch.done = True
+                self._together = len(batch.rows) > 1
                 self._writing = False
                 self._cond.notify_all()
