@@ -34,8 +34,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "wrong_password": "The user name or password is not right.",
         "form_expired": "The form had expired, or your browser did not keep its cookie; "
                         "please sign in again.",
-        "rate_limited": "Too many sign-in attempts from your network. Wait {seconds} seconds, "
-                        "then try again.",
+        "rate_limited": "Too many sign-in attempts from your network. Wait {seconds} s, then "
+                        "try again.",
         "signed_out": "You are signed out.",
         "continue": "Continue to the dashboard",
         "continue_why": "You came from another site, so your browser kept your sign-in back "
@@ -242,8 +242,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "wrong_password": "Benutzername oder Passwort stimmt nicht.",
         "form_expired": "Das Formular war abgelaufen, oder Ihr Browser hat sein Cookie nicht "
                         "behalten; bitte melden Sie sich erneut an.",
-        "rate_limited": "Zu viele Anmeldeversuche aus Ihrem Netz. Warten Sie {seconds} "
-                        "Sekunden und versuchen Sie es dann erneut.",
+        "rate_limited": "Zu viele Anmeldeversuche aus Ihrem Netz. Warten Sie {seconds} s "
+                        "und versuchen Sie es dann erneut.",
         "signed_out": "Sie sind abgemeldet.",
         "continue": "Weiter zur Übersicht",
         "continue_why": "Sie kamen von einer anderen Website, daher hat Ihr Browser Ihre "
@@ -447,8 +447,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "wrong_password": "اسم المستخدم أو كلمة المرور غير صحيح.",
         "form_expired": "انتهت صلاحية النموذج، أو لم يحتفظ متصفحك بملف تعريف الارتباط الخاص "
                         "به؛ يُرجى تسجيل الدخول مرة أخرى.",
-        "rate_limited": "محاولات دخول كثيرة جدًا من شبكتك. انتظر {seconds} ثانية ثم حاول "
-                        "مرة أخرى.",
+        "rate_limited": "محاولات دخول كثيرة جدًا من شبكتك. انتظر {seconds} ث ثم حاول مرة "
+                        "أخرى.",
         "signed_out": "لقد سجّلت الخروج.",
         "continue": "المتابعة إلى لوحة المعلومات",
         "continue_why": "أتيت من موقع آخر، لذلك حجب متصفحك تسجيل دخولك عن هذا الطلب وحده.",

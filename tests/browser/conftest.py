@@ -139,6 +139,9 @@ class Collector(Process):
             "CLEARGIF_DEMO": "true",
             "CLEARGIF_SERVICES": json.dumps(SERVICES),
             "CLEARGIF_POLICY_URL": f"http://127.0.0.1:{site_port}/privacy.html",
+            # Every browser test signs in from 127.0.0.1, more than 10 times a minute;
+            # the sign-in limit itself is tested in tests/test_dashboard_views.py.
+            "CLEARGIF_RATE_LIMITS": json.dumps({"login": "600/minute"}),
         }
 
     def start(self, revision: int = 1) -> None:
