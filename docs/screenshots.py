@@ -25,7 +25,7 @@ OUT = ROOT / "docs" / "img"
 CHROMIUM = "/usr/bin/chromium"
 sys.path.insert(0, str(ROOT))
 
-from bench.dashboard import PASSWORD, SECRET, SITE, TOKEN, USER, build  # noqa: E402
+from bench.dashboard import PASSWORD, SECRET, SITE, TOKEN, USER, build, summarise  # noqa: E402
 
 
 def free_port() -> int:
@@ -44,6 +44,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="cleargif-shots-"))
     build(tmp, 240_000, 120, seed=7)  # about ten seconds
+    summarise(tmp)  # the daily totals a running collector's purge has made
     config = {"DATA_DIR": str(tmp), "SECRET_KEYS": [SECRET], "TOKEN_KEYS": [TOKEN],
               "ALLOWED_ORIGINS": [f"https://{SITE}", "https://shop.example.com"]}
     app = create_app(config)
