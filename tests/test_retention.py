@@ -493,9 +493,9 @@ def test_report_lines() -> None:
 
 
 def test_progress_bars_skip_classes_with_nothing_to_do(capsys: Any) -> None:
-    from collector.cli.purge import _Bars
+    from collector.cli import Bars
 
-    bars = _Bars()
+    bars = Bars(12)
     for call in (("events", 1, 3), ("events", 3, 3), ("rollups", 0, 0), ("audit", 2, 2)):
         bars(*call)
     bars.close()

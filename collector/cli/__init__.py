@@ -8,7 +8,9 @@ line and exits with status 2.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -97,3 +99,32 @@ def write_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str,
     else:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+class Bars:
+    """One progress bar per part of a long job (a table, a data class) on stderr, each
+    replacing the previous one; called as ``bars(name, done, total)``. A part with
+    nothing to do draws no bar."""
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._stack = contextlib.ExitStack()
+        self._update: Callable[[int], None] | None = None
+        self._name, self._done = "", 0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if total <= 0:
+            return
+        if self._update is None or name != self._name:
+            self.close()
+            bar = self._stack.enter_context(click.progressbar(
+                length=total, label=f"{name:<{self._width}}", file=sys.stderr))
+            self._update, self._name, self._done = bar.update, name, 0
+        self._update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        """Finish the bar being drawn, if any."""
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._update = None

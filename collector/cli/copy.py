@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Callable
 
 import click
 from flask.cli import with_appcontext
 
-from . import errors_as_lines, fail
+from . import Bars, errors_as_lines, fail
 
 URLS_HELP = ("sqlite:///path/to/data-folder (the folder holding events.db and identity.db) "
              "or postgresql://user:password@host/database (both stores, each in its schema)")
@@ -28,30 +26,6 @@ def _stores_at(url: str, identity: str | None, what: str) -> tuple[str, str]:
     if url.startswith(("postgresql://", "postgres://")):
         return url, identity or url
     fail(f"{what} must be {URLS_HELP}.")
-
-
-class _Bars:
-    """One progress bar per table on stderr, replacing the previous one."""
-
-    def __init__(self) -> None:
-        self._stack = contextlib.ExitStack()
-        self._update: Callable[[int], None] | None = None
-        self._name, self._done = "", 0
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        if self._update is None or name != self._name:
-            self.close()
-            bar = self._stack.enter_context(click.progressbar(
-                length=max(total, 1), label=f"{name:<18}", file=sys.stderr))
-            self._update, self._name, self._done = bar.update, name, 0
-        self._update(done - self._done)
-        self._done = done
-
-    def close(self) -> None:
-        """Finish the bar being drawn."""
-        self._stack.close()
-        self._stack = contextlib.ExitStack()
-        self._update = None
 
 
 @click.command("copy")
@@ -94,7 +68,7 @@ def copy_command(source: str, target: str, from_identity: str | None,
     events_to, identity_to = open_events(dst[0]), open_identity(dst[1])
     click.echo(f"Copying {events_from.location} and {identity_from.location} to "
                f"{events_to.location} and {identity_to.location}.", err=True)
-    bars = _Bars() if sys.stderr.isatty() else None
+    bars = Bars(18) if sys.stderr.isatty() else None
     try:
         if identity_from.has_remember_tables():
             # The SDK makes its remember-me tables on first use; make them at the

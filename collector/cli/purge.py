@@ -8,42 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from ..analytics.retention import PURGE_BUSY
-from . import data_stores, errors_as_lines
-
-
-class _Bars:
-    """One progress bar per data class on stderr, replacing the previous one."""
-
-    def __init__(self) -> None:
-        self._stack = contextlib.ExitStack()
-        self._update: Callable[[int], None] | None = None
-        self._name = ""
-        self._done = 0
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        if total <= 0:  # nothing to do: no empty bar
-            return
-        if self._update is None or name != self._name:
-            self.close()
-            bar = self._stack.enter_context(click.progressbar(
-                length=max(total, 1), label=f"{name:<12}",
-                file=sys.stderr))
-            self._update, self._name, self._done = bar.update, name, 0
-        self._update(done - self._done)
-        self._done = done
-
-    def close(self) -> None:
-        """Finish the bar being drawn, if any."""
-        self._stack.close()
-        self._stack = contextlib.ExitStack()
-        self._update = None
+from . import Bars, data_stores, errors_as_lines
 
 
 class _Busy(click.ClickException):
@@ -69,7 +40,7 @@ def purge(dry_run: bool) -> None:
     from ..analytics import retention
 
     col = data_stores("events", "identity")
-    bars = _Bars() if sys.stderr.isatty() else None
+    bars = Bars(12) if sys.stderr.isatty() else None
     # A dry run only reads; a purge must not overlap another (the daily one of a serve,
     # here or on another collector sharing the store).
     lock = contextlib.nullcontext(True) if dry_run else retention.purge_lock(col)
