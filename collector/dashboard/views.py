@@ -275,10 +275,17 @@ def _sites(col: Collector) -> list[str]:
     return list(dict.fromkeys(col.config["SITES"]))
 
 
-def _choices(col: Collector, lang: Language) -> Choices:
+def _choices(col: Collector, lang: Language) -> Choices | BaseResponse:
+    """The site, period and filters the request asks for, or the page that says why
+    there are none (no sites configured, a choice that cannot be read)."""
+    if not _sites(col):
+        return message("no_sites", 200)
     today = clock.local_day(clock.now(), col.settings.tz)
-    return parse(request.args, sites=_sites(col), today=today,
-                 lang=lang.code if lang.explicit else None)
+    try:
+        return parse(request.args, sites=_sites(col), today=today,
+                     lang=lang.code if lang.explicit else None)
+    except ChoiceError as exc:
+        return message(exc.key, 400, **exc.values)
 
 
 @bp.get("/")
@@ -287,12 +294,9 @@ def index(user: str) -> BaseResponse:
     """The dashboard for a site and period."""
     col = ext()
     lang = language()
-    if not _sites(col):
-        return message("no_sites", 200)
-    try:
-        choices = _choices(col, lang)
-    except ChoiceError as exc:
-        return message(exc.key, 400, **exc.values)
+    choices = _choices(col, lang)
+    if not isinstance(choices, Choices):
+        return choices
     try:
         view = gather(col, choices)
     except ConfigError as exc:  # roll-ups filed in another TIMEZONE
@@ -518,12 +522,9 @@ def csv_download(user: str) -> BaseResponse:
     same period (metadata on stderr there)."""
     col = ext()
     lang = language()
-    if not _sites(col):
-        return message("no_sites", 200)
-    try:
-        choices = _choices(col, lang)
-    except ChoiceError as exc:
-        return message(exc.key, 400, **exc.values)
+    choices = _choices(col, lang)
+    if not isinstance(choices, Choices):
+        return choices
     table = request.args.get("table", "")
     tz, k = col.settings.timezone, col.config["K_MIN"]
     try:
