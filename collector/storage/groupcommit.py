@@ -1,9 +1,10 @@
 """Group commit: rows written at the same moment by several requests of one process share
 one statement and one commit, and each request still returns only once its row is durable.
 
-A request that finds no commit under way commits at once, alone, with no wait added.
-Requests arriving while a commit is under way (other greenlets of a gevent worker, other
-threads) gather behind it, and the first of them commits all they gathered when it ends.
+A request that finds no commit under way commits at once. Requests arriving while a
+commit is under way (other greenlets of a gevent worker, other threads) gather behind it,
+and the first of them commits all they gathered when it ends; when the last commit was
+shared, it first lets the others run one turn, so that those about to arrive join it.
 A failed commit fails every request whose row it carried, so a row is never acknowledged
 without having been stored: on PostgreSQL, where each commit costs a round trip and a
 flush of the write-ahead log, a busy worker pays for one per batch instead of one per hit.
