@@ -273,6 +273,23 @@ def test_serve_bad_address_one_line(tmp_path: Path, args: list[str]) -> None:
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in lines[0]
 
 
+def test_serve_without_its_worker_dependencies_one_line(tmp_path: Path) -> None:
+    # As on an install missing a package gunicorn's gevent worker imports (packaging,
+    # which gunicorn 27 stopped declaring): one line, not gunicorn's traceback.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}
+    env["CLEARGIF_DATA_DIR"] = str(tmp_path)
+    code = ("import sys; sys.modules['gunicorn.workers.ggevent'] = None; "
+            "from collector.cli.main import main; sys.argv = ['cleargif', 'serve', "
+            f"'--port', '{free_port()}']; main()")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cleargif serve cannot load its "
+                                                   "gevent worker"), done.stderr
+    assert "pip install" in lines[0]
+
+
 def test_serve_dev_plain_http_cookies(tmp_path: Path) -> None:
     """--dev: Flask's reloader, cookies without Secure for plain http, no request log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARGIF_")}

@@ -34,13 +34,16 @@ def serve(host: str, port: int, workers: int, dev: bool, demo: bool) -> None:
         gunicorn_options,
         serve_dev,
         wants_demo,
+        worker_problem,
     )
     from ..server.purge import start_daily_purge
 
     config = current_app.config
     # Under --dev the reloader's child inherits the socket its parent already bound.
     reloaded = os.environ.get("WERKZEUG_RUN_MAIN") == "true"
-    problem = None if reloaded else address_problem(host, port)
+    problem = None
+    if not reloaded:
+        problem = (None if dev else worker_problem()) or address_problem(host, port)
     if problem:
         fail(problem)
     ensure_key_files(config, lambda line: click.echo(line, err=True))

@@ -76,6 +76,17 @@ def address_problem(host: str, port: int) -> str | None:
     return None
 
 
+def worker_problem() -> str | None:
+    """Why gunicorn cannot load the collector's gevent worker, as a sentence, or None
+    (gunicorn itself would answer with a traceback)."""
+    try:
+        from . import worker  # noqa: F401
+    except ImportError as exc:
+        return (f"cleargif serve cannot load its gevent worker ({exc}); install cleargif "
+                "again with its dependencies (pip install -e .).")
+    return None
+
+
 def gunicorn_options(host: str, port: int, workers: int,
                      on_ready: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """gunicorn settings: gevent workers with header and body deadlines, a logger without
