@@ -8,7 +8,7 @@ a row's local day is computed from its own ``ts`` and the zone's UTC offsets
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -47,6 +47,23 @@ def counts(key: tuple[Any, ...], values: Sequence[Any]) -> CellCounts:
     hits, visits, visitors, lone_sessions, anonymous = values
     identified = visitors + lone_sessions
     return CellCounts(key, hits, visits, visitors, identified, anonymous, identified)
+
+
+def equal_to(filters: Iterable[tuple[str, Any]], mark: str,
+             expression: Callable[[str], str] = str,
+             param: Callable[[str, Any], Any] = lambda _, value: value,
+             ) -> tuple[list[str], list[Any]]:
+    """The clauses and parameters of equality filters ``(column, value)``: ``IS NULL``
+    for None; ``expression`` gives a column's SQL, ``param`` a value's parameter."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in filters:
+        if value is None:
+            clauses.append(f"{expression(column)} IS NULL")
+        else:
+            clauses.append(f"{expression(column)} = {mark}")
+            params.append(param(column, value))
+    return clauses, params
 
 
 def check_columns(columns: Sequence[str]) -> None:
@@ -103,13 +120,10 @@ class CellSQL:
         clauses = [f"ts >= {int(low)}", f"ts < {int(high)}", f"({ranges})",
                    f"kind IN ({', '.join(mark for _ in query.kinds)})"]
         params: list[Any] = list(query.kinds)
-        for column, value in query.where:
-            sql = self.day if column == "day" else column
-            if value is None:
-                clauses.append(f"{sql} IS NULL")
-            else:
-                clauses.append(f"{sql} = {mark}")
-                params.append(day_number(value) if column == "day" else value)
+        matched = equal_to(query.where, mark, lambda c: self.day if c == "day" else c,
+                           lambda c, v: day_number(v) if c == "day" else v)
+        clauses += matched[0]
+        params += matched[1]
         if query.revision is not None:
             clauses.append(f"revision = {mark}")
             params.append(query.revision)
@@ -208,12 +222,9 @@ def rolled_up(query: CellQuery, mark: str, table: str, since: str,
     clauses = [f"day >= {mark}", f"day <= {mark}",
                f"kind IN ({', '.join(mark for _ in query.kinds)})"]
     params: list[Any] = [since, until, *query.kinds]
-    for column, value in query.where:
-        if value is None:
-            clauses.append(f"{column} IS NULL")
-        else:
-            clauses.append(f"{column} = {mark}")
-            params.append(value)
+    matched = equal_to(query.where, mark)
+    clauses += matched[0]
+    params += matched[1]
     if query.revision is not None:
         clauses.append(f"revision = {mark}")
         params.append(query.revision)
@@ -273,12 +284,9 @@ def daily_read(query: CellQuery, dimension: str, mark: str, daily: str, since: s
     clauses = [f"dimension = {mark}", f"day >= {mark}", f"day <= {mark}",
                f"kind IN ({', '.join(mark for _ in query.kinds)})"]
     params: list[Any] = [dimension, since, until, *query.kinds]
-    for name, value in query.where:
-        if value is None:
-            clauses.append(f"{column(name)} IS NULL")
-        else:
-            clauses.append(f"{column(name)} = {mark}")
-            params.append(value)
+    matched = equal_to(query.where, mark, column)
+    clauses += matched[0]
+    params += matched[1]
     if query.revision is not None:
         raise ValueError("Daily rows keep no policy revision.")
     if not query.include_bots:
