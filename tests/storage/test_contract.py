@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from collector.ingest.records import empty_record
 from collector.storage import (
     GENESIS,
     CellCounts,
@@ -20,6 +19,7 @@ from collector.storage import (
     Suppression,
     day_label,
 )
+from tests.conftest import pageview
 
 DAY0 = 1_780_000_000 - 1_780_000_000 % 86400  # a UTC midnight
 DAYS = tuple((day_label(DAY0 // 86400 + i), DAY0 + i * 86400, DAY0 + (i + 1) * 86400)
@@ -28,14 +28,8 @@ FIRST_DAY = ((DAY0, DAY0 + 86400),)
 ALL_DAYS = ((DAY0, DAY0 + 3 * 86400),)
 
 
-def event(ts: int, session: str | None = None, visitor: str | None = None,
-          **fields: Any) -> dict[str, Any]:
-    record = empty_record()
-    record.update(ts=ts, kind="pageview", name="pageview", site="www.example.com", path="/",
-                  browser="Firefox", os="Linux", device="desktop", lang="en", revision=1,
-                  purposes="", session_id=session, visitor_id=visitor)
-    record.update(fields)
-    return record
+#: A stored page-view record (the suite's own, with the same defaults everywhere).
+event = pageview
 
 
 def ids(n: int) -> str:
