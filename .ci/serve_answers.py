@@ -39,9 +39,16 @@ def main() -> int:
             except OSError:
                 time.sleep(0.2)
     finally:
+        # SIGTERM to gunicorn's master, which stops its workers; a worker still booting
+        # misses it and is killed after the graceful timeout (30 s), hence the wait.
         if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-        output = server.communicate(timeout=30)[0]
+            os.kill(server.pid, signal.SIGTERM)
+        try:
+            output = server.communicate(timeout=45)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            output = server.communicate()[0] + "\n(did not stop within 45 s of SIGTERM)"
+            answers["stopped"] = 0
     if answers != {"/healthz": 200, "/": 200, "/t.gif?p=/ci": 200}:
         print(f"cleargif serve did not answer as it should ({answers}):\n{output}",
               file=sys.stderr)
