@@ -453,3 +453,20 @@ def test_a_broken_chunked_body_is_a_400_under_gunicorn(server: Server, path: str
     status = answer.split(b"\r\n", 1)[0]
     assert status.startswith(b"HTTP/1.1 400"), answer[:300]
     assert b"could not be read" in answer
+
+
+def test_a_booting_worker_stops_on_the_stop_signals() -> None:
+    """A worker forked with the master's handlers would only queue a stop signal in its
+    copy of the master's memory, and keep booting until killed 30 s later."""
+    from collector.server import STOP_SIGNALS, gunicorn_options, worker_forked
+
+    assert gunicorn_options("127.0.0.1", 8000, 1)["post_fork"] is worker_forked
+    before = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    try:
+        for number in STOP_SIGNALS:
+            signal.signal(number, lambda *_: None)  # as inherited from the master
+        worker_forked(None, None)
+        assert all(signal.getsignal(number) is signal.SIG_DFL for number in STOP_SIGNALS)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)

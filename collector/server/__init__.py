@@ -9,6 +9,7 @@ between processes. The access log stays off: it would hold addresses and full UR
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -87,6 +88,19 @@ def worker_problem() -> str | None:
     return None
 
 
+#: The signals that stop a worker (gunicorn installs its handlers for them at boot).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def worker_forked(arbiter: Any, worker: Any) -> None:
+    """gunicorn's ``post_fork``: a new worker stops on the stop signals until it installs
+    its own handlers. It inherits the master's, which only queue the signal in the
+    master's memory, so a worker told to stop while booting (``cleargif serve`` stopped
+    just after it started) kept running until the graceful timeout killed it, 30 s on."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+
+
 def gunicorn_options(host: str, port: int, workers: int,
                      on_ready: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """gunicorn settings: gevent workers with header and body deadlines, a logger without
@@ -111,6 +125,7 @@ def gunicorn_options(host: str, port: int, workers: int,
         # Request lines longer than this are refused by gunicorn itself with a 4xx.
         "limit_request_line": 8190,
         "proc_name": "cleargif",
+        "post_fork": worker_forked,
     }
     if on_ready is not None:
         options["when_ready"] = on_ready
