@@ -20,7 +20,7 @@ from collector.analytics.query import (
     parse_dimensions,
     size_of,
 )
-from collector.storage import CellCounts
+from collector.storage import CellCounts, CellIds
 from tests.conftest import make_app, pageview, seed
 
 DAY1 = int(datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("UTC")).timestamp())
@@ -74,9 +74,16 @@ def test_other_row_itself_suppressed(app: Any) -> None:
 
 
 def counts(identified: int = 0, anonymous: int = 0, most: int | None = None,
-           hits: int | None = None, key: tuple[Any, ...] = ()) -> CellCounts:
+           hits: int | None = None, key: tuple[Any, ...] = (),
+           ids: CellIds | None = None) -> CellCounts:
     return CellCounts(key, hits if hits is not None else identified + anonymous, 0, 0,
-                      identified, anonymous, identified if most is None else most)
+                      identified, anonymous, identified if most is None else most, ids)
+
+
+def people(*visitors: str, lone: tuple[str, ...] = ()) -> CellIds:
+    """The ids of a small cell: visitors (each with a session of the same name) and
+    sessions without a visitor id."""
+    return CellIds((*visitors, *lone), visitors, lone)
 
 
 @pytest.mark.parametrize(("raw", "rolled", "size"), [
@@ -95,54 +102,41 @@ def test_the_size_of_a_cell(raw: CellCounts | None, rolled: CellCounts | None,
     assert size_of(raw, rolled) == size
 
 
-def test_fold_counts_other_exactly_through_the_store() -> None:
-    small = [counts(identified=2, key=(f"/rare-{i}",)) for i in range(4)]
+def test_fold_counts_other_exactly_from_the_small_cells_ids() -> None:
+    # The same 3 people visited all four rare pages, two of them with a visitor id.
+    rare = people("v1", "v2", lone=("s3",))
+    small = [counts(identified=3, key=(f"/rare-{i}",), ids=rare) for i in range(4)]
     popular = counts(identified=1, anonymous=99, key=("/popular",))
-    asked: list[tuple[list[tuple[Any, ...]], bool]] = []
-
-    def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
-        asked.append((keys, excluding))
-        return counts(identified=3)  # the same 3 people visited all four rare pages
-
-    result = fold(iter([*small, popular]), (), ("path",), 5, union)  # one pass
-    assert [r["path"] for r in result.rows] == ["/popular"]  # 8 by a sum, 3 in truth
+    result = fold(iter([*small, popular]), (), ("path",), 5)  # one pass
+    assert [r["path"] for r in result.rows] == ["/popular"]  # 12 by a sum, 3 in truth
     assert result.other_suppressed and result.suppressed_cells == 4
-    # One kept cell against four small ones: the store is sent the shorter list.
-    assert asked == [([("/popular",)], True)]
-    result = fold([*small, popular], (), ("path",), 5,
-                  lambda keys, excluding: counts(identified=6))
-    assert [r["path"] for r in result.rows] == ["/popular", OTHER]
+    # Six different people on six rare pages: (other) holds 6 and is shown.
+    small = [counts(identified=1, key=(f"/rare-{i}",), ids=people(f"v{i}"))
+             for i in range(6)]
+    result = fold([*small, popular], (), ("path",), 5)
+    assert result.rows[-1] == {"path": OTHER, "hits": 6, "visits": 6,
+                               "returning_visitors": 6}
+    # Hits without ids add up: 3 people and 2 cookieless hits are 5.
+    small = [counts(identified=3, anonymous=1, key=("/a",), ids=rare),
+             counts(identified=1, anonymous=1, key=("/b",), ids=people("v1"))]
+    assert fold(small, (), ("path",), 5).rows == [
+        {"path": OTHER, "hits": 6, "visits": 3, "returning_visitors": 2}]
 
 
-def test_fold_names_the_small_cells_when_they_are_fewer() -> None:
-    kept = [counts(anonymous=9, key=(f"/popular-{i}",)) for i in range(3)]
-    small = [counts(identified=1, key=(f"/rare-{i}",)) for i in range(2)]
-    asked: list[tuple[list[tuple[Any, ...]], bool]] = []
-
-    def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
-        asked.append((keys, excluding))
-        return counts(identified=2)
-
-    fold([*kept, *small], (), ("path",), 5, union)
-    assert asked == [([c.key for c in small], False)]
+def test_fold_needs_the_ids_of_small_raw_cells() -> None:
+    with pytest.raises(ValueError, match="ids_below"):
+        fold([counts(identified=1, key=("/a",))], (), ("path",), 5)
 
 
 def test_fold_merges_roll_ups_by_key() -> None:
-    raw = [counts(identified=2, key=("/a",)), counts(identified=1, key=("/b",))]
+    raw = [counts(identified=2, key=("/a",), ids=people("v1", "v2")),
+           counts(identified=1, key=("/b",), ids=people("v3"))]
     rolled = [counts(identified=4, most=4, key=("/a",)), counts(anonymous=7, key=("/c",)),
               counts(anonymous=1, key=("/d",))]
-    asked: list[tuple[list[tuple[Any, ...]], bool]] = []
-
-    def union(keys: list[tuple[Any, ...]], excluding: bool) -> CellCounts:
-        asked.append((keys, excluding))
-        return counts(identified=3)
-
-    result = fold(raw, rolled, ("path",), 5, union)
+    result = fold(raw, rolled, ("path",), 5)
     # /a: 2 people raw, at least 4 in roll-ups: 4; /b: 1; /c: 7 hits without ids; /d: 1.
     assert result.suppressed_cells == 3
-    # No raw cell is kept, so "every raw cell but none" is the shorter question; (other)
-    # holds at least 3 raw people or 4 of a roll-up row, plus 1 hit without ids: 5.
-    assert asked == [([], True)]
+    # (other) holds the 3 raw people or 4 of a roll-up row, plus 1 hit without ids: 5.
     assert [r["path"] for r in result.rows] == ["/c", OTHER]
 
 

@@ -23,7 +23,8 @@ def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any]
     day is summarised and one summarised dimension answers the query
     (:mod:`collector.analytics.daily`); else from roll-ups where its raw events were
     purged (:mod:`collector.analytics.rollups`); else from raw events, grouped by the
-    database. The cells are merged by key, then suppressed and folded.
+    database, which also lists the ids of the cells too small to show. The cells are
+    merged by key, then suppressed and folded.
 
     :raises ConfigError: the query reaches rolled-up days filed in another time zone
         (:func:`collector.analytics.rollups.check_export_timezone`).
@@ -35,7 +36,7 @@ def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any]
                  if query.daily and daily.usable(events, query) else None)
     summarised = events.summarised_days(since, until) if dimension is not None else []
     raw_query = cell_query(query, skip_days={*rolled, *summarised})
-    raw = events.cells(raw_query) if raw_query else iter(())
+    raw = events.cells(raw_query, ids_below=k_min) if raw_query else iter(())
     grouping = raw_query or CellQuery(by=query.by, ranges=(), where=query.filters,
                                       revision=query.revision,
                                       include_bots=query.include_bots)
@@ -45,8 +46,7 @@ def export(events: EventStore, query: Query, k_min: int) -> tuple[dict[str, Any]
                                          for first, last in _runs(rolled_only)]
     if dimension is not None and summarised:
         parts.append(events.daily_cells(grouping, dimension, since, until))
-    result = fold(raw, chain.from_iterable(parts), query.by, k_min,
-                  lambda keys, excluding: events.union(grouping, keys, excluding=excluding))
+    result = fold(raw, chain.from_iterable(parts), query.by, k_min)
     meta = query.describe(k_min)
     meta["suppressed_cells"] = result.suppressed_cells
     meta["other_suppressed"] = result.other_suppressed

@@ -22,7 +22,7 @@ module only decides, over the grouped rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -185,26 +185,26 @@ class Cell:
     @property
     def hits(self) -> int:
         """All hits: exact."""
-        return sum(c.hits for c in self._parts())
+        raw, rolled = self.raw, self.rolled
+        return (raw.hits if raw else 0) + (rolled.hits if rolled else 0)
 
     @property
     def visits(self) -> int:
         """Distinct sessions (on roll-up days, sums of daily counts)."""
-        return sum(c.visits for c in self._parts())
+        raw, rolled = self.raw, self.rolled
+        return (raw.visits if raw else 0) + (rolled.visits if rolled else 0)
 
     @property
     def visitors(self) -> int:
         """Distinct visitor ids (on roll-up days, sums of daily counts)."""
-        return sum(c.visitors for c in self._parts())
+        raw, rolled = self.raw, self.rolled
+        return (raw.visitors if raw else 0) + (rolled.visitors if rolled else 0)
 
     @property
     def size(self) -> int:
         """The people the cell may hold (DESIGN 1.6): exact on raw events, a lower bound
         where roll-ups are in it."""
         return size_of(self.raw, self.rolled)
-
-    def _parts(self) -> list[CellCounts]:
-        return [c for c in (self.raw, self.rolled) if c is not None]
 
 
 def size_of(raw: CellCounts | None, rolled: CellCounts | None) -> int:
@@ -244,17 +244,15 @@ def _together(a: CellCounts, b: CellCounts) -> CellCounts:
 
 
 def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[str],
-         k_min: int, union: Callable[[list[tuple[Any, ...]], bool], CellCounts]) -> Result:
+         k_min: int) -> Result:
     """Merge a query's raw cells and roll-up cells by key, suppress the cells under
     ``k_min`` and fold them into ``(other)``; rows sorted by hits, largest first.
 
-    The roll-up cells are read first and held; the raw cells stream past them once, and
-    of a suppressed cell only the key is kept.
-
-    :param union: ``union(keys, excluding) -> CellCounts``, the raw parts of several
-        cells counted together by the store (exact distinct counts): of the cells of
-        ``keys``, or with ``excluding`` of every cell but those. Called only when two or
-        more cells with raw parts fold, with the shorter list.
+    The roll-up cells are read first and held; the raw cells stream past them once. The
+    raw cells must list their ids when smaller than ``k_min`` (``cells(query,
+    ids_below=k_min)``): of a suppressed cell only its ids are kept, united with the
+    others', so that ``(other)`` counts its people exactly. (A raw cell at least
+    ``k_min`` large is kept whatever its roll-up part adds.)
     """
     waiting: dict[tuple[Any, ...], CellCounts] = {}
     for counts in rolled:  # a key may come from roll-ups and from daily totals
@@ -262,8 +260,7 @@ def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[s
         waiting[counts.key] = counts if held is None else _together(held, counts)
     kept: list[Cell] = []
     small = 0
-    small_raw: list[tuple[Any, ...]] = []
-    last_raw: CellCounts | None = None
+    folded = _Folded()
     small_rolled: list[CellCounts] = []
     for counts in raw:
         part = waiting.pop(counts.key, None) if waiting else None
@@ -272,8 +269,7 @@ def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[s
             kept.append(Cell(counts.key, raw=counts, rolled=part))
             continue
         small += 1
-        small_raw.append(counts.key)
-        last_raw = counts
+        folded.add(counts)
         if part is not None:
             small_rolled.append(part)
     for part in waiting.values():  # cells of roll-up days only
@@ -282,23 +278,46 @@ def fold(raw: Iterable[CellCounts], rolled: Iterable[CellCounts], by: Sequence[s
         else:
             small += 1
             small_rolled.append(part)
+    kept.sort(key=lambda cell: (-cell.hits, tuple(map(str, cell.key))))
     rows = [_row(by, c.key, c) for c in kept]
-    rows.sort(key=lambda row: (-row["hits"], tuple(str(row[d]) for d in by)))
     other_suppressed = False
     if small:
-        folded: CellCounts | None = last_raw
-        if len(small_raw) > 1:
-            kept_raw = [c.key for c in kept if c.raw is not None]
-            if len(kept_raw) < len(small_raw):
-                folded = union(kept_raw, True)
-            else:
-                folded = union(small_raw, False)
-        other = Cell(tuple(OTHER for _ in by), raw=folded, rolled=rolled_together(small_rolled))
+        other = Cell(tuple(OTHER for _ in by), raw=folded.counts(),
+                     rolled=rolled_together(small_rolled))
         if other.size >= k_min:
             rows.append(_row(by, other.key, other))
         else:
             other_suppressed = True
     return Result(rows, small, other_suppressed)
+
+
+class _Folded:
+    """The raw parts of the cells folded into ``(other)``: hits summed, ids united."""
+
+    def __init__(self) -> None:
+        self.hits = self.anonymous = 0
+        self.sessions: set[str] = set()
+        self.visitors: set[str] = set()
+        self.lone_sessions: set[str] = set()
+
+    def add(self, counts: CellCounts) -> None:
+        """Fold in one small cell of raw events."""
+        if counts.ids is None:
+            raise ValueError("A raw cell under k_min came without its ids: read the cells "
+                             "with ids_below=k_min.")
+        self.hits += counts.hits
+        self.anonymous += counts.anonymous
+        self.sessions.update(counts.ids.sessions)
+        self.visitors.update(counts.ids.visitors)
+        self.lone_sessions.update(counts.ids.lone_sessions)
+
+    def counts(self) -> CellCounts | None:
+        """The folded cells as one (None when there is none)."""
+        if not self.hits:
+            return None
+        identified = len(self.visitors) + len(self.lone_sessions)
+        return CellCounts((), self.hits, len(self.sessions), len(self.visitors),
+                          identified, self.anonymous, identified)
 
 
 def _row(by: Sequence[str], key: tuple[Any, ...], cell: Cell) -> dict[str, Any]:

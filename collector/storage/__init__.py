@@ -30,6 +30,7 @@ from .protocols import (
     AuditRow,
     Burst,
     CellCounts,
+    CellIds,
     CellQuery,
     ConsentCounts,
     EmailCount,
@@ -85,7 +86,7 @@ def stores_for(config: Mapping[str, Any]) -> tuple[EventStore, IdentityStore]:
 
 
 __all__ = ["DAILY_COLUMNS", "DAILY_DIMENSIONS", "GENESIS", "GROUPABLE", "AuditRow", "Burst",
-           "CellCounts", "CellQuery", "ConsentCounts", "EmailCount", "EventStore",
+           "CellCounts", "CellIds", "CellQuery", "ConsentCounts", "EmailCount", "EventStore",
            "IdentityStore", "ReceiptRow", "ReceiptSigner", "Store", "Suppression",
            "SuppressionRow", "TokenRow", "TombstoneSealer", "UserRow", "day_label",
            "day_number", "open_events", "open_identity", "stores_for"]

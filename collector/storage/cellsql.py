@@ -1,13 +1,17 @@
 """The SQL of aggregate queries over raw events, shared by both backends (their dialects
-differ only in the placeholder and the table's name).
+differ in the placeholder, the table's name and how a list of values is aggregated:
+:class:`Dialect`).
 
 One statement reads the query's time ranges off the ``ts`` index and groups as it goes:
 a row's local day is computed from its own ``ts`` and the zone's UTC offsets
-(:class:`collector.storage.protocols.CellQuery`), so no table of days is joined.
+(:class:`collector.storage.protocols.CellQuery`), so no table of days is joined. The same
+pass lists the distinct ids of the cells too small to show, so that the ``(other)`` row
+they fold into is counted exactly without a second pass.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -18,6 +22,7 @@ from .protocols import (
     DAILY_DIMENSIONS,
     GROUPABLE,
     CellCounts,
+    CellIds,
     CellQuery,
     day_label,
     day_number,
@@ -30,23 +35,51 @@ COLUMNS = frozenset(GROUPABLE) | {"revision"}
 _SHIFT_DAYS = 100_000
 
 
-def raw_counts(prefix: str = "") -> str:
-    """The counts of a cell of raw events, in the order :func:`counts` reads them: hits,
-    visits (distinct sessions), visitors (distinct visitor ids), the distinct sessions of
-    hits without a visitor id, and the hits without any id (DESIGN 1.6). Empty ids count
-    as none, as they always have."""
-    session = f"NULLIF({prefix}session_id, '')"
-    visitor = f"NULLIF({prefix}visitor_id, '')"
-    return (f"COUNT(*), COUNT(DISTINCT {session}), COUNT(DISTINCT {visitor}), "
-            f"COUNT(DISTINCT CASE WHEN {visitor} IS NULL THEN {session} END), "
-            f"COUNT(*) - COUNT(COALESCE({visitor}, {session}))")
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the backends' SQL of cells.
+
+    :ivar mark: the placeholder (``?`` or ``%s``).
+    :ivar distinct: the aggregate listing an expression's distinct values, ``{}`` for
+        the expression (it must leave NULLs out).
+    :ivar length: the function giving a list's length.
+    :ivar empty: an empty list.
+    :ivar load: a list as the driver returns it, as a tuple of strings.
+    """
+
+    mark: str
+    distinct: str
+    length: str
+    empty: str
+    load: Callable[[Any], tuple[str, ...]]
 
 
-def counts(key: tuple[Any, ...], values: Sequence[Any]) -> CellCounts:
-    """A cell from the five values of :func:`raw_counts` (counts: ints, never NULL)."""
-    hits, visits, visitors, lone_sessions, anonymous = values
-    identified = visitors + lone_sessions
-    return CellCounts(key, hits, visits, visitors, identified, anonymous, identified)
+#: SQLite: JSON arrays (its ``json1`` functions, and ``FILTER`` from SQLite 3.30).
+SQLITE = Dialect("?", "json_group_array(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL)",
+                 "json_array_length", "'[]'", lambda value: tuple(json.loads(value)))
+#: PostgreSQL: arrays, which psycopg returns as lists.
+POSTGRESQL = Dialect("%s", "array_agg(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL)",
+                     "cardinality", "'{}'::text[]", tuple)
+
+
+def raw_counts(dialect: Dialect, ids_below: int) -> str:
+    """The columns of a cell of raw events, in the order :meth:`CellSQL.cells` reads them:
+    hits, visits (distinct sessions), visitors (distinct visitor ids), the distinct
+    sessions of hits without a visitor id, the hits without any id (DESIGN 1.6); then,
+    for a cell whose size is under ``ids_below`` (NULL for the others), its distinct
+    session ids, visitor ids and sessions without a visitor id.
+
+    Each distinct count is the length of its list of ids, so the database sorts each
+    cell's ids once for both. Empty ids count as none, as they always have."""
+    session, visitor = "NULLIF(session_id, '')", "NULLIF(visitor_id, '')"
+    lists = [dialect.distinct.format(expression) for expression in (
+        session, visitor, f"CASE WHEN {visitor} IS NULL THEN {session} END")]
+    hits, anonymous = "COUNT(*)", f"COUNT(*) - COUNT(COALESCE({visitor}, {session}))"
+    sizes = [f"COALESCE({dialect.length}({values}), 0)" for values in lists]
+    small = f"{sizes[1]} + {sizes[2]} + {anonymous} < {int(ids_below)}"
+    ids = [f"CASE WHEN {small} THEN COALESCE({values}, {dialect.empty}) END"
+           for values in lists]
+    return ", ".join([hits, *sizes, anonymous, *ids])
 
 
 def equal_to(filters: Iterable[tuple[str, Any]], mark: str,
@@ -77,12 +110,11 @@ def check_columns(columns: Sequence[str]) -> None:
 class CellSQL:
     """The statements of one cell query in one dialect.
 
-    :ivar mark: the placeholder (``?`` or ``%s``).
     :ivar table: the events table's name as the statement writes it.
     """
 
     query: CellQuery
-    mark: str
+    dialect: Dialect
     table: str
 
     def __post_init__(self) -> None:
@@ -113,7 +145,7 @@ class CellSQL:
 
     def where(self) -> tuple[str, list[Any]]:
         """The WHERE clause (ranges, kinds, filters, revision, bots) and its parameters."""
-        query, mark = self.query, self.mark
+        query, mark = self.query, self.dialect.mark
         ranges = " OR ".join(f"(ts >= {int(a)} AND ts < {int(b)})" for a, b in query.ranges)
         # The overall bounds, besides the ranges, let PostgreSQL skip whole partitions.
         low, high = min(a for a, _ in query.ranges), max(b for _, b in query.ranges)
@@ -131,12 +163,13 @@ class CellSQL:
             clauses.append("(device IS NULL OR device != 'bot')")
         return " AND ".join(clauses), params
 
-    def grouped(self) -> tuple[str, list[Any]]:
-        """``SELECT <keys>, <counts> … GROUP BY <keys>``: one row per cell."""
+    def grouped(self, ids_below: int = 0) -> tuple[str, list[Any]]:
+        """``SELECT <keys>, <counts> … GROUP BY <keys>``: one row per cell, with the ids
+        of the cells smaller than ``ids_below`` (:func:`raw_counts`)."""
         where, params = self.where()
         keys = self.keys
-        sql = f"SELECT {''.join(k + ', ' for k in keys)}{raw_counts()} FROM {self.table} " \
-              f"WHERE {where}"
+        sql = (f"SELECT {''.join(k + ', ' for k in keys)}"
+               f"{raw_counts(self.dialect, ids_below)} FROM {self.table} WHERE {where}")
         if keys:
             sql += f" GROUP BY {', '.join(keys)}"
         return sql, params
@@ -146,61 +179,22 @@ class CellSQL:
         where, params = self.where()
         return f"SELECT {select} FROM {self.table} WHERE {where}", params
 
-    def matching(self, keys: str, count: int, *,
-                 excluding: bool = False) -> tuple[str, list[Any]]:
-        """The counts of the rows whose cell is one of ``keys`` (not one, with
-        ``excluding``): ``keys`` is a subquery with the columns of :meth:`key_columns`,
-        ``count`` rows long. One hashed ``IN``; NULL-safe, since a key writes each value
-        as (is null, value) and so holds no NULL. Ungrouped, the one cell is either in
-        or out, and ``keys`` is not used."""
-        where, params = self.where()
-        if not self.query.by:
-            return self.total(raw_counts()) if bool(count) != excluding else self.nothing()
-        probe = ", ".join(self.day if column == "day"
-                          else f"{column} IS NULL, COALESCE({column}, '')"
-                          for column in self.query.by)
-        test = f"({probe}) IN ({keys})"
-        if excluding:
-            # Not NOT IN: SQLite then compares each row with every key in turn.
-            test = f"CASE WHEN {test} THEN 0 ELSE 1 END = 1"
-        return f"SELECT {raw_counts()} FROM {self.table} WHERE {where} AND {test}", params
-
-    def nothing(self) -> tuple[str, list[Any]]:
-        """Counts of no rows."""
-        return f"SELECT {raw_counts()} FROM {self.table} WHERE 0 = 1", []
-
-    def key_columns(self) -> list[tuple[str, str]]:
-        """``(name, kind)`` of the columns of a keys table: ``int`` for a day, else a
-        ``bool`` (is null) and a ``text`` (the value) per column."""
-        names: list[tuple[str, str]] = []
-        for i, column in enumerate(self.query.by):
-            if column == "day":
-                names.append((f"d{i}", "int"))
-            else:
-                names += [(f"n{i}", "bool"), (f"v{i}", "text")]
-        return names
-
-    def key_row(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        """A cell key as a row of the keys table (see :meth:`key_columns`)."""
-        row: list[Any] = []
-        for column, value in zip(self.query.by, key, strict=True):
-            if column == "day":
-                row.append(day_number(value))
-            else:
-                row += [value is None, "" if value is None else str(value)]
-        return tuple(row)
-
     def cells(self, rows: Iterable[Sequence[Any]]) -> Iterator[CellCounts]:
         """The cells of the rows :meth:`grouped` answers, days as ``YYYY-MM-DD``."""
         width = len(self.query.by)
         day = self.query.by.index("day") if "day" in self.query.by else -1
+        load = self.dialect.load
         for row in rows:
-            if not row[width]:
+            hits, visits, visitors, lone_sessions, anonymous, *lists = row[width:]
+            if not hits:
                 continue
             key = tuple(row[:width])
             if day >= 0:
                 key = (*key[:day], day_label(key[day]), *key[day + 1:])
-            yield counts(key, row[width:])
+            identified = visitors + lone_sessions
+            ids = None if lists[0] is None else CellIds(*(load(ids) for ids in lists))
+            yield CellCounts(key, hits, visits, visitors, identified, anonymous, identified,
+                             ids)
 
 
 def rollup_counts() -> str:

@@ -32,8 +32,8 @@ from ..errors import StorageError
 from ..ingest.records import FIELDS
 from . import groupcommit, mailsql, receiptsql
 from .cellsql import (
+    POSTGRESQL,
     CellSQL,
-    counts,
     daily_read,
     rolled_up,
     rollup_counts,
@@ -595,11 +595,11 @@ class PostgresEvents(_Store):
             f"SELECT reason, SUM(n) FROM {EVENTS}.dropped WHERE day >= %s AND day <= %s "
             "GROUP BY reason ORDER BY reason", (since or "0000-00-00", until or "9999-99-99"))}
 
-    def cells(self, query: CellQuery) -> Iterator[CellCounts]:
+    def cells(self, query: CellQuery, ids_below: int = 0) -> Iterator[CellCounts]:
         """The raw events of ``query`` grouped and counted by PostgreSQL in one pass
         over its ranges of ``ts``, streamed in batches."""
-        cell = CellSQL(query, "%s", f"{EVENTS}.events")
-        sql, params = cell.grouped()
+        cell = CellSQL(query, POSTGRESQL, f"{EVENTS}.events")
+        sql, params = cell.grouped(ids_below)
         with self._conn() as conn:
             if _CHUNKED:
                 # A plain query whose rows libpq hands over in chunks: PostgreSQL may
@@ -615,25 +615,9 @@ class PostgresEvents(_Store):
                 cur.execute(sql, params)
                 yield from cell.cells(cur)
 
-    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
-              excluding: bool = False) -> CellCounts:
-        """Several cells together, distinct ids counted once: the cells' keys as
-        arrays, unnested into a hashed ``IN``."""
-        if not keys and not excluding:
-            return CellCounts((), 0, 0, 0, 0, 0, 0)
-        cell = CellSQL(query, "%s", f"{EVENTS}.events")
-        columns = cell.key_columns()
-        rows = [cell.key_row(key) for key in keys]
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
-        sql, params = cell.matching(f"SELECT * FROM unnest({arrays})", len(keys),
-                                    excluding=excluding)
-        # The key arrays are the last parameters: the IN follows the WHERE clause.
-        values = [[row[i] for row in rows] for i in range(len(columns))] if query.by else []
-        return counts((), self._rows(sql, [*params, *values])[0])
-
     def count_events(self, query: CellQuery) -> int:
         """How many raw events the query reads."""
-        return int(self._one(*CellSQL(query, "%s", f"{EVENTS}.events").total("COUNT(*)")))
+        return int(self._one(*CellSQL(query, POSTGRESQL, f"{EVENTS}.events").total("COUNT(*)")))
 
     def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
         """Roll-up rows grouped: sums, and the largest row's ``identified``."""

@@ -94,6 +94,17 @@ DAILY_DIMENSIONS = ("", "path", "referrer_host", "browser", "os", "device", "lan
 DAILY_COLUMNS = ("day", "site", "kind")
 
 
+class CellIds(NamedTuple):
+    """The distinct ids of a cell of raw events, listed only for a cell too small to show
+    (:meth:`EventStore.cells`): several such cells fold into one ``(other)`` row, whose
+    people are counted by uniting their ids (a visitor in two of them counts once)."""
+
+    sessions: tuple[str, ...]
+    visitors: tuple[str, ...]
+    #: The sessions of the cell's hits that carry no visitor id.
+    lone_sessions: tuple[str, ...]
+
+
 class CellCounts(NamedTuple):
     """What one cell holds (DESIGN 1.6).
 
@@ -102,6 +113,7 @@ class CellCounts(NamedTuple):
     cell's *size*, the people it may hold, is their sum. On roll-ups ``visits``,
     ``visitors`` and ``identified`` are sums of daily counts and ``most_identified`` the
     largest single roll-up row's ``identified``: a lower bound of the distinct people.
+    ``ids`` are the ids of a small cell of raw events, else None.
     """
 
     key: tuple[Any, ...]
@@ -111,6 +123,7 @@ class CellCounts(NamedTuple):
     identified: int
     anonymous: int
     most_identified: int
+    ids: CellIds | None = None
 
 
 class EmailCount(NamedTuple):
@@ -296,16 +309,11 @@ class EventStore(Store, Protocol):
         """Dropped hits by reason, on the local days from ``since`` to ``until``
         (inclusive, ISO dates; all days when None)."""
 
-    def cells(self, query: CellQuery) -> Iterator[CellCounts]:
+    def cells(self, query: CellQuery, ids_below: int = 0) -> Iterator[CellCounts]:
         """The raw events of ``query`` grouped by ``query.by``: one row per cell, counted
-        by the database (``most_identified`` equals ``identified``)."""
-
-    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
-              excluding: bool = False) -> CellCounts:
-        """The counts of several cells of ``query`` together, with exact distinct counts
-        (a visitor in two of them counts once); ``key`` is empty. With ``excluding``,
-        of every cell of ``query`` but those of ``keys`` (the caller sends the shorter
-        list)."""
+        by the database (``most_identified`` equals ``identified``). A cell whose size
+        is under ``ids_below`` also lists its distinct ids (``ids``), from the same
+        pass."""
 
     def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
         """Roll-up rows of the days ``since`` to ``until`` (ISO, inclusive), filtered as

@@ -13,7 +13,6 @@ processes opening a file at once apply each step once.
 from __future__ import annotations
 
 import fcntl
-import json
 import operator
 import os
 import sqlite3
@@ -28,8 +27,8 @@ from ..errors import StorageError
 from ..ingest.records import FIELDS
 from . import mailsql, receiptsql
 from .cellsql import (
+    SQLITE,
     CellSQL,
-    counts,
     daily_read,
     rolled_up,
     rollup_counts,
@@ -469,29 +468,15 @@ class SQLiteEvents(_Store):
                       for start, end in query.ranges)
         return "events NOT INDEXED" if covered * 4 > high + 1 - low else "events"
 
-    def cells(self, query: CellQuery) -> Iterator[CellCounts]:
+    def cells(self, query: CellQuery, ids_below: int = 0) -> Iterator[CellCounts]:
         """The raw events of ``query`` grouped and counted by SQLite in one pass over
         its ranges of ``ts``, streamed."""
-        cell = CellSQL(query, "?", self._source(query))
-        yield from cell.cells(self._read(*cell.grouped()))
-
-    def union(self, query: CellQuery, keys: Sequence[tuple[Any, ...]], *,
-              excluding: bool = False) -> CellCounts:
-        """Several cells together, distinct ids counted once: the cells' keys go in as
-        one JSON array that SQLite unpacks into a hashed ``IN``."""
-        if not keys and not excluding:
-            return CellCounts((), 0, 0, 0, 0, 0, 0)
-        cell = CellSQL(query, "?", self._source(query))
-        columns = ", ".join(f"json_extract(value, '$[{i}]')"
-                            for i in range(len(cell.key_columns())))
-        sql, params = cell.matching(f"SELECT {columns} FROM json_each(?)", len(keys),
-                                    excluding=excluding)
-        rows = json.dumps([cell.key_row(key) for key in keys])
-        return counts((), self._rows(sql, [*params, rows] if query.by else params)[0])
+        cell = CellSQL(query, SQLITE, self._source(query))
+        yield from cell.cells(self._read(*cell.grouped(ids_below)))
 
     def count_events(self, query: CellQuery) -> int:
         """How many raw events the query reads."""
-        return int(self._one(*CellSQL(query, "?", self._source(query)).total("COUNT(*)")))
+        return int(self._one(*CellSQL(query, SQLITE, self._source(query)).total("COUNT(*)")))
 
     def rollup_cells(self, query: CellQuery, since: str, until: str) -> Iterator[CellCounts]:
         """Roll-up rows grouped: sums, and the largest row's ``identified``."""

@@ -101,18 +101,83 @@ class TestEventStore:
             CellQuery(by=("day",), ranges=ALL_DAYS, include_bots=True))}
         assert by_day == {(DAYS[0][0],): 10, (DAYS[1][0],): 1}
         assert events_store.count_events(CellQuery(by=(), ranges=ALL_DAYS)) == 10
-        union = events_store.union(query, [("/",), ("/b",)])
-        assert (union.hits, union.visits, union.identified, union.anonymous) == (9, 4, 4, 3)
-        assert events_store.union(query, [("/b",)], excluding=True) == union._replace(
-            hits=8, visits=3, visitors=1, identified=3, most_identified=3)
-        assert events_store.union(query, [("/",), ("/b",)], excluding=True).hits == 0
-        everything = CellQuery(by=(), ranges=FIRST_DAY)
-        assert events_store.union(everything, [()]).hits == 9
-        assert events_store.union(everything, [()], excluding=True).hits == 0
-        assert events_store.union(everything, [], excluding=True).hits == 9
         filtered = list(events_store.cells(CellQuery(by=(), ranges=FIRST_DAY,
                                                      where=(("path", "/b"),))))
         assert [c.hits for c in filtered] == [1]
+
+    def test_small_cells_list_their_ids(self, events_store: EventStore) -> None:
+        """The cells under ``ids_below`` list their distinct ids from the same pass, so
+        that ``(other)`` counts the people of several cells exactly."""
+        t = DAY0 + 3600
+        for record in [event(t, ids(1), ids(9)), event(t, ids(1), ids(9)),  # one visitor
+                       event(t, ids(2)), event(t, ids(2)), event(t, ids(3)),  # two sessions
+                       event(t), event(t), event(t),  # three cookieless hits: size 6
+                       event(t, ids(4), path="/b"), event(t, ids(5), ids(8), path="/b"),
+                       event(t, "", "", path="/c"),  # empty ids are none
+                       event(t, ids(6), path="/d", device="bot")]:
+            events_store.add_event(record)
+        query = CellQuery(by=("path",), ranges=FIRST_DAY)
+
+        def listed(ids_below: int) -> dict[tuple[Any, ...], Any]:
+            return {c.key: c.ids and tuple(set(i) for i in c.ids)
+                    for c in events_store.cells(query, ids_below=ids_below)}
+
+        assert listed(0) == {("/",): None, ("/b",): None, ("/c",): None}
+        assert listed(6) == {("/",): None,
+                             ("/b",): ({ids(4), ids(5)}, {ids(8)}, {ids(4)}),
+                             ("/c",): (set(), set(), set())}
+        assert listed(7)[("/",)] == ({ids(1), ids(2), ids(3)}, {ids(9)}, {ids(2), ids(3)})
+        counted = {c.key: c[:7] for c in events_store.cells(query)}
+        assert {c.key: c[:7] for c in events_store.cells(query, ids_below=7)} == counted
+        everything = CellQuery(by=(), ranges=FIRST_DAY, include_bots=True)
+        [cell] = events_store.cells(everything, ids_below=100)
+        assert cell.hits == 12 and cell.ids is not None
+        assert set(cell.ids.sessions) == {ids(n) for n in range(1, 7)}
+        nothing = CellQuery(by=(), ranges=((DAY0 - 86400, DAY0),))
+        assert list(events_store.cells(nothing, ids_below=100)) == []
+
+    @pytest.mark.parametrize("seed_value", range(3))
+    def test_cells_and_ids_match_the_rows_on_random_data(self, events_store: EventStore,
+                                                         seed_value: int) -> None:
+        """Mixed consent, empty ids, several days: each cell's counts and listed ids are
+        those computed from the rows themselves."""
+        import random
+
+        rng = random.Random(seed_value)
+        rows = []
+        for _ in range(300):
+            person = rng.randrange(40)
+            consent = rng.random()
+            session = rng.choice(["", ids(person + 100)]) if consent < 0.6 else None
+            visitor = ids(person) if consent < 0.3 and session else None
+            rows.append(event(DAY0 + rng.randrange(3 * 86400), session, visitor,
+                              path=f"/p{rng.randrange(6)}",
+                              device="bot" if rng.random() < 0.05 else "desktop"))
+        for record in rows:
+            events_store.add_event(record)
+        query = CellQuery(by=("day", "path"), ranges=ALL_DAYS)
+        expected: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for r in rows:
+            if r["device"] != "bot":
+                key = (day_label(r["ts"] // 86400), r["path"])
+                expected.setdefault(key, []).append(r)
+        got = {c.key: c for c in events_store.cells(query, ids_below=8)}
+        assert set(got) == set(expected)
+        for key, cell_rows in expected.items():
+            sessions = {r["session_id"] for r in cell_rows if r["session_id"]}
+            visitors = {r["visitor_id"] for r in cell_rows if r["visitor_id"]}
+            lone = {r["session_id"] for r in cell_rows
+                    if r["session_id"] and not r["visitor_id"]}
+            anonymous = sum(1 for r in cell_rows if not r["session_id"])
+            cell = got[key]
+            assert cell[:7] == (key, len(cell_rows), len(sessions), len(visitors),
+                                len(visitors) + len(lone), anonymous,
+                                len(visitors) + len(lone))
+            if len(visitors) + len(lone) + anonymous < 8:
+                assert cell.ids is not None
+                assert tuple(set(i) for i in cell.ids) == (sessions, visitors, lone)
+            else:
+                assert cell.ids is None
 
     def test_null_keys_are_cells_of_their_own(self, events_store: EventStore) -> None:
         t = DAY0 + 60
@@ -122,7 +187,8 @@ class TestEventStore:
         query = CellQuery(by=("referrer_host",), ranges=ALL_DAYS)
         assert {c.key: c.hits for c in events_store.cells(query)} == {(None,): 2,
                                                                       ("a.example",): 1}
-        assert events_store.union(query, [(None,)]).hits == 2
+        listed = {c.key: c.ids for c in events_store.cells(query, ids_below=5)}
+        assert listed == {(None,): ((), (), ()), ("a.example",): ((), (), ())}
         nulls = CellQuery(by=(), ranges=ALL_DAYS, where=(("referrer_host", None),))
         assert [c.hits for c in events_store.cells(nulls)] == [2]
 
@@ -136,8 +202,8 @@ class TestEventStore:
                           offsets=((-(2**62), 3600), (DAY0 + 12 * 3600, 7200)))
         assert {c.key: c.hits for c in events_store.cells(query)} == {
             (DAYS[0][0],): 2, (DAYS[1][0],): 1}
-        union = events_store.union(query, [(DAYS[1][0],)])
-        assert union.hits == 1
+        assert {c.key: c.hits for c in events_store.cells(query, ids_below=5)} == {
+            (DAYS[0][0],): 2, (DAYS[1][0],): 1}
         only = CellQuery(by=(), ranges=query.ranges, offsets=query.offsets,
                          where=(("day", DAYS[0][0]),))
         assert [c.hits for c in events_store.cells(only)] == [2]
@@ -149,10 +215,7 @@ class TestEventStore:
         cells = {c.key: c.hits for c in events_store.cells(query)}
         assert cells == {(DAYS[0][0], "/0"): 1, (DAYS[2][0], "/2"): 1}
         assert events_store.count_events(query) == 2
-        union = events_store.union(query, [(DAYS[0][0], "/0"), (DAYS[2][0], "/2"),
-                                           (DAYS[1][0], "/1")])
-        assert union.hits == 2
-        assert events_store.union(query, [(DAYS[0][0], "/0")], excluding=True).hits == 1
+        assert {c.key: c.hits for c in events_store.cells(query, ids_below=5)} == cells
 
     def test_daily_totals_by_one_dimension(self, events_store: EventStore) -> None:
         day, next_day = DAYS[0], DAYS[1]

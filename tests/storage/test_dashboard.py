@@ -147,7 +147,7 @@ def test_sqlite_reads_a_filtered_range_by_its_days(tmp_path: Path) -> None:
     """Every dashboard query filters by site; on SQLite the filter must not choose the plan
     (an automatic index on ``site`` searched once per day made a year take minutes)."""
     from collector.analytics.query import Query, cell_query
-    from collector.storage.cellsql import CellSQL
+    from collector.storage.cellsql import SQLITE, CellSQL
 
     store = open_events(f"sqlite:///{tmp_path}/events.db")
     assert isinstance(store, SQLiteEvents)
@@ -156,7 +156,7 @@ def test_sqlite_reads_a_filtered_range_by_its_days(tmp_path: Path) -> None:
                   filters=(("site", "www.example.com"), ("browser", None)), revision=1)
     cells = cell_query(query)
     assert cells is not None
-    sql, params = CellSQL(cells, "?", store._source(cells)).grouped()
+    sql, params = CellSQL(cells, SQLITE, store._source(cells)).grouped(5)
     plan = " | ".join(row[3] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
     store.close()
     assert "USING INDEX events_ts" in plan and "AUTOMATIC" not in plan, plan
