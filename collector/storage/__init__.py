@@ -54,8 +54,9 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 def open_events(url: str, *, sync: str = "normal") -> EventStore:
     """The event store behind ``url`` (nothing is opened until first use)."""
     if url.startswith("sqlite:///"):
-        from .sqlite import SQLiteEvents
+        from .sqlite import SQLiteEvents, check_sqlite
 
+        check_sqlite("EVENTS_URL")
         return SQLiteEvents(sqlite_file(url), sync=sync)
     if url.startswith(POSTGRES_SCHEMES):
         from .postgres import PostgresEvents
@@ -68,8 +69,9 @@ def open_events(url: str, *, sync: str = "normal") -> EventStore:
 def open_identity(url: str, *, sync: str = "normal") -> IdentityStore:
     """The identity store behind ``url`` (nothing is opened until first use)."""
     if url.startswith("sqlite:///"):
-        from .sqlite import SQLiteIdentity
+        from .sqlite import SQLiteIdentity, check_sqlite
 
+        check_sqlite("IDENTITY_URL")
         return SQLiteIdentity(sqlite_file(url), sync=sync)
     if url.startswith(POSTGRES_SCHEMES):
         from .postgres import PostgresIdentity

@@ -18,12 +18,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from functools import cache
 from typing import Any
 
 from sdk.sqlite import SQLiteFile, real_threads
 
-from ..errors import StorageError
+from ..errors import ConfigError, StorageError
 from ..ingest.records import FIELDS
 from . import mailsql, receiptsql
 from .cellsql import (
@@ -58,6 +59,40 @@ PAGE_KINDS = ("pageview", "event")
 #: groups by).
 ROLLUP_CELL = ("site", "kind", "name", "path", "referrer_host", "browser", "os", "device",
                "lang", "utm_source", "utm_medium", "utm_campaign", "revision")
+
+
+#: The oldest SQLite the stores run on: aggregates with ``FILTER`` came in 3.30.
+OLDEST_SQLITE = (3, 30, 0)
+
+
+def check_sqlite(setting: str, version: tuple[int, int, int] | None = None) -> None:
+    """Refuse an SQLite library (``version``, by default the one Python uses) too old for
+    the stores, or built without its JSON functions, naming the setting that chose SQLite.
+
+    :raises ConfigError: with a sentence saying what to do instead.
+    """
+    version = version or sqlite3.sqlite_version_info
+    if version < OLDEST_SQLITE:
+        raise ConfigError(setting, f"{setting} names an SQLite file, but this Python's "
+                          f"sqlite3 module uses SQLite {'.'.join(map(str, version))} and "
+                          "cleargif needs 3.30 or newer: use a Python built with a newer "
+                          "SQLite, or PostgreSQL.")
+    if not _has_json():
+        raise ConfigError(setting, f"{setting} names an SQLite file, but this Python's "
+                          "SQLite lacks its JSON functions, which cleargif needs: use a "
+                          "Python built with an SQLite that has them (3.38 and newer "
+                          "always do), or PostgreSQL.")
+
+
+@cache
+def _has_json() -> bool:
+    """Whether the SQLite library has its JSON functions (asked once per process)."""
+    with closing(sqlite3.connect(":memory:")) as db:
+        try:
+            db.execute("SELECT json_array_length('[]')")
+        except sqlite3.Error:
+            return False
+    return True
 
 
 def _placeholders(values: Sequence[Any]) -> str:
