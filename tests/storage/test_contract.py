@@ -65,9 +65,10 @@ class TestEventStore:
 
     def test_hits_written_at_once_are_each_stored_once(self, events_store: EventStore) -> None:
         # Eight writers at once, their hits on both sides of a month's end (on PostgreSQL
-        # one statement may then need two partitions), with empty and non-ASCII fields.
+        # one statement may then need two partitions), with empty fields, and non-ASCII
+        # characters, quotes, backslashes and tabs in them (PostgreSQL reads batches as JSON).
         month_end = 1_769_904_000  # 2026-02-01 00:00 UTC
-        hits = [event(month_end + (60 if i % 2 else -60), path=f"/ü/{i}",
+        hits = [event(month_end + (60 if i % 2 else -60), path=f"/ü/\"q\\\t{i}",
                       referrer_host=None if i % 3 else "a.example", revision=i % 4)
                 for i in range(200)]
 

@@ -57,6 +57,25 @@ class TestPostgresEventStore(contract.TestEventStore):
         assert events_store.count_events_before(2**40) == 0
 
 
+    def test_a_batch_stores_every_field_as_written(self, events_store: EventStore) -> None:
+        # Hits written together share one statement, their rows sent as JSON: every field
+        # comes back as written, NULLs, numbers, quotes, backslashes, control and
+        # non-ASCII characters included.
+        from collector.ingest.records import FIELDS
+        from collector.storage.postgres import _EventWriter
+
+        visitor = contract.ids(7)
+        records = [contract.event(contract.DAY0 + i, contract.ids(i), visitor,
+                                  path=f'/"ü\\\n{i}\u2028', referrer_host=None,
+                                  utm_source="{a,b}", revision=i) for i in range(5)]
+        writer = _EventWriter(events_store)  # type: ignore[arg-type]
+        try:
+            writer.insert([tuple(record[f] for f in FIELDS) for record in records])
+        finally:
+            writer.close()
+        assert events_store.subject_events("visitor", visitor) == [
+            {f: record[f] for f in FIELDS} for record in records]
+
     def test_cells_read_in_part_leave_the_pool_usable(self, events_store: EventStore) -> None:
         # Grouped rows are streamed off a pooled connection: a reader that stops early
         # (an error while folding) must give the connection back ready for the next query.
