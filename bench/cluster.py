@@ -21,11 +21,9 @@ much a second host adds there, not on separate machines.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -35,10 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pixel import (  # noqa: E402
-    UA_FILE,
     consent_cookies,
     free_port,
+    load_arguments,
     lua_script,
+    require_load_tools,
     run_wrk,
     start,
     stop,
@@ -57,16 +56,8 @@ def wrk_both(ports: list[int], script: Path, seconds: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=4)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is missing: apt-get install wrk")
-    if not UA_FILE.exists():
-        raise SystemExit(f"{UA_FILE} is missing")
+    args = load_arguments(__doc__.split("\n")[0]).parse_args()
+    require_load_tools()
     from collector.storage import open_events
     from tests.pgserver import TempPostgres, available
 

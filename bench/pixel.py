@@ -190,12 +190,27 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> dict[str
             "errors": 1.0 if errors else 0.0}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def load_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments of a load benchmark driven by wrk: workers, seconds a turn, rounds and
+    wrk's connections."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
+    return parser
+
+
+def require_load_tools() -> None:
+    """Stop with one line when wrk or the User-Agent file is missing."""
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    if not UA_FILE.exists():
+        raise SystemExit(f"{UA_FILE} is missing")
+
+
+def main() -> None:
+    parser = load_arguments(__doc__.split("\n")[0])
     parser.add_argument("--model", action="append", choices=sorted(WORKER_CLASSES),
                         help="worker model to measure (repeat for several; default both)")
     parser.add_argument("--store", default="sqlite",
@@ -203,10 +218,7 @@ def main() -> None:
                              "EVENTS_URL,IDENTITY_URL")
     args = parser.parse_args()
     models = args.model or ["sync", "gevent"]
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is missing: apt-get install wrk")
-    if not UA_FILE.exists():
-        raise SystemExit(f"{UA_FILE} is missing")
+    require_load_tools()
 
     with tempfile.TemporaryDirectory() as tmp, Stores(args.store) as stores:
         procs: list[subprocess.Popen[bytes]] = []
