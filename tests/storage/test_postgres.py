@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from collector.errors import StorageError
+from collector.ingest.records import FIELDS
 from collector.storage import EventStore, IdentityStore, open_events, open_identity
+from collector.storage.postgres import _EventWriter, _socket_waits
 from tests.pgserver import TempPostgres
 from tests.storage import test_contract as contract
 from tests.storage import test_dashboard as dashboard
@@ -17,6 +20,13 @@ from tests.storage import test_mail as mail
 from tests.storage import test_writable as writable
 
 pytestmark = pytest.mark.postgres
+
+
+def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A record as the hit path's writer takes it."""
+    return tuple(record[f] for f in FIELDS)
+
+
 _numbers = itertools.count()
 
 
@@ -57,24 +67,68 @@ class TestPostgresEventStore(contract.TestEventStore):
         assert events_store.count_events_before(2**40) == 0
 
 
-    def test_a_batch_stores_every_field_as_written(self, events_store: EventStore) -> None:
-        # Hits written together share one statement, their rows sent as JSON: every field
-        # comes back as written, NULLs, numbers, quotes, backslashes, control and
-        # non-ASCII characters included.
-        from collector.ingest.records import FIELDS
-        from collector.storage.postgres import _EventWriter
-
+    @pytest.mark.parametrize("count", [1, 5, 64])
+    def test_a_batch_stores_every_field_as_written(self, events_store: EventStore,
+                                                    count: int) -> None:
+        # Hits written together share one INSERT of text parameters, prepared for their
+        # number: every field comes back as written, NULLs, numbers, quotes, backslashes,
+        # control and non-ASCII characters included.
         visitor = contract.ids(7)
         records = [contract.event(contract.DAY0 + i, contract.ids(i), visitor,
                                   path=f'/"ü\\\n{i}\u2028', referrer_host=None,
-                                  utm_source="{a,b}", revision=i) for i in range(5)]
+                                  utm_source="{a,b}", revision=i) for i in range(count)]
         writer = _EventWriter(events_store)  # type: ignore[arg-type]
         try:
-            writer.insert([tuple(record[f] for f in FIELDS) for record in records])
+            writer.insert([_row(record) for record in records])
         finally:
             writer.close()
         assert events_store.subject_events("visitor", visitor) == [
             {f: record[f] for f in FIELDS} for record in records]
+
+    @pytest.mark.parametrize("count", [1, 3])
+    def test_a_refused_batch_fails_alone(self, events_store: EventStore, count: int) -> None:
+        # The server refuses the statement: one sentence with its reason, nothing of the
+        # batch stored, and the next batch is written.
+        writer = _EventWriter(events_store)  # type: ignore[arg-type]
+        bad = [_row(contract.event(contract.DAY0 + i, revision="not a number"
+                                   if i == count - 1 else 1)) for i in range(count)]
+        try:
+            with pytest.raises(StorageError, match=r"^Using .* failed: invalid input "
+                                                   r"syntax for type integer.*\.$"):
+                writer.insert(bad)
+            writer.insert([_row(contract.event(contract.DAY0 + 99))])
+        finally:
+            writer.close()
+        assert events_store.count_events_before(2**40) == 1
+
+    def test_a_lost_connection_fails_its_batch_and_the_next_reconnects(
+            self, events_store: EventStore, database: str) -> None:
+        import psycopg
+
+        writer = _EventWriter(events_store)  # type: ignore[arg-type]
+        try:
+            writer.insert([_row(contract.event(contract.DAY0))])
+            with psycopg.connect(database, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)",
+                              (writer.conn.info.backend_pid,))
+            with pytest.raises(StorageError, match=r"^Using .* failed: "):
+                writer.insert([_row(contract.event(contract.DAY0 + 1))])
+            writer.insert([_row(contract.event(contract.DAY0 + 2)),
+                           _row(contract.event(contract.DAY0 + 3))])
+        finally:
+            writer.close()
+        assert events_store.count_events_before(2**40) == 3
+
+    def test_a_nul_character_is_refused_not_cut(self, events_store: EventStore) -> None:
+        # libpq's text parameters end at a NUL: the writer refuses such a value, as
+        # psycopg does, rather than store it cut short.
+        writer = _EventWriter(events_store)  # type: ignore[arg-type]
+        try:
+            with pytest.raises(StorageError, match="cannot contain NUL"):
+                writer.insert([_row(contract.event(contract.DAY0, path="/a\x00b"))])
+        finally:
+            writer.close()
+        assert events_store.count_events_before(2**40) == 0
 
     def test_cells_read_in_part_leave_the_pool_usable(self, events_store: EventStore) -> None:
         # Grouped rows are streamed off a pooled connection: a reader that stops early
@@ -161,3 +215,27 @@ class TestPostgresWritable(writable.TestWritable):
         postgres.sql(f"ALTER DATABASE {name} SET default_transaction_read_only = off")
         events_store.close()
         events_store.check_writable()
+
+
+def test_the_writer_waits_the_gevent_way_only_under_gevent() -> None:
+    # In a monkey-patched gevent worker, a commit's wait must let other requests run
+    # (gevent's own wait); elsewhere a plain poll, which releases the GIL.
+    import subprocess
+    import sys
+
+    probe = ("from collector.storage.postgres import _socket_waits\n"
+             "import gevent.socket\n"
+             "print(_socket_waits()[0] is gevent.socket.wait_read)\n")
+    patched = "from gevent import monkey\nmonkey.patch_all()\n" + probe
+    answers = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip() for code in (patched, probe)]
+    assert answers == ["True", "False"]
+    wait_read, wait_write = _socket_waits()
+    import socket
+
+    left, right = socket.socketpair()
+    with left, right:
+        wait_write(left.fileno())  # an empty buffer: writable at once
+        right.send(b"x")
+        wait_read(left.fileno())  # readable now
+        assert left.recv(1) == b"x"
