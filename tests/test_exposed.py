@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from collector.web.views.health import FAILURE_MEMORY
 from sdk import TokenCodec
 from tests.conftest import SECRET, TOKEN
 from tests.faults import MARKER_ENV
@@ -347,10 +348,14 @@ def test_a_full_store_is_503_on_every_route_and_recovers(tmp_path: Path, how: st
                 marker.unlink()
             for filler in fillers:
                 filler.unlink()
-            deadline = time.monotonic() + 90
+            gone = time.monotonic()
+            deadline = gone + 90
             while call(server.port, "GET", "/healthz")[0] != 200:
                 assert time.monotonic() < deadline, "/healthz did not recover"
                 time.sleep(1)
+            # Each worker's /healthz remembers its own failed writes for FAILURE_MEMORY
+            # seconds, and the one that answered may not be the one that answers next.
+            time.sleep(max(0.0, gone + FAILURE_MEMORY - time.monotonic()))
             for _ in range(2):
                 for method, path, body, headers in routes():
                     status = call(server.port, method, path, body, headers)[0]
