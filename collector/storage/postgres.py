@@ -524,6 +524,9 @@ class _EventWriter:
         #: The batch sizes whose INSERT is prepared on the connection.
         self.prepared: set[int] = set()
         self.wait_read, self.wait_write = _socket_waits()
+        from psycopg import pq
+
+        self.command_ok = pq.ExecStatus.COMMAND_OK
         self.batches = groupcommit.GroupCommit(self.insert)
 
     def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -558,8 +561,6 @@ class _EventWriter:
     def _execute(self, statement: bytes, params: list[bytes | None]) -> None:
         """Run a prepared statement, waiting for its answer as :func:`_socket_waits` says;
         raise psycopg's error for its SQLSTATE when the server refuses it."""
-        from psycopg import pq
-
         pgconn = self.conn.pgconn
         pgconn.send_query_prepared(statement, params)
         while pgconn.flush():  # a large batch may not fit the socket's buffer at once
@@ -570,7 +571,7 @@ class _EventWriter:
             pgconn.consume_input()
         error: Exception | None = None
         while (result := pgconn.get_result()) is not None:
-            if result.status != pq.ExecStatus.COMMAND_OK and error is None:
+            if result.status != self.command_ok and error is None:
                 error = _refused(result)
         if error is not None:
             raise error
