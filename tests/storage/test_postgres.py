@@ -119,6 +119,33 @@ class TestPostgresEventStore(contract.TestEventStore):
             writer.close()
         assert events_store.count_events_before(2**40) == 3
 
+    def test_greenlets_hits_go_through_both_writers_and_are_each_stored_once(
+            self, events_store: EventStore, database: str) -> None:
+        # As in a gevent worker: many requests at once share batches, a second batch is
+        # written on the second connection while the first is under way, and every hit
+        # is stored once.
+        import subprocess
+        import sys
+
+        code = f"""
+from gevent import monkey
+monkey.patch_all()
+import gevent
+from collector.storage import open_events
+from collector.storage.postgres import HIT_CONNECTIONS
+from tests.storage.test_contract import DAY0, event
+store = open_events({database!r})
+gevent.joinall([gevent.spawn(store.add_event, event(DAY0 + i, path=f"/p{{i}}"))
+                for i in range(300)], raise_error=True)
+used = sum(w.conn is not None for w in store._hits.writers)
+print(store.count_events_before(2**40), used, HIT_CONNECTIONS)
+store.close()
+"""
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.stdout.split() == ["300", "2", "2"], done.stderr[-3000:]
+        assert events_store.count_events_before(2**40) == 300
+
     def test_a_nul_character_is_refused_not_cut(self, events_store: EventStore) -> None:
         # libpq's text parameters end at a NUL: the writer refuses such a value, as
         # psycopg does, rather than store it cut short.
