@@ -511,7 +511,7 @@ def _socket_waits() -> tuple[Callable[[int], Any], Callable[[int], Any]]:
 
 #: Connections a process writes hits on: a second batch is written while the first is
 #: still under way (:mod:`.groupcommit`), so that a few clients need not all wait on one
-#: commit. With four clients the pixel answered 0.83 to 0.88 of bare Flask's rate with
+#: commit. With four clients the pixel answered 0.79 to 0.88 of bare Flask's rate with
 #: two, against 0.78 to 0.83 with one, in runs side by side; the second connection opens
 #: only once a second batch needs it.
 HIT_CONNECTIONS = 2
